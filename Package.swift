@@ -1,0 +1,35 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// One list of settings for every target: Swift 6 language mode is the tools default;
+/// strict memory and existential habits are switched on everywhere.
+let settings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "tracktail",
+    targets: [
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .target(name: "Posix", swiftSettings: settings),
+        .target(name: "JSON", swiftSettings: settings),
+        .target(name: "TOML", swiftSettings: settings),
+        .target(name: "Runtime", dependencies: ["Posix"], swiftSettings: settings),
+        .target(name: "Pipeline", dependencies: ["JSON"], swiftSettings: settings),
+        .target(name: "HTTP", dependencies: ["Posix", "COpenSSL"], swiftSettings: settings),
+        .target(name: "Tail", dependencies: ["Posix", "JSON", "Pipeline", "Runtime"], swiftSettings: settings),
+        .target(name: "Ship", dependencies: ["HTTP", "JSON", "Pipeline", "Runtime", "Posix"], swiftSettings: settings),
+        .executableTarget(
+            name: "tracktail",
+            dependencies: ["Posix", "JSON", "TOML", "Runtime", "Pipeline", "HTTP", "Tail", "Ship"],
+            swiftSettings: settings
+        ),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: settings),
+        .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: settings),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "JSON"], swiftSettings: settings),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Posix"], swiftSettings: settings),
+        .testTarget(name: "TailTests", dependencies: ["Tail", "Posix", "Pipeline"], swiftSettings: settings),
+        .testTarget(name: "ShipTests", dependencies: ["Ship", "Pipeline", "HTTP"], swiftSettings: settings),
+        .testTarget(name: "EndToEndTests", dependencies: ["tracktail"], swiftSettings: settings),
+    ]
+)

@@ -1,0 +1,1 @@
+// HTTP module placeholder; replaced as the module grows.

@@ -1,0 +1,1 @@
+// JSON module placeholder; replaced as the module grows.

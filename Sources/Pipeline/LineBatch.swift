@@ -1,0 +1,114 @@
+/// Which input a line came from: an index into the topology's table of open sources.
+/// Stable for the life of one open file (a rotated file gets a new id).
+public struct SourceID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var rawValue: UInt32
+    public init(_ rawValue: UInt32) { self.rawValue = rawValue }
+    public static func < (a: SourceID, b: SourceID) -> Bool { a.rawValue < b.rawValue }
+    public var description: String { "#\(rawValue)" }
+}
+
+/// One line inside a `LineBatch`: where its text sits in the batch buffer, and the byte range
+/// of the file it came from (`end` is just past the newline, so `end` of one line is `start`
+/// of the next and acknowledging ranges can merge).
+public struct LineRecord: Sendable, Equatable {
+    /// Range of the line's text in `LineBatch.bytes`, without the newline, `\r` or BOM.
+    public var textStart: Int
+    public var textEnd: Int
+    /// Byte range in the source, newline included.
+    public var start: Int64
+    public var end: Int64
+    /// The line was longer than `max_line_bytes`: the text is only its head.
+    public var truncated: Bool
+
+    public init(textStart: Int, textEnd: Int, start: Int64, end: Int64, truncated: Bool = false) {
+        self.textStart = textStart
+        self.textEnd = textEnd
+        self.start = start
+        self.end = end
+        self.truncated = truncated
+    }
+
+    public var textCount: Int { textEnd - textStart }
+}
+
+/// Complete lines read from one source, handed between stages as one unit (never line by line).
+public struct LineBatch: Sendable {
+    public var source: SourceID
+    /// The concatenated text of the lines.
+    public var bytes: [UInt8]
+    public var lines: [LineRecord]
+    /// Wall-clock time of the read, nanoseconds since the epoch (for "use the read time").
+    public var readTime: Int64
+
+    public init(source: SourceID, bytes: [UInt8] = [], lines: [LineRecord] = [], readTime: Int64 = 0) {
+        self.source = source
+        self.bytes = bytes
+        self.lines = lines
+        self.readTime = readTime
+    }
+
+    /// Bytes this batch holds against the byte budget.
+    public var budgetBytes: Int { bytes.count + lines.count * MemoryLayout<LineRecord>.stride }
+
+    public func text(of line: LineRecord) -> ArraySlice<UInt8> { bytes[line.textStart..<line.textEnd] }
+}
+
+/// Where a line ended up once the mapper has seen it.
+public enum LineOutcome: Sendable, Equatable {
+    /// Mapped to an event (serialized in `MappedBatch.eventBytes`).
+    case event
+    /// A rule (or the unmatched policy) dropped it on purpose: done at once.
+    case dropped
+    /// Rejected with a reason (bad JSON, missing field, …): goes to the dead letter.
+    case rejected(String)
+}
+
+/// One mapped event inside a `MappedBatch`.
+public struct EventRecord: Sendable, Equatable {
+    /// Range of the serialized event object in `MappedBatch.eventBytes`.
+    public var byteStart: Int
+    public var byteEnd: Int
+    /// Byte range of the source line, for acknowledgement and the dead letter.
+    public var start: Int64
+    public var end: Int64
+    public var byteCount: Int { byteEnd - byteStart }
+    public init(byteStart: Int, byteEnd: Int, start: Int64, end: Int64) {
+        self.byteStart = byteStart
+        self.byteEnd = byteEnd
+        self.start = start
+        self.end = end
+    }
+}
+
+/// A line the mapper did not turn into an event: dropped or rejected.
+public struct NonEventRecord: Sendable, Equatable {
+    public var start: Int64
+    public var end: Int64
+    /// `nil` for a deliberate drop; the reason for a rejection.
+    public var rejection: String?
+    /// Head of the original line (for the dead letter); empty for drops.
+    public var lineHead: [UInt8]
+    public init(start: Int64, end: Int64, rejection: String?, lineHead: [UInt8]) {
+        self.start = start
+        self.end = end
+        self.rejection = rejection
+        self.lineHead = lineHead
+    }
+}
+
+/// The mapper's output for one `LineBatch`: events serialized back to back, and the lines
+/// that produced none.
+public struct MappedBatch: Sendable {
+    public var source: SourceID
+    public var eventBytes: [UInt8]
+    public var events: [EventRecord]
+    public var others: [NonEventRecord]
+    public init(source: SourceID, eventBytes: [UInt8] = [], events: [EventRecord] = [], others: [NonEventRecord] = []) {
+        self.source = source
+        self.eventBytes = eventBytes
+        self.events = events
+        self.others = others
+    }
+
+    public func eventJSON(_ e: EventRecord) -> ArraySlice<UInt8> { eventBytes[e.byteStart..<e.byteEnd] }
+}

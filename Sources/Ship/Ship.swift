@@ -1,0 +1,1 @@
+// Ship module placeholder; replaced as the module grows.

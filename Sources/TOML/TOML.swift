@@ -1,0 +1,1 @@
+// TOML module placeholder; replaced as the module grows.

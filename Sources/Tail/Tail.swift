@@ -1,0 +1,1 @@
+// Tail module placeholder; replaced as the module grows.

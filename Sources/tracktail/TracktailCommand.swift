@@ -1,0 +1,7 @@
+import Posix
+
+enum TracktailCommand {
+    static func main() {
+        StandardStreams.out("tracktail\n")
+    }
+}
