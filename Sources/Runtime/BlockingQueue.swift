@@ -1,0 +1,79 @@
+import Posix
+
+/// A bounded FIFO between two stages running on dedicated threads.
+///
+/// `push` waits while the queue is full: that wait is the backpressure between stages.
+/// `close()` ends it: pushes fail, pops drain what is left and then return `nil`.
+public final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var items: [Element?]
+    private var head = 0
+    private var count = 0
+    private var closed = false
+    public let capacity: Int
+
+    public init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        items = Array(repeating: nil, count: self.capacity)
+    }
+
+    /// Appends, waiting while full. Returns false (and drops nothing silently: the caller keeps
+    /// the element) when the queue was closed.
+    @discardableResult
+    public func push(_ element: Element) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        while count == capacity && !closed { lock.wait() }
+        if closed { return false }
+        items[(head + count) % capacity] = element
+        count += 1
+        lock.broadcast()
+        return true
+    }
+
+    /// Removes the oldest element, waiting while empty; `nil` once closed and drained.
+    public func pop() -> Element? {
+        lock.lock()
+        defer { lock.unlock() }
+        while count == 0 && !closed { lock.wait() }
+        return takeLocked()
+    }
+
+    /// Like `pop`, but gives up at `deadline` (monotonic ns). `.timedOut` lets a batcher close
+    /// a batch on linger time without a separate timer thread.
+    public func pop(until deadline: Int64) -> PopResult {
+        lock.lock()
+        defer { lock.unlock() }
+        while count == 0 && !closed {
+            if !lock.wait(until: deadline) && count == 0 && !closed { return .timedOut }
+        }
+        if let e = takeLocked() { return .element(e) }
+        return .closed
+    }
+
+    public enum PopResult {
+        case element(Element)
+        case timedOut
+        case closed
+    }
+
+    private func takeLocked() -> Element? {
+        guard count > 0 else { return nil }
+        let e = items[head]
+        items[head] = nil
+        head = (head + 1) % capacity
+        count -= 1
+        lock.broadcast()
+        return e
+    }
+
+    public func close() {
+        lock.withLock {
+            closed = true
+            lock.broadcast()
+        }
+    }
+
+    public var isEmpty: Bool { lock.withLock { count == 0 } }
+    public var isClosed: Bool { lock.withLock { closed } }
+}

@@ -1,1 +1,0 @@
-// Runtime module placeholder; replaced as the module grows.
