@@ -77,6 +77,13 @@ public enum FileSystem {
         return names
     }
 
+    /// The working directory of the process.
+    public static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "." }
+        return String(cString: buffer)
+    }
+
     /// Reads a whole (small) file.
     public static func readAll(_ path: String) throws -> [UInt8] {
         let fd = try FileDescriptor.open(path)
@@ -126,6 +133,18 @@ public enum Path {
     public static func base(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return path }
         return String(path[path.index(after: slash)...])
+    }
+
+    /// Removes `.` components and folds `dir/..` pairs, textually.
+    public static func normalize(_ path: String) -> String {
+        var parts: [Substring] = []
+        for c in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if c == "." { continue }
+            if c == "..", let last = parts.last, last != ".." { parts.removeLast(); continue }
+            parts.append(c)
+        }
+        let joined = parts.joined(separator: "/")
+        return path.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
     }
 
     public static func join(_ a: String, _ b: String) -> String {

@@ -1,0 +1,263 @@
+import TOML
+
+/// Reads one TOML table into typed values, remembering which keys were used so that
+/// `finish()` can reject unknown ones (a typo must never be silently ignored).
+///
+/// Every error carries the file, the position of the offending key or value, and the key path.
+struct ConfigReader {
+    let file: String
+    let table: TOMLTable
+    /// Key path of this table, e.g. `rule[2]` or `output`.
+    let path: String
+    private(set) var used: Set<String> = []
+
+    init(file: String, table: TOMLTable, path: String) {
+        self.file = file
+        self.table = table
+        self.path = path
+    }
+
+    func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    func error(_ key: String?, _ message: String, at position: TOMLPosition? = nil) -> ConfigurationError {
+        let pos = position ?? key.flatMap { table.entry($0)?.valuePosition } ?? table.position
+        return ConfigurationError(file: file, position: pos, keyPath: key.map(keyPath) ?? path, message: message)
+    }
+
+    func error(at position: TOMLPosition, path: String, _ message: String) -> ConfigurationError {
+        ConfigurationError(file: file, position: position, keyPath: path, message: message)
+    }
+
+    func has(_ key: String) -> Bool { table.entry(key) != nil }
+
+    mutating func value(_ key: String) -> TOMLTable.Entry? {
+        guard let e = table.entry(key) else { return nil }
+        used.insert(key)
+        return e
+    }
+
+    mutating func string(_ key: String) throws(ConfigurationError) -> String? {
+        guard let e = value(key) else { return nil }
+        guard case .string(let s) = e.value else { throw mismatch(key, e, "a string") }
+        return s
+    }
+
+    mutating func string(_ key: String, default d: String) throws(ConfigurationError) -> String {
+        try string(key) ?? d
+    }
+
+    mutating func requiredString(_ key: String) throws(ConfigurationError) -> String {
+        guard let s = try string(key) else { throw error(nil, "missing required key \"\(key)\"") }
+        return s
+    }
+
+    mutating func nonEmptyString(_ key: String) throws(ConfigurationError) -> String? {
+        guard let s = try string(key) else { return nil }
+        if s.isEmpty { throw error(key, "must not be empty") }
+        return s
+    }
+
+    /// One of `choices`; the error lists them.
+    mutating func choice(_ key: String, _ choices: [String], default d: String) throws(ConfigurationError) -> String {
+        guard let s = try string(key) else { return d }
+        guard choices.contains(s) else {
+            throw error(key, "unknown value \"\(s)\" (expected \(choices.map { "\"\($0)\"" }.joined(separator: ", ")))")
+        }
+        return s
+    }
+
+    mutating func bool(_ key: String, default d: Bool) throws(ConfigurationError) -> Bool {
+        guard let e = value(key) else { return d }
+        guard case .bool(let b) = e.value else { throw mismatch(key, e, "a boolean") }
+        return b
+    }
+
+    mutating func int(_ key: String, default d: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let e = value(key) else { return d }
+        guard case .integer(let v) = e.value else { throw mismatch(key, e, "an integer") }
+        guard range.contains(Int(v)) else { throw error(key, "\(v) is out of range \(range.lowerBound)...\(range.upperBound)") }
+        return Int(v)
+    }
+
+    /// A size: an integer number of bytes or a string like `"4 MiB"`, `"512KiB"`, `"1MB"`.
+    mutating func bytes(_ key: String, default d: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        guard let e = value(key) else { return d }
+        let v: Int
+        switch e.value {
+        case .integer(let i): v = Int(i)
+        case .string(let s):
+            guard let parsed = Units.bytes(s) else {
+                throw error(key, "\"\(s)\" is not a size (examples: 4194304, \"4 MiB\", \"512 KiB\", \"1 MB\")")
+            }
+            v = parsed
+        default: throw mismatch(key, e, "a size (integer bytes or a string like \"4 MiB\")")
+        }
+        guard range.contains(v) else { throw error(key, "\(v) bytes is out of range \(range.lowerBound)...\(range.upperBound)") }
+        return v
+    }
+
+    /// A duration: a number of seconds or a string like `"500ms"`, `"1s"`, `"2m"`, `"1h"`. Nanoseconds.
+    mutating func duration(_ key: String, default d: Int64, range: ClosedRange<Int64>) throws(ConfigurationError) -> Int64 {
+        guard let e = value(key) else { return d }
+        let v: Int64
+        switch e.value {
+        case .integer(let i): v = i * 1_000_000_000
+        case .float(let f): v = Int64(f * 1e9)
+        case .string(let s):
+            guard let parsed = Units.duration(s) else {
+                throw error(key, "\"\(s)\" is not a duration (examples: 1, \"500ms\", \"1s\", \"2m\", \"1h\")")
+            }
+            v = parsed
+        default: throw mismatch(key, e, "a duration (seconds or a string like \"500ms\")")
+        }
+        guard range.contains(v) else {
+            throw error(key, "\(Units.describe(nanoseconds: v)) is out of range \(Units.describe(nanoseconds: range.lowerBound))...\(Units.describe(nanoseconds: range.upperBound))")
+        }
+        return v
+    }
+
+    /// An array of strings; a single string is accepted as a one-element array.
+    mutating func strings(_ key: String) throws(ConfigurationError) -> [String]? {
+        guard let e = value(key) else { return nil }
+        switch e.value {
+        case .string(let s): return [s]
+        case .array(let a):
+            var out: [String] = []
+            for (i, el) in a.elements.enumerated() {
+                guard case .string(let s) = el else {
+                    throw error(at: a.positions[i], path: "\(keyPath(key))[\(i)]", "expected a string, found \(el.typeNameWithArticle)")
+                }
+                out.append(s)
+            }
+            return out
+        default: throw mismatch(key, e, "an array of strings")
+        }
+    }
+
+    /// A sub-table (`[a.b]` or inline `{ ... }`).
+    mutating func table(_ key: String) throws(ConfigurationError) -> ConfigReader? {
+        guard let e = value(key) else { return nil }
+        guard case .table(let t) = e.value else { throw mismatch(key, e, "a table") }
+        return ConfigReader(file: file, table: t, path: keyPath(key))
+    }
+
+    /// An array of tables (`[[rule]]`), each with the path `key[i]`.
+    mutating func tables(_ key: String) throws(ConfigurationError) -> [ConfigReader] {
+        guard let e = value(key) else { return [] }
+        switch e.value {
+        case .array(let a):
+            var out: [ConfigReader] = []
+            for (i, el) in a.elements.enumerated() {
+                guard case .table(let t) = el else {
+                    throw error(at: a.positions[i], path: "\(keyPath(key))[\(i)]", "expected a table, found \(el.typeNameWithArticle)")
+                }
+                out.append(ConfigReader(file: file, table: t, path: "\(keyPath(key))[\(i)]"))
+            }
+            return out
+        case .table(let t):
+            return [ConfigReader(file: file, table: t, path: "\(keyPath(key))[0]")]
+        default: throw mismatch(key, e, "an array of tables ([[\(key)]])")
+        }
+    }
+
+    /// A table of string values, in definition order (`properties = { email = "{user.email}" }`).
+    mutating func stringTable(_ key: String) throws(ConfigurationError) -> [(key: String, value: String, position: TOMLPosition)] {
+        guard var sub = try table(key) else { return [] }
+        var out: [(key: String, value: String, position: TOMLPosition)] = []
+        for e in sub.table.entries {
+            guard case .string(let s) = e.value else {
+                throw sub.error(e.key, "expected a template string, found \(e.value.typeNameWithArticle)")
+            }
+            out.append((e.key, s, e.valuePosition))
+            sub.used.insert(e.key)
+        }
+        return out
+    }
+
+    func position(of key: String) -> TOMLPosition { table.entry(key)?.valuePosition ?? table.position }
+
+    private func mismatch(_ key: String, _ e: TOMLTable.Entry, _ expected: String) -> ConfigurationError {
+        error(key, "expected \(expected), found \(e.value.typeNameWithArticle)")
+    }
+
+    /// Rejects keys that were never read, naming the known ones.
+    func finish(known: [String]) throws(ConfigurationError) {
+        for e in table.entries where !used.contains(e.key) {
+            let hint = Units.closest(e.key, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
+            throw ConfigurationError(file: file, position: e.keyPosition, keyPath: keyPath(e.key), message: "unknown key\(hint); known keys here: \(known.joined(separator: ", "))")
+        }
+    }
+}
+
+/// Parsing of human units and a spelling hint.
+enum Units {
+    static func bytes(_ text: String) -> Int? {
+        let (number, unit) = split(text)
+        guard let n = Double(number), n >= 0 else { return nil }
+        let factor: Double
+        switch unit.lowercased() {
+        case "", "b": factor = 1
+        case "k", "kb": factor = 1000
+        case "kib": factor = 1024
+        case "m", "mb": factor = 1_000_000
+        case "mib": factor = 1_048_576
+        case "g", "gb": factor = 1_000_000_000
+        case "gib": factor = 1_073_741_824
+        default: return nil
+        }
+        return Int(n * factor)
+    }
+
+    static func duration(_ text: String) -> Int64? {
+        let (number, unit) = split(text)
+        guard let n = Double(number), n >= 0 else { return nil }
+        let factor: Double
+        switch unit {
+        case "ns": factor = 1
+        case "us", "µs": factor = 1e3
+        case "ms": factor = 1e6
+        case "", "s": factor = 1e9
+        case "m", "min": factor = 60e9
+        case "h": factor = 3600e9
+        default: return nil
+        }
+        return Int64(n * factor)
+    }
+
+    static func describe(nanoseconds v: Int64) -> String {
+        if v % 1_000_000_000 == 0 { return "\(v / 1_000_000_000)s" }
+        if v % 1_000_000 == 0 { return "\(v / 1_000_000)ms" }
+        return "\(v)ns"
+    }
+
+    private static func split(_ text: String) -> (String, String) {
+        let t = text.filter { $0 != " " && $0 != "_" }
+        let idx = t.firstIndex { !($0.isNumber || $0 == ".") } ?? t.endIndex
+        return (String(t[..<idx]), String(t[idx...]))
+    }
+
+    /// The known name within edit distance 2, for "did you mean".
+    static func closest(_ word: String, in names: [String]) -> String? {
+        var best: (String, Int)?
+        for n in names {
+            let d = distance(Array(word.utf8), Array(n.utf8))
+            if d <= 2 && (best == nil || d < best!.1) { best = (n, d) }
+        }
+        return best?.0
+    }
+
+    private static func distance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var prev = Array(0...b.count)
+        var cur = prev
+        for i in 1...a.count {
+            cur[0] = i
+            for j in 1...b.count {
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            swap(&prev, &cur)
+        }
+        return prev[b.count]
+    }
+}

@@ -1,0 +1,184 @@
+import Pipeline
+import Posix
+import TOML
+
+extension Configuration {
+    static let defaultPath = "/etc/tracktail/tracktail.toml"
+
+    /// Reads, parses and validates a configuration file.
+    static func load(path: String) throws(CommandFailure) -> Configuration {
+        let bytes: [UInt8]
+        do {
+            bytes = try FileSystem.readAll(path)
+        } catch {
+            throw CommandFailure("cannot read configuration: \(error)", code: (error as? Errno)?.code == Errno.noEntry ? .noInput : .ioError)
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw CommandFailure("\(path): the configuration is not valid UTF-8", code: .config)
+        }
+        do {
+            return try decode(text, file: path)
+        } catch {
+            throw CommandFailure(error.description, code: .config)
+        }
+    }
+
+    /// Parses TOML text and decodes it. Errors name file:line:column and the key path.
+    static func decode(_ text: String, file: String) throws(ConfigurationError) -> Configuration {
+        let root: TOMLTable
+        do {
+            root = try TOML.parse(text)
+        } catch let e as TOMLError {
+            throw ConfigurationError(file: file, position: e.position, keyPath: "", message: e.message)
+        } catch {
+            throw ConfigurationError(file: file, position: .start, keyPath: "", message: "\(error)")
+        }
+        var top = ConfigReader(file: file, table: root, path: "")
+
+        var config = Configuration(file: file, mapping: MappingConfiguration(rules: []))
+        if var state = try top.table("state") {
+            config.state.directory = try state.nonEmptyString("directory").map { resolve($0, file: file) } ?? config.state.directory
+            try state.finish(known: ["directory"])
+        }
+        if var log = try top.table("log") {
+            config.log.level = try log.choice("level", ["debug", "info", "notice", "warning", "error"], default: "info")
+            try log.finish(known: ["level"])
+        }
+        if var limits = try top.table("limits") {
+            config.limits.bufferBytes = try limits.bytes("buffer_bytes", default: config.limits.bufferBytes, range: 65536...1_073_741_824)
+            config.limits.maxLineBytes = try limits.bytes("max_line_bytes", default: config.limits.maxLineBytes, range: 1024...268_435_456)
+            config.limits.maxOpenFiles = try limits.int("max_open_files", default: config.limits.maxOpenFiles, range: 1...65536)
+            config.limits.rescanInterval = try limits.duration("rescan_interval", default: config.limits.rescanInterval, range: 100_000_000...3_600_000_000_000)
+            config.limits.deletedGrace = try limits.duration("deleted_grace", default: config.limits.deletedGrace, range: 0...86_400_000_000_000)
+            try limits.finish(known: ["buffer_bytes", "max_line_bytes", "max_open_files", "rescan_interval", "deleted_grace"])
+        }
+
+        let inputTables = try top.tables("input")
+        if inputTables.isEmpty && !root.entries.isEmpty {
+            throw ConfigurationError(file: file, position: root.position, keyPath: "input", message: "no [[input]] table: tracktail needs at least one input to read")
+        }
+        var names: Set<String> = []
+        for var t in inputTables {
+            let input = try decodeInput(&t)
+            if !names.insert(input.name).inserted {
+                throw t.error("name", "duplicate input name \"\(input.name)\"")
+            }
+            config.inputs.append(input)
+        }
+
+        config.mapping = try decodeMapping(&top)
+        if var output = try top.table("output") {
+            config.output = try decodeOutput(&output)
+        }
+        try top.finish(known: ["state", "input", "rule", "mapping", "output", "limits", "log"])
+        return config
+    }
+
+    private static func decodeInput(_ t: inout ConfigReader) throws(ConfigurationError) -> Input {
+        let name = try t.nonEmptyString("name") ?? t.path
+        let kind = InputKind(rawValue: try t.choice("type", ["file", "pipe"], default: "file"))!
+        var input = Input(name: name, kind: kind, paths: [])
+        switch kind {
+        case .file:
+            guard let paths = try t.strings("paths") ?? t.strings("path") else {
+                throw t.error(nil, "a file input needs paths = [\"/var/log/app/*.log\"]")
+            }
+            if paths.isEmpty { throw t.error("paths", "must name at least one glob") }
+            input.paths = paths.map { resolve($0, file: t.file) }
+            input.exclude = try t.strings("exclude") ?? []
+            input.startAt = StartAt(rawValue: try t.choice("start_at", ["beginning", "end"], default: "beginning"))!
+            input.fingerprintBytes = try t.int("fingerprint_bytes", default: 256, range: 16...65536)
+            try t.finish(known: ["name", "type", "paths", "path", "exclude", "start_at", "fingerprint_bytes"])
+        case .pipe:
+            guard let path = try t.nonEmptyString("path") else {
+                throw t.error(nil, "a pipe input needs path = \"/run/app/events.pipe\"")
+            }
+            input.paths = [resolve(path, file: t.file)]
+            try t.finish(known: ["name", "type", "path"])
+        }
+        return input
+    }
+
+    private static func decodeOutput(_ t: inout ConfigReader) throws(ConfigurationError) -> Output {
+        var o = Output()
+        o.kind = OutputKind(rawValue: try t.choice("type", ["http", "stdout"], default: "stdout"))!
+        if o.kind == .stdout {
+            try t.finish(known: ["type"])
+            return o
+        }
+        if let url = try t.nonEmptyString("url") { o.url = url }
+        o.allowInsecureHTTP = try t.bool("allow_insecure_http", default: false)
+        try validateURL(o.url, allowInsecure: o.allowInsecureHTTP, t)
+
+        var sources: [TokenSource] = []
+        if let n = try t.nonEmptyString("token_env") { sources.append(.environment(n)) }
+        if let p = try t.nonEmptyString("token_file") { sources.append(.file(resolve(p, file: t.file))) }
+        if let c = try t.nonEmptyString("token_credential") { sources.append(.credential(c)) }
+        if t.has("token") {
+            throw t.error("token", "a secret is never written in the configuration: use token_env, token_file or token_credential")
+        }
+        if sources.count > 1 {
+            throw t.error(nil, "give one of token_env, token_file, token_credential, not several")
+        }
+        guard let token = sources.first else {
+            throw t.error(nil, "an http output needs a token: token_env = \"TRACKTAIL_TOKEN\", token_file = \"/path\" or token_credential = \"name\"")
+        }
+        o.token = token
+        o.apiKeyHeader = try t.nonEmptyString("api_key_header")
+        o.bearer = try t.bool("bearer", default: o.apiKeyHeader == nil)
+        if !o.bearer && o.apiKeyHeader == nil {
+            throw t.error("bearer", "with bearer = false, set api_key_header so that the token is sent at all")
+        }
+        o.maxEvents = try t.int("batch_max_events", default: o.maxEvents, range: 1...1000)
+        o.maxBytes = try t.bytes("batch_max_bytes", default: o.maxBytes, range: 1024...2_000_000)
+        o.linger = try t.duration("linger", default: o.linger, range: 0...60_000_000_000)
+        o.maxInFlight = try t.int("max_in_flight", default: o.maxInFlight, range: 1...16)
+        o.connectTimeout = try t.duration("connect_timeout", default: o.connectTimeout, range: 100_000_000...300_000_000_000)
+        o.requestTimeout = try t.duration("request_timeout", default: o.requestTimeout, range: 100_000_000...600_000_000_000)
+        o.caFile = try t.nonEmptyString("ca_file").map { resolve($0, file: t.file) }
+        if let proxy = try t.nonEmptyString("proxy") {
+            guard proxy.hasPrefix("http://") else { throw t.error("proxy", "only http:// proxies are supported (CONNECT tunnel), got \"\(proxy)\"") }
+            o.proxy = proxy
+        }
+        o.retryInitial = try t.duration("retry_initial", default: o.retryInitial, range: 10_000_000...60_000_000_000)
+        o.retryMax = try t.duration("retry_max", default: o.retryMax, range: 10_000_000...3_600_000_000_000)
+        o.retryAfterMax = try t.duration("retry_after_max", default: o.retryAfterMax, range: 0...86_400_000_000_000)
+        o.holdRetry = try t.duration("hold_retry", default: o.holdRetry, range: 100_000_000...86_400_000_000_000)
+        o.drainTimeout = try t.duration("drain_timeout", default: o.drainTimeout, range: 0...600_000_000_000)
+        o.deadLetterMaxBytes = try t.bytes("dead_letter_max_bytes", default: o.deadLetterMaxBytes, range: 65536...1_099_511_627_776)
+        try t.finish(known: ["type", "url", "allow_insecure_http", "token_env", "token_file", "token_credential", "api_key_header", "bearer",
+                             "batch_max_events", "batch_max_bytes", "linger", "max_in_flight", "connect_timeout", "request_timeout",
+                             "ca_file", "proxy", "retry_initial", "retry_max", "retry_after_max", "hold_retry", "drain_timeout",
+                             "dead_letter_max_bytes"])
+        return o
+    }
+
+    /// A relative path in the configuration is relative to the configuration file's directory,
+    /// never to the daemon's working directory.
+    static func resolve(_ path: String, file: String) -> String {
+        if path.hasPrefix("/") { return path }
+        var dir = Path.directory(of: file)
+        if !dir.hasPrefix("/") { dir = Path.join(FileSystem.currentDirectory(), dir) }
+        return Path.normalize(Path.join(dir, path))
+    }
+
+    /// `https://` anywhere; plain `http://` only to loopback unless explicitly allowed (CONTRACT.md).
+    private static func validateURL(_ url: String, allowInsecure: Bool, _ t: ConfigReader) throws(ConfigurationError) {
+        if url.hasPrefix("https://") { return }
+        guard url.hasPrefix("http://") else {
+            throw t.error("url", "\"\(url)\" is not an http:// or https:// URL")
+        }
+        let rest = url.dropFirst("http://".count)
+        let hostPort = rest.prefix { $0 != "/" }
+        var host = Substring(hostPort)
+        if host.hasPrefix("[") {
+            host = host.dropFirst().prefix { $0 != "]" }
+        } else if let colon = host.lastIndex(of: ":") {
+            host = host[..<colon]
+        }
+        let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
+        if !loopback && !allowInsecure {
+            throw t.error("url", "plain http:// sends the token unencrypted; use https://, or set allow_insecure_http = true")
+        }
+    }
+}

@@ -1,0 +1,88 @@
+import Pipeline
+import TOML
+
+/// The whole configuration, decoded and validated. Built by `Configuration.load(path:)`.
+struct Configuration: Sendable {
+    /// Where the file was read from (for messages and SIGHUP re-reads).
+    var file: String
+    var state = State()
+    var inputs: [Input] = []
+    var mapping: MappingConfiguration
+    var output = Output()
+    var limits = Limits()
+    var log = Log()
+
+    struct State: Sendable {
+        var directory = "/var/lib/tracktail"
+    }
+
+    enum InputKind: String, Sendable { case file, pipe }
+    enum StartAt: String, Sendable { case beginning, end }
+
+    struct Input: Sendable {
+        var name: String
+        var kind: InputKind
+        /// Globs for files; the FIFO path for a pipe.
+        var paths: [String]
+        var exclude: [String] = []
+        var startAt: StartAt = .beginning
+        var fingerprintBytes = 256
+    }
+
+    enum OutputKind: String, Sendable { case http, stdout }
+
+    /// Where the secret comes from. Never the command line, never logged.
+    enum TokenSource: Sendable, Equatable {
+        case none
+        case environment(String)
+        case file(String)
+        case credential(String)
+
+        var redacted: String {
+            switch self {
+            case .none: "none"
+            case .environment(let n): "environment variable \(n) (value redacted)"
+            case .file(let p): "file \(p) (contents redacted)"
+            case .credential(let n): "systemd credential \(n) (value redacted)"
+            }
+        }
+    }
+
+    struct Output: Sendable {
+        var kind: OutputKind = .stdout
+        var url = "https://api.app.thrivestack.ai/api/track"
+        var token: TokenSource = .none
+        /// Send `Authorization: Bearer <token>` (default, unless an API-key header replaces it).
+        var bearer = true
+        /// Also or instead send the token in this header (e.g. `x-api-key`).
+        var apiKeyHeader: String?
+        var maxEvents = 500
+        var maxBytes = 1_000_000
+        var linger: Int64 = 1_000_000_000
+        var maxInFlight = 2
+        var connectTimeout: Int64 = 10_000_000_000
+        var requestTimeout: Int64 = 30_000_000_000
+        var caFile: String?
+        var proxy: String?
+        var allowInsecureHTTP = false
+        var retryInitial: Int64 = 500_000_000
+        var retryMax: Int64 = 60_000_000_000
+        var retryAfterMax: Int64 = 300_000_000_000
+        var holdRetry: Int64 = 60_000_000_000
+        var drainTimeout: Int64 = 10_000_000_000
+        var deadLetterMaxBytes = 64 * 1_048_576
+    }
+
+    struct Limits: Sendable {
+        /// Everything read but not yet done, in bytes (DESIGN.md "backpressure").
+        var bufferBytes = 4 * 1_048_576
+        var maxLineBytes = 1_048_576
+        var maxOpenFiles = 256
+        var rescanInterval: Int64 = 10_000_000_000
+        var deletedGrace: Int64 = 60_000_000_000
+    }
+
+    struct Log: Sendable {
+        var level = "info"
+    }
+}
