@@ -164,7 +164,9 @@ extension Parser {
             }
             Self.appendUTF8(scalar, to: &buffer)
         default:
-            let shown = letter < 0x80 && !Self.isControl(letter) ? "\\" + String(UnicodeScalar(letter)) : "\\ followed by \(describe(at: index - 1))"
+            let shown = letter > 0x20 && letter < 0x7F
+                ? "\\" + String(UnicodeScalar(letter))
+                : "\\ followed by " + (letter == UInt8(ascii: " ") ? "a space" : describe(at: index - 1))
             throw error("invalid escape sequence \(shown); valid are \\b \\t \\n \\f \\r \\\" \\\\ \\uXXXX \\UXXXXXXXX", at: start)
         }
     }
