@@ -228,7 +228,7 @@ struct Parser {
         index += 1
         skipWhitespace()
         let valuePosition = here
-        let value = try parseValue(depth: depth + keys.count)
+        let value = try parseValue(depth: depth + keys.count, path: table.path + keys.map(\.name))
         try table.assign(keys, value: value, at: valuePosition)
         return keys
     }
@@ -271,7 +271,8 @@ struct Parser {
 
     // MARK: - Values
 
-    mutating func parseValue(depth: Int) throws(TOMLError) -> TOMLValue {
+    /// `path` names the value's key from the root, for messages about inline tables inside it.
+    mutating func parseValue(depth: Int, path: [String]) throws(TOMLError) -> TOMLValue {
         guard depth <= Self.maxDepth else {
             throw error("values are nested more than \(Self.maxDepth) levels deep", at: index)
         }
@@ -281,16 +282,16 @@ struct Parser {
         case UInt8(ascii: "'"):
             return .string(try parseLiteralString())
         case UInt8(ascii: "["):
-            return .array(try parseArray(depth: depth + 1))
+            return .array(try parseArray(depth: depth + 1, path: path))
         case UInt8(ascii: "{"):
-            return .table(try parseInlineTable(depth: depth + 1))
+            return .table(try parseInlineTable(depth: depth + 1, path: path))
         default:
             return try parseScalar()
         }
     }
 
     /// `[v, v, ...]`: newlines and comments are allowed between elements, and a trailing comma.
-    mutating func parseArray(depth: Int) throws(TOMLError) -> TOMLArray {
+    mutating func parseArray(depth: Int, path: [String]) throws(TOMLError) -> TOMLArray {
         let open = here
         index += 1
         var array = TOMLArray(position: open)
@@ -304,7 +305,7 @@ struct Parser {
                 throw error("unterminated array (opened at \(open)): expected ']'", at: index)
             }
             array.positions.append(here)
-            array.elements.append(try parseValue(depth: depth))
+            array.elements.append(try parseValue(depth: depth, path: path))
             try skipWhitespaceCommentsAndNewlines()
             switch peek() {
             case UInt8(ascii: ","):
@@ -321,10 +322,10 @@ struct Parser {
     }
 
     /// `{ k = v, ... }` on one line, no trailing comma; complete once closed.
-    mutating func parseInlineTable(depth: Int) throws(TOMLError) -> TOMLTable {
+    mutating func parseInlineTable(depth: Int, path: [String]) throws(TOMLError) -> TOMLTable {
         let open = here
         index += 1
-        let table = TableNode(kind: .explicit, position: open, path: [])
+        let table = TableNode(kind: .explicit, position: open, path: path)
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
             index += 1

@@ -78,13 +78,8 @@ extension TableNode {
         var table = self
         for key in keys.dropLast() {
             let path = table.path + [key.name]
-            guard let slot = table.slotIndex(key.name) else {
-                let child = TableNode(kind: .dotted, position: key.position, path: path)
-                table.append(Slot(key: key.name, keyPosition: key.position, valuePosition: key.position, item: .table(child)))
-                table = child
-                continue
-            }
-            switch table.slots[slot].item {
+            let (item, definedAt) = table.itemOrNewTable(key, kind: .dotted)
+            switch item {
             case .table(let child):
                 switch child.kind {
                 case .implicit: child.kind = .dotted
@@ -100,7 +95,7 @@ extension TableNode {
                     "cannot add to array of tables \(Self.display(path)) (defined at \(array.position)) with a dotted key",
                     at: key.position)
             case .value(let existing):
-                throw Self.notATable(path, existing, table.slots[slot].valuePosition, at: key.position)
+                throw Self.notATable(path, existing, definedAt, at: key.position)
             }
         }
         let last = keys[keys.count - 1]
@@ -117,24 +112,29 @@ extension TableNode {
     private func walkHeader(_ keys: ArraySlice<KeySegment>) throws(TOMLError) -> TableNode {
         var table = self
         for key in keys {
-            let path = table.path + [key.name]
-            guard let slot = table.slotIndex(key.name) else {
-                let child = TableNode(kind: .implicit, position: key.position, path: path)
-                table.append(Slot(key: key.name, keyPosition: key.position, valuePosition: key.position, item: .table(child)))
-                table = child
-                continue
-            }
-            switch table.slots[slot].item {
+            let (item, definedAt) = table.itemOrNewTable(key, kind: .implicit)
+            switch item {
             case .table(let child):
                 table = child
             case .tableArray(let array):
                 // Never empty: an array of tables is created with its first table.
                 table = array.tables[array.tables.count - 1]
             case .value(let value):
-                throw Self.notATable(path, value, table.slots[slot].valuePosition, at: key.position)
+                throw Self.notATable(table.path + [key.name], value, definedAt, at: key.position)
             }
         }
         return table
+    }
+
+    /// What `key` holds and where its value was written, or a new table of `kind` there: the
+    /// way a header implies the tables on its path (`implicit`) and a dotted key does (`dotted`).
+    private func itemOrNewTable(_ key: KeySegment, kind: Kind) -> (item: Item, valuePosition: TOMLPosition) {
+        if let slot = slotIndex(key.name) {
+            return (slots[slot].item, slots[slot].valuePosition)
+        }
+        let child = TableNode(kind: kind, position: key.position, path: path + [key.name])
+        append(Slot(key: key.name, keyPosition: key.position, valuePosition: key.position, item: .table(child)))
+        return (.table(child), key.position)
     }
 
     private static func notATable(_ path: [String], _ value: TOMLValue, _ defined: TOMLPosition, at position: TOMLPosition) -> TOMLError {

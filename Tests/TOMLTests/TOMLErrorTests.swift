@@ -27,7 +27,7 @@ import TOML
         Case(toml: "a = \"x\"\n[a.b]", line: 2, column: 2, message: "key \"a\" is already defined as a string at 1:5, so it cannot be used as a table"),
         Case(toml: "a = 1\na.b = 2", line: 2, column: 1, message: "already defined as an integer at 1:5"),
         Case(toml: "\"a b\" = 1\n\"a b\" = 2", line: 2, column: 1, message: "duplicate key \"a b\""),
-        Case(toml: "x = {a = 1, a = 2}", line: 1, column: 13, message: "duplicate key \"a\" (first defined at 1:6)"),
+        Case(toml: "x = {a = 1, a = 2}", line: 1, column: 13, message: "duplicate key \"x.a\" (first defined at 1:6)"),
         // Syntax: the column of the offending character.
         Case(toml: "a 1", line: 1, column: 3, message: "expected '=' after key \"a\", found '1'"),
         Case(toml: "a =", line: 1, column: 4, message: "expected a value, found end of file"),
