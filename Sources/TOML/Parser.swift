@@ -15,6 +15,9 @@ struct Parser {
     var index: Int
     var line = 1
     var lineStart: Int
+    /// A byte offset on the current line and its column, the memo behind `here`.
+    var knownColumnOffset = 0
+    var knownColumn = 1
     let root: TableNode
     var current: TableNode
 
@@ -59,7 +62,19 @@ struct Parser {
         return TOMLPosition(line: line, column: Self.scalarCount(bytes, from: start, to: offset) + 1)
     }
 
-    var here: TOMLPosition { position(at: index) }
+    /// The position of the cursor. Counts only the scalars since the last position asked for on
+    /// this line, so that a long line (a huge inline array) stays linear to parse.
+    var here: TOMLPosition {
+        mutating get {
+            if knownColumnOffset < lineStart || knownColumnOffset > index {
+                knownColumnOffset = lineStart
+                knownColumn = 1
+            }
+            knownColumn += Self.scalarCount(bytes, from: knownColumnOffset, to: index)
+            knownColumnOffset = index
+            return TOMLPosition(line: line, column: knownColumn)
+        }
+    }
 
     func error(_ message: String, at offset: Int) -> TOMLError {
         TOMLError(message, at: position(at: offset))
