@@ -118,6 +118,14 @@ import TOML
         #expect(x.value.table?["y"]?.table?["z"]?.table?.position == Self.pos(2, 1))
     }
 
+    @Test func elementColumnsCountScalarsAcrossLines() throws {
+        let root = try TOML.parse("a = [\"é\", \"üü\", 3]\nb = [1, \"é\", 2]\nc = [\n  1,\n  \"é\", 2, # note\n]")
+        #expect(root["a"]?.array?.positions == [Self.pos(1, 6), Self.pos(1, 11), Self.pos(1, 17)])
+        #expect(root["b"]?.array?.positions == [Self.pos(2, 6), Self.pos(2, 9), Self.pos(2, 14)])
+        #expect(root["c"]?.array?.positions == [Self.pos(4, 3), Self.pos(5, 3), Self.pos(5, 8)])
+        #expect(root.entry("c")?.keyPosition == Self.pos(3, 1))
+    }
+
     struct ValueCase: CustomTestStringConvertible, Sendable {
         var toml: String
         var value: TOMLValue
