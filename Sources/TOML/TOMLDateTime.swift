@@ -61,10 +61,11 @@ public struct TOMLDateTime: Hashable, Sendable, CustomStringConvertible {
         if kind == .localDate { return out }
         if kind != .localTime { out += "T" }
         out += Self.pad(hour, 2) + ":" + Self.pad(minute, 2) + ":" + Self.pad(second, 2)
-        if fractionDigits > 0 {
+        let digits = min(max(fractionDigits, 0), 9)
+        if digits > 0 {
             var scaled = nanosecond
-            for _ in fractionDigits..<9 { scaled /= 10 }
-            out += "." + Self.pad(scaled, fractionDigits)
+            for _ in digits..<9 { scaled /= 10 }
+            out += "." + Self.pad(scaled, digits)
         }
         if let offset = offsetMinutes {
             if offset == 0 {

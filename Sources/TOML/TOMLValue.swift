@@ -1,5 +1,8 @@
 /// One TOML value. Containers keep the positions of what they hold (see `TOMLTable.Entry`,
 /// `TOMLArray.positions`), so a decoder can report a bad value at the place it was written.
+///
+/// Equality is structural and includes those positions (the same table written elsewhere is not
+/// equal), and `nan` is unequal to itself, as for `Double`.
 public indirect enum TOMLValue: Equatable, Sendable {
     case string(String)
     case integer(Int64)
