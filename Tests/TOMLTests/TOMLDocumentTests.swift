@@ -126,6 +126,24 @@ import TOML
         #expect(root.entry("c")?.keyPosition == Self.pos(3, 1))
     }
 
+    /// TOML's definition rules, the permitted side: each of these documents is valid.
+    @Test(arguments: [
+        "[a.b]\nx = 1\n[a]\ny = 2",                          // a super-table after its sub-table
+        "[[a]]\n[a.b]\n[[a]]\n[a.b]",                          // a sub-table in each table of an array
+        "[fruit]\napple.color = 1\n[fruit.apple.texture]",     // a header below a dotted table
+        "[a.b.c]\n[a]\nb.d = 1",                               // a dotted key into an implied table
+        "a.b = 1\na.c = 2",                                    // dotted keys sharing a table
+        "[[a.b]]\n[[a.b]]\n[a.b.c]",                           // an array of tables below an implied table
+        "a = { b.c = 1, b.d = 2 }",                            // dotted keys inside an inline table
+    ])
+    func definitionRulesAllow(_ toml: String) {
+        #expect(throws: Never.self) { try TOML.parse(toml) }
+    }
+
+    @Test func aTableImpliedByAHeaderAndFilledByDottedKeysCannotBeReopened() {
+        #expect(throws: TOMLError.self) { try TOML.parse("[a.b.c]\n[a]\nb.d = 1\n[a.b]") }
+    }
+
     struct ValueCase: CustomTestStringConvertible, Sendable {
         var toml: String
         var value: TOMLValue
