@@ -81,7 +81,7 @@ public struct JSONDocument: @unchecked Sendable {
             (base + n).update(repeating: 0, count: Parser.padding)
             var start = 0
             if n >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF { start = 3 }
-            return withUnsafeTemporaryAllocation(of: Int32.self, capacity: maxDepth + 1) { stack in
+            return withUnsafeTemporaryAllocation(of: Parser.Frame.self, capacity: maxDepth + 1) { stack in
                 var parser = Parser(bytes: base, start: start, count: n, buffer: buffer, stack: stack.baseAddress!, maxDepth: maxDepth)
                 let error = parser.run()
                 buffer = parser.buffer

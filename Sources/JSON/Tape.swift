@@ -40,6 +40,8 @@ enum TapeFlag {
     @usableFromInline static let shadowed: UInt8 = 4
     /// An object with at least one shadowed key.
     @usableFromInline static let duplicates: UInt8 = 8
+    /// While parsing: an object whose keys may repeat (Bloom filter hit); cleared when it closes.
+    @usableFromInline static let checkDuplicates: UInt8 = 16
 }
 
 /// Owner of a tape allocation. Immutable after creation (growing makes a new buffer), so readers need no
