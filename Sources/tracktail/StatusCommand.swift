@@ -1,0 +1,5 @@
+enum StatusCommand {
+    static func main(_ words: ArraySlice<String>) throws(CommandFailure) -> ExitCode {
+        throw CommandFailure("not implemented yet", code: .software)
+    }
+}
