@@ -145,6 +145,11 @@ extension Errno {
     public static let addressNotAvailable = EADDRNOTAVAIL
     public static let addressFamilyNotSupported = EAFNOSUPPORT
 
+    /// The calling thread's `errno` right now (for libraries such as OpenSSL that report
+    /// "see errno"); `clearLast()` first so a stale value is not mistaken for a new one.
+    public static var lastCode: Int32 { errno }
+    public static func clearLast() { errno = 0 }
+
     /// `strerror` for any code (e.g. one read with `Socket.pendingError()`).
     public static func message(for code: Int32) -> String { String(cString: strerror(code)) }
 }
