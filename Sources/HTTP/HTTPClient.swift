@@ -95,12 +95,15 @@ public final class HTTPClient: Sendable {
     private func borrow(deadline: Int64) throws(HTTPError) -> (HTTPConnection, reused: Bool) {
         let now = SystemClock.monotonicNanoseconds()
         while true {
-            let next: HTTPConnection?? = pool.withLock { pool in
-                if pool.shutDown { return .some(nil) }
-                return pool.idle.popLast()
+            enum Borrowed { case idle(HTTPConnection), none, shutDown }
+            let next: Borrowed = pool.withLock { pool in
+                if pool.shutDown { return .shutDown }
+                return pool.idle.popLast().map(Borrowed.idle) ?? .none
             }
-            guard let candidate = next else { break } // nothing idle
-            guard let connection = candidate else { throw .shutDown }
+            guard case .idle(let connection) = next else {
+                if case .shutDown = next { throw .shutDown }
+                break
+            }
             if now - connection.idleSince > configuration.maxIdleNanoseconds || connection.looksClosed() {
                 connection.close()
                 continue
