@@ -35,8 +35,9 @@ public struct BatchBuilder: Sendable {
     public enum AddResult: Sendable, Equatable {
         /// Appended; the batch stays open.
         case added
-        /// The event was appended and those batches closed (zero, one or two: a byte-full batch
-        /// closed before it, and this one closed on count after it).
+        /// The event was appended and these batches closed: the one it did not fit in, or the
+        /// one it filled to `maxEvents` (both at once only if `maxEvents` is 1, which never
+        /// leaves an open batch to overflow, so in practice one).
         case closed([OutgoingBatch])
         /// The event alone is larger than the byte limit.
         case oversized(bytes: Int, limit: Int)
