@@ -1,0 +1,180 @@
+import Pipeline
+import Posix
+
+/// What happened to an open file since it was last looked at.
+public enum FileChange: Sendable, Equatable {
+    case unchanged
+    /// More bytes after the read offset: read them.
+    case grown
+    /// Smaller than the read offset (copytruncate): start again at 0 as a new instance.
+    case truncated
+    /// Its first bytes no longer match the fingerprint (inode reused for another file, or
+    /// truncated and rewritten faster than we looked): start again at 0 as a new instance.
+    case replaced
+}
+
+/// What to do with a file whose path no longer names it (renamed away or deleted).
+public enum OrphanAction: Sendable, Equatable {
+    case keepReading
+    /// Read to its end and quiet for the linger time: close it.
+    case close
+    /// Deleted and still unread after the grace time: close it anyway, losing the rest
+    /// (a deleted file held open keeps its disk space; an operator deleted it on purpose).
+    case abandon
+}
+
+/// What a re-scan of the globs means for the files tracked so far.
+public enum ScanAction: Sendable, Equatable {
+    /// Still at its path.
+    case keep(SourceID)
+    /// Renamed to another path that the globs match (e.g. `app.log` → `app.log.1` under
+    /// `app.log*`): same instance, same offsets, new path.
+    case moved(SourceID, to: String)
+    /// No matched path names it any more (renamed out of the globs, or deleted).
+    case orphaned(SourceID)
+    /// A file not tracked yet.
+    case discovered(path: String, identity: FileIdentity)
+}
+
+/// The result of checking a stored checkpoint against the file found on start.
+public enum CheckpointValidation: Sendable, Equatable {
+    /// It is the same file with the same bytes before the offset: continue there.
+    case resume(at: Int64)
+    /// It is not (the reason is logged): read the file as new, from offset 0. Never from the
+    /// end: a file we had a checkpoint for holds lines we may not have delivered.
+    case startOver(reason: String)
+}
+
+/// The tailer's decisions, as pure functions of what it knows and what it observed. The I/O
+/// code (`Tailer`) gathers the facts (stat, fingerprint hashes) and carries out the answer.
+///
+/// Identity is device + inode **confirmed by the fingerprint**: same inode with a different
+/// fingerprint is a new file (inode reuse); a different inode with the same first bytes (a file
+/// replaced by a copy of itself) is also a new file and is read from 0 — unlike Vector and
+/// Filebeat, which treat the fingerprint alone as identity and would skip the copy. We choose
+/// to duplicate rather than lose: a copy may have new lines in its middle, and deterministic
+/// event ids (from the per-instance key) cannot help here, so the copy is logged.
+public enum FileDecisions {
+    /// Compares an open file with what we knew about it.
+    ///
+    /// - `prefixHash`: hash of the current first `known.length` bytes, `nil` when the file has
+    ///   fewer bytes than that.
+    ///
+    /// | size vs known.length | prefix    | size vs readOffset | result      |
+    /// |----------------------|-----------|--------------------|-------------|
+    /// | smaller              | —         | —                  | truncated   |
+    /// | ≥                    | differs   | —                  | replaced    |
+    /// | ≥                    | same      | smaller            | truncated   |
+    /// | ≥                    | same      | equal              | unchanged   |
+    /// | ≥                    | same      | larger             | grown       |
+    public static func change(known: Fingerprint, readOffset: Int64, size: Int64, prefixHash: UInt64?) -> FileChange {
+        guard let prefixHash, size >= Int64(known.length) else { return .truncated }
+        if prefixHash != known.hash { return .replaced }
+        if size < readOffset { return .truncated }
+        return size > readOffset ? .grown : .unchanged
+    }
+
+    /// The length to re-take a short fingerprint at, or `nil` when it is complete or the file
+    /// has not grown past it.
+    public static func fingerprintGrowth(current: Int, size: Int64, configured: Int) -> Int? {
+        guard current < configured, size > Int64(current) else { return nil }
+        return Int(min(size, Int64(configured)))
+    }
+
+    /// Where to start a file that has no (valid) checkpoint.
+    ///
+    /// `start_at = "end"` applies only to files present at the first scan: a file that appears
+    /// later (the new `app.log` after a rotation) is read from 0, or its first lines would be
+    /// lost at every rotation.
+    public static func startOffset(startAt: TailConfiguration.StartAt, foundAtStartup: Bool, size: Int64) -> Int64 {
+        startAt == .end && foundAtStartup ? size : 0
+    }
+
+    /// | deleted | at EOF | idle ≥ linger | orphaned ≥ grace | action      |
+    /// |---------|--------|---------------|------------------|-------------|
+    /// | —       | yes    | yes           | —                | close       |
+    /// | yes     | no/yes | no            | yes              | abandon if unread, else close |
+    /// | otherwise                                             || keepReading |
+    ///
+    /// A renamed (not deleted) file is never abandoned: it is still on disk and the
+    /// application may still write to it.
+    public static func orphanAction(deleted: Bool, atEOF: Bool, idleNanoseconds: Int64, orphanedNanoseconds: Int64,
+                                    linger: Int64, deletedGrace: Int64) -> OrphanAction {
+        if atEOF && idleNanoseconds >= linger { return .close }
+        if deleted && orphanedNanoseconds >= deletedGrace { return atEOF ? .close : .abandon }
+        return .keepReading
+    }
+
+    /// A file found at a scan, for `reconcile`.
+    public struct Observed: Sendable, Equatable {
+        public var path: String
+        public var identity: FileIdentity
+        public init(path: String, identity: FileIdentity) {
+            self.path = path
+            self.identity = identity
+        }
+    }
+
+    /// A file instance being tracked (open, or closed for the open-file limit), for `reconcile`.
+    public struct Tracked: Sendable, Equatable {
+        public var id: SourceID
+        public var path: String
+        public var identity: FileIdentity
+        public init(id: SourceID, path: String, identity: FileIdentity) {
+            self.id = id
+            self.path = path
+            self.identity = identity
+        }
+    }
+
+    /// Matches a scan against tracked files by identity (then the tailer confirms each by
+    /// fingerprint). One action per tracked file, then one `discovered` per new identity.
+    /// Two matched paths with one identity (hard links) are one file, at the first path.
+    public static func reconcile(tracked: [Tracked], observed: [Observed]) -> [ScanAction] {
+        var paths: [FileIdentity: [String]] = [:]
+        for o in observed { paths[o.identity, default: []].append(o.path) }
+        var actions: [ScanAction] = []
+        var claimed = Set<FileIdentity>()
+        for t in tracked {
+            if let p = paths[t.identity], !claimed.contains(t.identity) {
+                claimed.insert(t.identity)
+                actions.append(p.contains(t.path) ? .keep(t.id) : .moved(t.id, to: p.min()!))
+            } else {
+                actions.append(.orphaned(t.id))
+            }
+        }
+        var seen = Set<FileIdentity>()
+        for o in observed where !claimed.contains(o.identity) && !seen.contains(o.identity) {
+            seen.insert(o.identity)
+            actions.append(.discovered(path: paths[o.identity]!.min()!, identity: o.identity))
+        }
+        return actions
+    }
+
+    /// Checks a checkpoint entry against the file found with its identity.
+    ///
+    /// - `prefixHash`: hash of the first `entry.fingerprint.length` bytes now (nil if shorter).
+    /// - `tailHash`: hash of the `entry.tailLength` bytes before `entry.offset` now (nil if the
+    ///   file is shorter than the offset).
+    public static func validate(_ entry: CheckpointEntry, identity: FileIdentity, size: Int64,
+                                prefixHash: UInt64?, tailHash: UInt64?) -> CheckpointValidation {
+        if identity != entry.identity { return .startOver(reason: "device and inode differ from the checkpoint") }
+        if size < entry.offset { return .startOver(reason: "file is shorter than the checkpointed offset (truncated while stopped)") }
+        guard let prefixHash, prefixHash == entry.fingerprint.hash else {
+            return .startOver(reason: "first bytes differ from the checkpoint's fingerprint (inode reused)")
+        }
+        guard let tailHash, tailHash == entry.tailHash else {
+            return .startOver(reason: "bytes before the checkpointed offset differ (file rewritten)")
+        }
+        return .resume(at: entry.offset)
+    }
+
+    /// Which open, attached, idle files to close when more than `limit` are open: the ones idle
+    /// longest first. Only files read to their end with every line acknowledged qualify; they
+    /// are reopened by identity when a scan or an event shows they grew.
+    public static func evictions(candidates: [(id: SourceID, idleSince: Int64)], openCount: Int, limit: Int) -> [SourceID] {
+        guard openCount > limit else { return [] }
+        let sorted = candidates.sorted { $0.idleSince < $1.idleSince || ($0.idleSince == $1.idleSince && $0.id < $1.id) }
+        return sorted.prefix(openCount - limit).map(\.id)
+    }
+}

@@ -1,0 +1,88 @@
+import Posix
+
+/// FNV-1a, 64 bits: the hash of fingerprints, of the bytes before a checkpoint, and of keys.
+///
+/// Not cryptographic, and it need not be: it tells files apart that a person or logrotate made,
+/// not files crafted to collide. It is stable across versions (it is stored in checkpoints).
+public struct FNV1a: Sendable, Equatable {
+    public private(set) var value: UInt64 = 0xcbf2_9ce4_8422_2325
+    public init() {}
+
+    public mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        var h = value
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        value = h
+    }
+
+    public mutating func add<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        var h = value
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        value = h
+    }
+
+    public mutating func add(_ v: UInt64) {
+        withUnsafeBytes(of: v.littleEndian) { add($0) }
+    }
+
+    public static func hash<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+        var h = FNV1a()
+        h.add(bytes)
+        return h.value
+    }
+}
+
+/// The first bytes of a file, hashed: with device + inode, what makes a file "the same file".
+///
+/// A file shorter than the configured length gets a fingerprint of what it has (`length` < the
+/// configured length); as it grows, the fingerprint is re-taken over more bytes, after checking
+/// that the old prefix still matches, until it reaches the configured length. So an empty or
+/// tiny file is tracked at once, and `length` says how much of it the hash covers.
+public struct Fingerprint: Sendable, Equatable, CustomStringConvertible {
+    public var length: Int
+    public var hash: UInt64
+    public init(length: Int, hash: UInt64) {
+        self.length = length
+        self.hash = hash
+    }
+
+    public static let empty = Fingerprint(length: 0, hash: FNV1a().value)
+
+    public var description: String { "\(length):\(Hex.string(hash))" }
+
+    /// Reads up to `length` bytes at offset 0 of `descriptor` and hashes them.
+    public static func read(_ descriptor: FileDescriptor, length: Int) throws -> Fingerprint {
+        let bytes = try Self.readBytes(descriptor, at: 0, count: length)
+        return Fingerprint(length: bytes.count, hash: FNV1a.hash(bytes))
+    }
+
+    /// Hash of the up to `count` bytes just before `offset` (the checkpoint's tail check).
+    public static func tailHash(_ descriptor: FileDescriptor, before offset: Int64, count: Int) throws -> (length: Int, hash: UInt64) {
+        let start = max(0, offset - Int64(count))
+        let bytes = try readBytes(descriptor, at: start, count: Int(offset - start))
+        return (bytes.count, FNV1a.hash(bytes))
+    }
+
+    static func readBytes(_ descriptor: FileDescriptor, at offset: Int64, count: Int) throws -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = try out.withUnsafeMutableBytes { (b) throws -> Int in
+                try descriptor.read(into: UnsafeMutableRawBufferPointer(rebasing: b[done...]), at: offset + Int64(done))
+            }
+            if n == 0 { break }
+            done += n
+        }
+        out.removeSubrange(done...)
+        return out
+    }
+}
+
+/// Lower-case fixed-width hex for 64-bit values (hashes and keys in the checkpoint file).
+enum Hex {
+    static func string(_ v: UInt64) -> String {
+        let s = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+
+    static func parse(_ s: String) -> UInt64? { UInt64(s, radix: 16) }
+}

@@ -1,1 +1,0 @@
-// Tail module placeholder; replaced as the module grows.

@@ -1,0 +1,84 @@
+/// Everything the tailer needs to know, decoded from `[[input]]`, `[state]` and `[limits]`.
+///
+/// | setting             | default | meaning                                                       |
+/// |---------------------|---------|---------------------------------------------------------------|
+/// | `maxOpenFiles`      | 256     | open descriptors; idle, fully acknowledged files close first |
+/// | `rescanInterval`    | 10 s    | glob re-scan even without inotify events (the fallback)      |
+/// | `orphanLinger`      | 5 s     | a renamed-away or deleted file quiet at its end this long closes |
+/// | `deletedGrace`      | 60 s    | a deleted file is closed after this even if unread           |
+/// | `checkpointInterval`| 1 s     | checkpoint file written this often when changed               |
+/// | `forgetAfter`       | 7 days  | checkpoint entries of files not seen this long are dropped   |
+/// | `once`              | false   | read each file to the end it had at start, then finish       |
+public struct TailConfiguration: Sendable {
+    public enum Kind: String, Sendable { case file, pipe }
+    /// Where a file never seen before starts (see `FileDecisions.startOffset`).
+    public enum StartAt: String, Sendable { case beginning, end }
+
+    /// One `[[input]]`.
+    ///
+    /// `paths` are `glob(3)` patterns (for a pipe: the FIFO's path). `exclude` patterns without a
+    /// `/` match the file name (`*.gz`); with a `/` they match the full path
+    /// (`/var/log/app/old/*`); `*` never crosses a `/`.
+    public struct InputSpec: Sendable {
+        public var name: String
+        public var kind: Kind
+        public var paths: [String]
+        public var exclude: [String]
+        public var startAt: StartAt
+        /// Bytes at the start of a file hashed to confirm its identity. 256 is enough to tell
+        /// apart log files that start with a timestamp; files shorter than that are tracked with a
+        /// shorter fingerprint that grows as they do (see `Fingerprint`).
+        public var fingerprintBytes: Int
+        public var maxLineBytes: Int
+
+        public init(name: String, kind: Kind = .file, paths: [String], exclude: [String] = [], startAt: StartAt = .beginning,
+                    fingerprintBytes: Int = 256, maxLineBytes: Int = LineSplitter.defaultMaxLineBytes) {
+            self.name = name
+            self.kind = kind
+            self.paths = paths
+            self.exclude = exclude
+            self.startAt = startAt
+            self.fingerprintBytes = max(1, fingerprintBytes)
+            self.maxLineBytes = max(1, maxLineBytes)
+        }
+    }
+
+    public var inputs: [InputSpec]
+    /// Holds `checkpoints.json`, `checkpoints.json.prev` and `lock`.
+    public var stateDirectory: String
+    public var maxOpenFiles: Int
+    public var rescanInterval: Int64
+    public var orphanLinger: Int64
+    public var deletedGrace: Int64
+    public var checkpointInterval: Int64
+    public var forgetAfter: Int64
+    public var once: Bool
+    /// Batches close at this many bytes of text or lines, or when a read finds no more.
+    public var batchBytes: Int
+    public var batchLines: Int
+    /// Size of one `read`.
+    public var readChunkBytes: Int
+    /// Test hook: pretend inotify is unavailable (exercise the rescan fallback).
+    public var disableInotify: Bool
+
+    public init(inputs: [InputSpec], stateDirectory: String, maxOpenFiles: Int = 256,
+                rescanInterval: Int64 = 10_000_000_000, orphanLinger: Int64 = 5_000_000_000,
+                deletedGrace: Int64 = 60_000_000_000, checkpointInterval: Int64 = 1_000_000_000,
+                forgetAfter: Int64 = 7 * 86_400 * 1_000_000_000, once: Bool = false,
+                batchBytes: Int = 256 * 1024, batchLines: Int = 1000, readChunkBytes: Int = 64 * 1024,
+                disableInotify: Bool = false) {
+        self.inputs = inputs
+        self.stateDirectory = stateDirectory
+        self.maxOpenFiles = max(1, maxOpenFiles)
+        self.rescanInterval = rescanInterval
+        self.orphanLinger = orphanLinger
+        self.deletedGrace = deletedGrace
+        self.checkpointInterval = checkpointInterval
+        self.forgetAfter = forgetAfter
+        self.once = once
+        self.batchBytes = max(1, batchBytes)
+        self.batchLines = max(1, batchLines)
+        self.readChunkBytes = max(16, readChunkBytes)
+        self.disableInotify = disableInotify
+    }
+}
