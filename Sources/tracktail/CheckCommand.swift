@@ -26,10 +26,12 @@ enum CheckCommand {
 extension Configuration {
     /// The configuration with every default filled in, as TOML. Secrets are never printed: only
     /// where the token comes from.
-    func resolvedDescription() -> String {
-        var s = "# \(file), resolved (defaults filled in, secrets redacted)\n\n"
-        s += "[state]\ndirectory = \(q(state.directory))\n"
-        for i in inputs {
+    enum Section: CaseIterable { case state, inputs, mapping, output, limits, log }
+
+    func resolvedDescription(sections: Set<Section> = Set(Section.allCases)) -> String {
+        var s = sections.count == Section.allCases.count ? "# \(file), resolved (defaults filled in, secrets redacted)\n\n" : ""
+        if sections.contains(.state) { s += "[state]\ndirectory = \(q(state.directory))\n" }
+        for i in inputs where sections.contains(.inputs) {
             s += "\n[[input]]\nname = \(q(i.name))\ntype = \(q(i.kind.rawValue))\n"
             switch i.kind {
             case .file:
@@ -38,9 +40,9 @@ extension Configuration {
                 s += "path = \(q(i.paths[0]))\n"
             }
         }
-        s += "\n[mapping]\nunmatched = \(q(mapping.unmatched.rawValue))\n"
-        if let k = mapping.eventIDKey { s += "event_id_key = \(q(k))\n" }
-        for r in mapping.rules {
+        if sections.contains(.mapping) { s += "\n[mapping]\nunmatched = \(q(mapping.unmatched.rawValue))\n" }
+        if sections.contains(.mapping), let k = mapping.eventIDKey { s += "event_id_key = \(q(k))\n" }
+        for r in mapping.rules where sections.contains(.mapping) {
             s += "\n[[rule]]\nname = \(q(r.name))\n"
             if !r.when.isEmpty { s += "when = [\(r.when.map(condition).joined(separator: ", "))]\n" }
             s += "action = \(q(r.action.rawValue))\n"
@@ -56,8 +58,8 @@ extension Configuration {
             if !r.dropProperties.isEmpty { s += "drop_properties = \(list(r.dropProperties))\n" }
             s += "context = { \(r.context.map { "\(key($0.key)) = \(q($0.template))" }.joined(separator: ", ")) }\n"
         }
-        s += "\n[output]\ntype = \(q(output.kind.rawValue))\n"
-        if output.kind == .http {
+        if sections.contains(.output) { s += "\n[output]\ntype = \(q(output.kind.rawValue))\n" }
+        if sections.contains(.output), output.kind == .http {
             let o = output
             s += "url = \(q(o.url))\n# token: \(o.token.redacted)\n"
             s += "bearer = \(o.bearer)\n"
@@ -71,9 +73,9 @@ extension Configuration {
             s += "drain_timeout = \(d(o.drainTimeout))\ndead_letter_max_bytes = \(o.deadLetterMaxBytes)\n"
         }
         let l = limits
-        s += "\n[limits]\nbuffer_bytes = \(l.bufferBytes)\nmax_line_bytes = \(l.maxLineBytes)\nmax_open_files = \(l.maxOpenFiles)\n"
-        s += "rescan_interval = \(d(l.rescanInterval))\ndeleted_grace = \(d(l.deletedGrace))\n"
-        s += "\n[log]\nlevel = \(q(log.level))\n"
+        if sections.contains(.limits) { s += "\n[limits]\nbuffer_bytes = \(l.bufferBytes)\nmax_line_bytes = \(l.maxLineBytes)\nmax_open_files = \(l.maxOpenFiles)\n"
+        s += "rescan_interval = \(d(l.rescanInterval))\ndeleted_grace = \(d(l.deletedGrace))\n" }
+        if sections.contains(.log) { s += "\n[log]\nlevel = \(q(log.level))\n" }
         return s
     }
 
