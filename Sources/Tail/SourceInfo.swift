@@ -1,0 +1,20 @@
+import Posix
+
+/// What downstream stages may ask about a `SourceID` (for logs, the dead letter and event ids).
+public struct SourceInfo: Sendable, Equatable {
+    /// The `[[input]]` name.
+    public var input: String
+    /// Path the file was opened at (it may have been renamed since; the tailer updates it when
+    /// a scan finds it at another matched path).
+    public var path: String
+    /// Device and inode; `nil` for a pipe.
+    public var identity: FileIdentity?
+    /// The fingerprint at the time of the call (it grows while the file is shorter than the
+    /// configured length); `nil` for a pipe.
+    public var fingerprint: Fingerprint?
+    /// Stable for this file instance, also across restarts (it is kept in the checkpoint):
+    /// derive deterministic event ids from `key` and the line's start offset. A truncated or
+    /// replaced file gets a new key. For a pipe, a hash of its path.
+    public var key: UInt64
+    public var isPipe: Bool
+}

@@ -1,0 +1,719 @@
+import Pipeline
+import Posix
+import Runtime
+
+/// One open (or, for the open-file limit, temporarily closed) file instance. Reader thread only.
+final class FileInstance {
+    var id: SourceID
+    let input: Int
+    var path: String
+    let identity: FileIdentity
+    var descriptor: FileDescriptor?
+    var readOffset: Int64
+    var splitter: LineSplitter
+    var fingerprint: Fingerprint
+    var key: UInt64
+    /// Monotonic ns since its path stopped naming it (renamed out of the globs or deleted).
+    var orphanSince: Int64?
+    var deleted = false
+    /// Monotonic ns of the last read that returned data (or of opening).
+    var lastActivity: Int64
+    var atEOF = false
+    /// `once` mode: the size it had at start; reading stops there.
+    var onceLimit: Int64?
+    var done = false
+
+    init(id: SourceID, input: Int, path: String, identity: FileIdentity, descriptor: FileDescriptor, offset: Int64,
+         maxLineBytes: Int, fingerprint: Fingerprint, key: UInt64, now: Int64) {
+        self.id = id
+        self.input = input
+        self.path = path
+        self.identity = identity
+        self.descriptor = descriptor
+        readOffset = offset
+        splitter = LineSplitter(maxLineBytes: maxLineBytes, offset: offset)
+        self.fingerprint = fingerprint
+        self.key = key
+        lastActivity = now
+    }
+}
+
+/// A FIFO input. Reader thread only.
+final class PipeInstance {
+    let input: Int
+    let path: String
+    var id: SourceID?
+    var descriptor: FileDescriptor?
+    var splitter: LineSplitter
+    var done = false
+
+    init(input: Int, path: String, maxLineBytes: Int) {
+        self.input = input
+        self.path = path
+        splitter = LineSplitter(maxLineBytes: maxLineBytes)
+    }
+}
+
+/// The body of the tailer's reader thread: discovery, inotify, reading, batching, backpressure.
+/// Everything here runs on that one thread; shared state is reached through `tailer.state`.
+final class TailReader: @unchecked Sendable {
+    let tailer: Tailer
+    let config: TailConfiguration
+    let logger: Logger
+    var instances: [SourceID: FileInstance] = [:]
+    var byPath: [String: SourceID] = [:]
+    var byIdentity: [FileIdentity: SourceID] = [:]
+    var pipes: [PipeInstance] = []
+    var inotify: Inotify?
+    var watches: [Int32: String] = [:]
+    var watchedDirectories: Set<String> = []
+    var watchFailed = false
+    var nextID: UInt32 = 1
+    var keyCounter: UInt64 = 0
+    var openCount = 0
+    var dirty: Set<SourceID> = []
+    var needScan = false
+    var deferredDiscovery = false
+    var warnedLimit = false
+    var onceQueue: [(path: String, identity: FileIdentity, input: Int, size: Int64)] = []
+    var failedOpen: Set<String> = []
+    let buffer: UnsafeMutableRawBufferPointer
+
+    static let tick: Int64 = 1_000_000_000
+    static let shortTick: Int64 = 100_000_000
+    static let turnsPerFile = 16
+
+    init(tailer: Tailer) {
+        self.tailer = tailer
+        config = tailer.configuration
+        logger = tailer.logger
+        buffer = .allocate(byteCount: config.readChunkBytes, alignment: 16)
+    }
+
+    deinit { buffer.deallocate() }
+
+    var now: Int64 { SystemClock.monotonicNanoseconds() }
+    var stopping: Bool { tailer.state.withLock { tailer.stopping } }
+
+    // MARK: The loop
+
+    func run() {
+        if !config.once && !config.disableInotify {
+            do { inotify = try Inotify.create() } catch {
+                logger.warning("inotify unavailable; polling files every second", ["error": "\(error)"])
+            }
+        }
+        openPipes()
+        if config.once {
+            onceQueue = observeAll().map { ($0.path, $0.status.identity, $0.input, $0.status.size) }
+            discoverOnceQueue()
+        } else {
+            scan(startup: true)
+            recoverRotatedWhileStopped()
+        }
+        var nextRescan = now + config.rescanInterval
+        var nextTick = now + Self.tick
+        while !stopping {
+            readDirty()
+            if config.once {
+                discoverOnceQueue()
+                if onceQueue.isEmpty && instances.values.allSatisfy(\.done) && pipes.allSatisfy(\.done) && dirty.isEmpty { break }
+            }
+            let t = now
+            if !config.once && (needScan || t >= nextRescan) {
+                needScan = false
+                scan(startup: false)
+                if pipes.contains(where: { $0.descriptor == nil && !$0.done }) { openPipes() }
+                nextRescan = t + config.rescanInterval
+            }
+            let tickNeeded = config.once || inotify == nil || watchFailed || deferredDiscovery
+                || instances.values.contains { $0.orphanSince != nil }
+            if tickNeeded && t >= nextTick {
+                tick()
+                nextTick = t + (config.once || deferredDiscovery ? Self.shortTick : Self.tick)
+            }
+            var timeout = config.once ? Self.shortTick : nextRescan - now
+            if tickNeeded { timeout = min(timeout, nextTick - now) }
+            if !dirty.isEmpty || needScan { timeout = 0 }
+            waitForEvents(timeoutNanoseconds: max(0, timeout))
+        }
+        finish()
+    }
+
+    func waitForEvents(timeoutNanoseconds: Int64) {
+        var fds = [tailer.wakeup.descriptor]
+        if let inotify { fds.append(inotify.descriptor) }
+        let pipeStart = fds.count
+        let livePipes = pipes.filter { $0.descriptor != nil && !$0.done }
+        fds += livePipes.map { $0.descriptor! }
+        let ms = Int32(min(Int64(Int32.max), (timeoutNanoseconds + 999_999) / 1_000_000))
+        guard let ready = try? InotifyPoll.wait(fds, timeoutMilliseconds: ms) else { return }
+        if ready[0].readable { tailer.wakeup.drain() }
+        if inotify != nil && ready[1].readable { handleInotify() }
+        for (i, p) in livePipes.enumerated() where ready[pipeStart + i].readable || ready[pipeStart + i].hangUp {
+            readPipe(p, hangUp: ready[pipeStart + i].hangUp)
+        }
+    }
+
+    func handleInotify() {
+        guard let inotify else { return }
+        let events: [InotifyEvent]
+        do { events = try inotify.readEvents() } catch {
+            logger.warning("inotify read failed; rescanning", ["error": "\(error)"])
+            needScan = true
+            return
+        }
+        for e in events {
+            if e.mask.contains(.queueOverflow) {
+                logger.notice("inotify queue overflowed; rescanning")
+                needScan = true
+                dirty.formUnion(instances.keys)
+                continue
+            }
+            if e.mask.contains(.ignored) {
+                if let d = watches.removeValue(forKey: e.watch) { watchedDirectories.remove(d) }
+                needScan = true
+                continue
+            }
+            guard let dir = watches[e.watch] else { continue }
+            if !e.mask.isDisjoint(with: [.create, .movedFrom, .movedTo, .delete]) { needScan = true }
+            if !e.mask.isDisjoint(with: [.modify, .closeWrite]), let id = byPath[Path.join(dir, e.name)] {
+                dirty.insert(id)
+            }
+        }
+    }
+
+    /// Once a second while needed: orphans (renamed away or deleted) are read and closed when
+    /// done; without inotify every open file is checked.
+    func tick() {
+        let t = now
+        if inotify == nil || watchFailed || config.once {
+            for (id, inst) in instances where !inst.done && inst.orphanSince == nil { dirty.insert(id) }
+        }
+        if deferredDiscovery {
+            deferredDiscovery = false
+            needScan = !config.once
+        }
+        for inst in Array(instances.values) where inst.orphanSince != nil {
+            while readFile(inst) {}
+            guard let since = inst.orphanSince, instances[inst.id] === inst else { continue }
+            if let fd = inst.descriptor, let st = try? fd.status() { inst.deleted = st.linkCount == 0 }
+            let action = FileDecisions.orphanAction(
+                deleted: inst.deleted, atEOF: inst.atEOF, idleNanoseconds: t - max(inst.lastActivity, since),
+                orphanedNanoseconds: t - since, linger: config.orphanLinger, deletedGrace: config.deletedGrace)
+            switch action {
+            case .keepReading: break
+            case .close:
+                var batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
+                inst.splitter.flush(into: &batch)
+                _ = push(&batch, inst.id)
+                logger.info("file closed after rotation or deletion", ["source.path": inst.path, "source.offset": "\(inst.readOffset)"])
+                finish(inst, forget: true)
+            case .abandon:
+                let size = (try? inst.descriptor?.status().size) ?? inst.readOffset
+                logger.warning("deleted file closed before it was read to its end", [
+                    "source.path": inst.path, "source.offset": "\(inst.readOffset)", "bytes.unread": "\(max(0, size - inst.readOffset))"])
+                finish(inst, forget: true)
+            }
+        }
+    }
+
+    func finish() {
+        if config.once {
+            tailer.state.withLock {
+                tailer.readingDone = true
+                tailer.state.broadcast()
+            }
+            tailer.output.close()
+        }
+        if let inotify { inotify.close() }
+        inotify = nil
+        for p in pipes { p.descriptor?.close() }
+    }
+
+    // MARK: Discovery
+
+    struct Found {
+        var path: String
+        var status: FileStatus
+        var input: Int
+    }
+
+    /// Every regular file matched by an input's globs and not excluded; first input wins.
+    func observeAll() -> [Found] {
+        var seen = Set<String>()
+        var out: [Found] = []
+        for (i, spec) in config.inputs.enumerated() where spec.kind == .file {
+            for pattern in spec.paths {
+                for path in Glob.expand(pattern) where !seen.contains(path) {
+                    if Self.excluded(path, by: spec.exclude) { continue }
+                    guard let st = try? FileSystem.status(path), st.isRegularFile else { continue }
+                    seen.insert(path)
+                    out.append(Found(path: path, status: st, input: i))
+                }
+            }
+        }
+        return out
+    }
+
+    /// `exclude` patterns with a `/` match the whole path, others the file name.
+    static func excluded(_ path: String, by patterns: [String]) -> Bool {
+        patterns.contains { p in p.contains("/") ? Glob.matches(p, path) : Glob.matches(p, Path.base(of: path)) }
+    }
+
+    func scan(startup: Bool) {
+        let found = observeAll()
+        updateWatches(found)
+        var foundBy: [String: Found] = [:]
+        for f in found { foundBy[f.path] = f }
+        let tracked = instances.values.filter { $0.orphanSince == nil }.map {
+            FileDecisions.Tracked(id: $0.id, path: $0.path, identity: $0.identity)
+        }.sorted { $0.id < $1.id }
+        let actions = FileDecisions.reconcile(tracked: tracked, observed: found.map { .init(path: $0.path, identity: $0.status.identity) })
+        for action in actions {
+            switch action {
+            case .keep(let id):
+                if let inst = instances[id], let f = foundBy[inst.path], f.status.size != inst.readOffset || inst.descriptor == nil && f.status.size > inst.readOffset {
+                    dirty.insert(id)
+                }
+            case .moved(let id, let to):
+                guard let inst = instances[id] else { continue }
+                logger.info("file renamed", ["source.path": inst.path, "source.new_path": to])
+                move(inst, to: to)
+                dirty.insert(id)
+            case .orphaned(let id):
+                guard let inst = instances[id] else { continue }
+                if inst.descriptor == nil {
+                    // Closed for the open-file limit while fully read; its path is gone now.
+                    finish(inst, forget: true)
+                } else {
+                    if byPath[inst.path] == id { byPath[inst.path] = nil }
+                    inst.orphanSince = now
+                    dirty.insert(id)
+                }
+            case .discovered(let path, let identity):
+                guard let f = foundBy[path] else { continue }
+                if let id = byIdentity[identity], let inst = instances[id] {
+                    // An orphan came back under a matched name.
+                    inst.orphanSince = nil
+                    move(inst, to: path)
+                    dirty.insert(id)
+                    continue
+                }
+                discover(path: path, identity: identity, input: f.input, startup: startup, onceLimit: nil)
+            }
+        }
+    }
+
+    func move(_ inst: FileInstance, to path: String) {
+        if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
+        inst.path = path
+        byPath[path] = inst.id
+        tailer.state.withLock { tailer.sources[inst.id]?.info.path = path }
+    }
+
+    func discoverOnceQueue() {
+        while let next = onceQueue.first {
+            guard discover(path: next.path, identity: next.identity, input: next.input, startup: true, onceLimit: next.size) else { return }
+            onceQueue.removeFirst()
+        }
+    }
+
+    /// Watches the directory of every pattern (when it has no wildcard) and of every matched file.
+    func updateWatches(_ found: [Found]) {
+        guard let inotify else { return }
+        var dirs = Set<String>()
+        for spec in config.inputs where spec.kind == .file {
+            for p in spec.paths {
+                let d = Path.directory(of: p)
+                if !Glob.hasMagic(d) { dirs.insert(d) }
+            }
+        }
+        for f in found { dirs.insert(Path.directory(of: f.path)) }
+        for d in dirs.subtracting(watchedDirectories) {
+            do {
+                let wd = try inotify.addWatch(d, mask: [.create, .movedFrom, .movedTo, .delete, .modify, .closeWrite, .onlyDirectory])
+                watches[wd] = d
+                watchedDirectories.insert(d)
+            } catch let e as Errno where e.code == Errno.noEntry {
+                continue // appears later: found by the rescan
+            } catch {
+                if !watchFailed {
+                    logger.warning("cannot watch directory; polling its files every second", ["directory": d, "error": "\(error)"])
+                }
+                watchFailed = true
+            }
+        }
+    }
+
+    /// A file we had a checkpoint for may have been rotated out of the globs while we were
+    /// stopped (`app.log` → `app.log.1` under the glob `app.log`): look for its identity next to
+    /// its old path and read the rest of it before letting go.
+    func recoverRotatedWhileStopped() {
+        let lost = tailer.state.withLock { Array(tailer.unclaimed.values) }
+        guard !lost.isEmpty else { return }
+        var byDirectory: [String: [CheckpointEntry]] = [:]
+        for e in lost { byDirectory[Path.directory(of: e.path), default: []].append(e) }
+        for (dir, entries) in byDirectory {
+            guard let names = try? FileSystem.list(dir) else { continue }
+            let wanted = Set(entries.map(\.identity))
+            for name in names {
+                let path = Path.join(dir, name)
+                guard let st = try? FileSystem.status(path), st.isRegularFile, wanted.contains(st.identity),
+                      byIdentity[st.identity] == nil,
+                      let entry = entries.first(where: { $0.identity == st.identity }),
+                      let input = config.inputs.firstIndex(where: { $0.name == entry.input && $0.kind == .file }) else { continue }
+                logger.info("found a file rotated while stopped", ["source.path": path, "source.old_path": entry.path])
+                if discover(path: path, identity: st.identity, input: input, startup: true, onceLimit: nil),
+                   let id = byIdentity[st.identity], let inst = instances[id] {
+                    if byPath[path] == id { byPath[path] = nil }
+                    inst.orphanSince = now
+                }
+            }
+        }
+    }
+
+    /// Makes room under `maxOpenFiles`; false when every open file is busy.
+    func ensureSlot() -> Bool {
+        let held = tailer.state.withLock { tailer.sources.values.filter { $0.finished && $0.descriptor != nil }.count }
+        if openCount + held < config.maxOpenFiles { return true }
+        let acked = tailer.state.withLock { () -> Set<SourceID> in
+            Set(tailer.sources.filter { $0.value.fullyAcknowledged }.keys)
+        }
+        let candidates = instances.values.filter {
+            $0.descriptor != nil && $0.orphanSince == nil && $0.atEOF && !dirty.contains($0.id) && acked.contains($0.id)
+                && ($0.onceLimit == nil || $0.done)
+        }.map { (id: $0.id, idleSince: $0.lastActivity) }
+        let evict = FileDecisions.evictions(candidates: candidates, openCount: openCount + held + 1, limit: config.maxOpenFiles)
+        for id in evict {
+            guard let inst = instances[id], let fd = inst.descriptor else { continue }
+            tailer.state.withLock {
+                tailer.refreshTailLocked(id)
+                tailer.sources[id]?.descriptor = nil
+            }
+            fd.close()
+            inst.descriptor = nil
+            openCount -= 1
+        }
+        if openCount + held < config.maxOpenFiles { return true }
+        if !warnedLimit {
+            warnedLimit = true
+            logger.warning("open file limit reached; more files wait until others are read and acknowledged",
+                           ["limits.max_open_files": "\(config.maxOpenFiles)"])
+        }
+        deferredDiscovery = true
+        return false
+    }
+
+    /// Opens a newly found file and decides where to start. False when it must wait for a slot.
+    @discardableResult
+    func discover(path: String, identity: FileIdentity, input: Int, startup: Bool, onceLimit: Int64?) -> Bool {
+        guard ensureSlot() else { return false }
+        let spec = config.inputs[input]
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(path) } catch {
+            if failedOpen.insert(path).inserted { logger.warning("cannot open file", ["source.path": path, "error": "\(error)"]) }
+            return true
+        }
+        failedOpen.remove(path)
+        guard let st = try? fd.status(), st.identity == identity, st.isRegularFile,
+              let fp = try? Fingerprint.read(fd, length: spec.fingerprintBytes) else {
+            fd.close()
+            needScan = true
+            return true
+        }
+        var offset: Int64
+        var key: UInt64?
+        var fingerprint = fp
+        let entry = tailer.state.withLock { tailer.unclaimed.removeValue(forKey: identity) }
+        if let entry {
+            let prefix = Self.hashPrefix(fd, length: entry.fingerprint.length)
+            var tail: UInt64?
+            if entry.offset <= st.size, let t = try? Fingerprint.tailHash(fd, before: entry.offset, count: entry.tailLength),
+               t.length == entry.tailLength {
+                tail = t.hash
+            }
+            switch FileDecisions.validate(entry, identity: st.identity, size: st.size, prefixHash: prefix, tailHash: tail) {
+            case .resume(let at):
+                offset = at
+                key = entry.key
+                if fp.length < entry.fingerprint.length { fingerprint = entry.fingerprint }
+                logger.info("resuming file from checkpoint", ["source.path": path, "source.offset": "\(at)"])
+            case .startOver(let reason):
+                offset = 0
+                logger.warning("checkpoint does not match the file; reading it from the start",
+                               ["source.path": path, "checkpoint.offset": "\(entry.offset)", "reason": reason])
+            }
+        } else {
+            offset = FileDecisions.startOffset(startAt: spec.startAt, foundAtStartup: startup, size: st.size)
+        }
+        if let onceLimit { offset = min(offset, onceLimit) }
+        let inst = FileInstance(id: allocateID(), input: input, path: path, identity: identity, descriptor: fd, offset: offset,
+                                maxLineBytes: spec.maxLineBytes, fingerprint: fingerprint,
+                                key: key ?? newKey(identity, fingerprint), now: now)
+        inst.onceLimit = onceLimit
+        register(inst)
+        openCount += 1
+        logger.info("file opened", ["source.path": path, "source.id": "\(inst.id)", "source.offset": "\(offset)"])
+        return true
+    }
+
+    func register(_ inst: FileInstance) {
+        instances[inst.id] = inst
+        byPath[inst.path] = inst.id
+        byIdentity[inst.identity] = inst.id
+        dirty.insert(inst.id)
+        let info = SourceInfo(input: config.inputs[inst.input].name, path: inst.path, identity: inst.identity,
+                              fingerprint: inst.fingerprint, key: inst.key, isPipe: false)
+        tailer.state.withLock {
+            tailer.sources[inst.id] = Tailer.SharedSource(
+                info: info, tracker: AckTracker(base: inst.readOffset), emittedEnd: inst.readOffset,
+                descriptor: inst.descriptor, checkpointed: true, updated: SystemClock.wallNanoseconds())
+        }
+    }
+
+    func allocateID() -> SourceID {
+        defer { nextID &+= 1 }
+        return SourceID(nextID)
+    }
+
+    func newKey(_ identity: FileIdentity, _ fp: Fingerprint) -> UInt64 {
+        keyCounter &+= 1
+        var h = FNV1a()
+        h.add(identity.device)
+        h.add(identity.inode)
+        h.add(fp.hash)
+        h.add(UInt64(bitPattern: SystemClock.wallNanoseconds()))
+        h.add(keyCounter)
+        return h.value
+    }
+
+    static func hashPrefix(_ fd: FileDescriptor, length: Int) -> UInt64? {
+        guard let bytes = try? Fingerprint.readBytes(fd, at: 0, count: length), bytes.count == length else { return nil }
+        return FNV1a.hash(bytes)
+    }
+
+    /// The reader lets go of an instance. `forget`: drop its checkpoint entry once every line is
+    /// acknowledged (renamed away or deleted); otherwise keep it (`once` mode).
+    func finish(_ inst: FileInstance, forget: Bool) {
+        instances[inst.id] = nil
+        if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
+        if byIdentity[inst.identity] == inst.id { byIdentity[inst.identity] = nil }
+        dirty.remove(inst.id)
+        if inst.descriptor != nil { openCount -= 1 }
+        inst.descriptor = nil // now owned by the shared source
+        tailer.finishSource(inst.id, forget: forget)
+    }
+
+    // MARK: Reading
+
+    func readDirty() {
+        let ids = dirty.sorted()
+        dirty = []
+        for id in ids {
+            guard let inst = instances[id] else { continue }
+            if readFile(inst) { dirty.insert(inst.id) }
+            if stopping { return }
+        }
+    }
+
+    func reopen(_ inst: FileInstance) -> Bool {
+        guard ensureSlot() else { return false }
+        guard let fd = try? FileDescriptor.open(inst.path) else { needScan = true; return false }
+        guard let st = try? fd.status(), st.identity == inst.identity else {
+            fd.close()
+            needScan = true
+            return false
+        }
+        inst.descriptor = fd
+        openCount += 1
+        tailer.state.withLock { tailer.sources[inst.id]?.descriptor = fd }
+        return true
+    }
+
+    /// Reads up to `turnsPerFile` chunks. Returns true when more is waiting.
+    func readFile(_ inst: FileInstance) -> Bool {
+        if inst.done { return false }
+        if inst.descriptor == nil && !reopen(inst) { return false }
+        guard let fd = inst.descriptor, let st = try? fd.status() else { return false }
+        if st.linkCount == 0 && !inst.deleted {
+            inst.deleted = true
+            if inst.orphanSince == nil {
+                if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
+                inst.orphanSince = now
+            }
+        }
+        let spec = config.inputs[inst.input]
+        let change = FileDecisions.change(known: inst.fingerprint, readOffset: inst.readOffset, size: st.size,
+                                          prefixHash: Self.hashPrefix(fd, length: inst.fingerprint.length))
+        switch change {
+        case .unchanged:
+            inst.atEOF = true
+            if let limit = inst.onceLimit, inst.readOffset >= limit { completeOnce(inst) }
+            return false
+        case .truncated, .replaced:
+            if inst.onceLimit != nil { completeOnce(inst); return false }
+            restart(inst, change, fd: fd, spec: spec)
+        case .grown:
+            break
+        }
+        if let length = FileDecisions.fingerprintGrowth(current: inst.fingerprint.length, size: st.size, configured: spec.fingerprintBytes),
+           let fp = try? Fingerprint.read(fd, length: length) {
+            inst.fingerprint = fp
+            tailer.state.withLock { tailer.sources[inst.id]?.info.fingerprint = fp }
+        }
+        let limit = inst.onceLimit ?? Int64.max
+        var batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
+        var turns = 0
+        var eof = false
+        while turns < Self.turnsPerFile {
+            let want = Int(min(Int64(buffer.count), limit - inst.readOffset))
+            if want <= 0 { eof = true; break }
+            let n: Int
+            do { n = try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: inst.readOffset) } catch {
+                logger.warning("read failed", ["source.path": inst.path, "error": "\(error)"])
+                eof = true
+                break
+            }
+            if n == 0 { eof = true; break }
+            inst.splitter.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &batch)
+            inst.readOffset += Int64(n)
+            inst.lastActivity = now
+            turns += 1
+            if batch.bytes.count >= config.batchBytes || batch.lines.count >= config.batchLines {
+                guard push(&batch, inst.id) else { return false }
+                batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
+            }
+        }
+        guard push(&batch, inst.id) else { return false }
+        inst.atEOF = eof
+        if let l = inst.onceLimit, inst.readOffset >= l { completeOnce(inst); return false }
+        return !eof
+    }
+
+    func completeOnce(_ inst: FileInstance) {
+        var batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
+        inst.splitter.flush(into: &batch)
+        _ = push(&batch, inst.id)
+        inst.done = true
+        finish(inst, forget: false)
+    }
+
+    /// Truncated (copytruncate) or replaced in place: the old instance ends (its in-flight lines
+    /// are still acknowledged, but it is no longer checkpointed) and a new one starts at 0 on the
+    /// same descriptor, with a new source id and key.
+    func restart(_ inst: FileInstance, _ change: FileChange, fd: FileDescriptor, spec: TailConfiguration.InputSpec) {
+        logger.notice(change == .truncated ? "file truncated; reading it again from the start" : "file content replaced; reading it from the start",
+                      ["source.path": inst.path, "source.offset": "\(inst.readOffset)"])
+        let old = inst.id
+        tailer.state.withLock {
+            tailer.sources[old]?.checkpointed = false
+            tailer.sources[old]?.descriptor = nil
+        }
+        tailer.finishSource(old, forget: true)
+        instances[old] = nil
+        dirty.remove(old)
+        let fp = (try? Fingerprint.read(fd, length: spec.fingerprintBytes)) ?? .empty
+        inst.id = allocateID()
+        inst.readOffset = 0
+        inst.splitter.reset(to: 0)
+        inst.fingerprint = fp
+        inst.key = newKey(inst.identity, fp)
+        inst.atEOF = false
+        register(inst)
+    }
+
+    /// Charges the batch to the budget (waiting while it is spent) and hands it on.
+    /// False when stopping or the output was closed.
+    func push(_ batch: inout LineBatch, _ id: SourceID) -> Bool {
+        guard let first = batch.lines.first, let last = batch.lines.last else { return true }
+        var excess: [(start: Int64, excess: Int64)] = []
+        for l in batch.lines where l.truncated { excess.append((l.start, (l.end - l.start) - Int64(l.textCount))) }
+        let charge = Int(last.end - first.start - excess.reduce(0) { $0 + $1.excess })
+        while !tailer.budget.tryAcquire(charge) {
+            let stop = tailer.state.withLock { () -> Bool in
+                if !tailer.stopping { tailer.state.wait(until: SystemClock.monotonicNanoseconds() + 100_000_000) }
+                return tailer.stopping
+            }
+            if stop { return false }
+        }
+        let previousEnd = tailer.state.withLock { () -> Int64 in
+            let p = tailer.sources[id]?.emittedEnd ?? first.start
+            tailer.sources[id]?.emittedEnd = last.end
+            tailer.sources[id]?.truncated += excess
+            return p
+        }
+        if !tailer.output.push(batch) {
+            tailer.budget.release(charge)
+            tailer.state.withLock {
+                tailer.sources[id]?.emittedEnd = previousEnd
+                tailer.sources[id]?.truncated.removeAll { t in excess.contains { $0.start == t.start } }
+                tailer.stopping = true
+            }
+            return false
+        }
+        return true
+    }
+
+    // MARK: Pipes
+
+    func openPipes() {
+        for (i, spec) in config.inputs.enumerated() where spec.kind == .pipe {
+            for path in spec.paths where !pipes.contains(where: { $0.path == path }) {
+                pipes.append(PipeInstance(input: i, path: path, maxLineBytes: spec.maxLineBytes))
+            }
+        }
+        for p in pipes where p.descriptor == nil && !p.done {
+            do {
+                guard let st = try FileSystem.status(p.path), st.isFIFO else {
+                    logger.error("pipe input is not a FIFO", ["source.path": p.path])
+                    if config.once { p.done = true }
+                    continue
+                }
+                // O_RDWR: we are a writer too, so the pipe never reports end of file (and poll
+                // never spins on POLLHUP) between one writer closing and the next opening.
+                p.descriptor = try FileDescriptor.open(p.path, config.once ? [.readOnly, .nonBlocking] : [.readWrite, .nonBlocking])
+            } catch {
+                logger.error("cannot open pipe", ["source.path": p.path, "error": "\(error)"])
+                if config.once { p.done = true }
+                continue
+            }
+            let id = allocateID()
+            p.id = id
+            let info = SourceInfo(input: config.inputs[p.input].name, path: p.path, identity: nil, fingerprint: nil,
+                                  key: FNV1a.hash(Array(p.path.utf8)), isPipe: true)
+            tailer.state.withLock {
+                tailer.sources[id] = Tailer.SharedSource(info: info, tracker: AckTracker(base: 0), emittedEnd: 0,
+                                                         checkpointed: false, updated: SystemClock.wallNanoseconds())
+            }
+            logger.info("pipe opened", ["source.path": p.path, "source.id": "\(id)"])
+        }
+    }
+
+    func readPipe(_ p: PipeInstance, hangUp: Bool) {
+        guard let fd = p.descriptor, let id = p.id else { return }
+        var batch = LineBatch(source: id, readTime: SystemClock.wallNanoseconds())
+        var ended = false
+        for _ in 0..<Self.turnsPerFile {
+            let n: Int?
+            do { n = try fd.readIfAvailable(into: buffer) } catch {
+                logger.warning("pipe read failed", ["source.path": p.path, "error": "\(error)"])
+                ended = true
+                break
+            }
+            guard let n else { break }
+            if n == 0 { ended = true; break }
+            p.splitter.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &batch)
+            if batch.bytes.count >= config.batchBytes || batch.lines.count >= config.batchLines {
+                guard push(&batch, id) else { return }
+                batch = LineBatch(source: id, readTime: SystemClock.wallNanoseconds())
+            }
+        }
+        if ended && config.once {
+            p.splitter.flush(into: &batch)
+            p.done = true
+        }
+        _ = push(&batch, id)
+        if p.done { tailer.finishSource(id, forget: true) }
+    }
+}
