@@ -13,7 +13,8 @@ struct Parser {
     var i: Int
     var tape: UnsafeMutablePointer<TapeEntry>
     var capacity: Int
-    var buffer: TapeBuffer
+    /// A bigger tape, when the one passed in filled up; the caller adopts it.
+    var grown: TapeBuffer? = nil
     var count = 0
     /// Open containers, innermost last.
     let stack: UnsafeMutablePointer<Frame>
@@ -32,13 +33,12 @@ struct Parser {
         var bloomB: UInt64
     }
 
-    init(bytes: UnsafePointer<UInt8>, start: Int, count n: Int, buffer: TapeBuffer, stack: UnsafeMutablePointer<Frame>, maxDepth: Int) {
+    init(bytes: UnsafePointer<UInt8>, start: Int, count n: Int, tape: UnsafeMutablePointer<TapeEntry>, capacity: Int, stack: UnsafeMutablePointer<Frame>, maxDepth: Int) {
         self.b = bytes
         self.n = n
         self.i = start
-        self.buffer = buffer
-        self.tape = buffer.pointer
-        self.capacity = buffer.capacity
+        self.tape = tape
+        self.capacity = capacity
         self.stack = stack
         self.maxDepth = maxDepth
     }
@@ -150,9 +150,11 @@ struct Parser {
 
     @inline(never)
     mutating func grow() {
-        let bigger = TapeBuffer(capacity: capacity * 2)
+        // This parse keeps using the frames of the original buffer, which the document keeps alive until it
+        // returns; the next parse uses the new buffer's own frames.
+        let bigger = TapeBuffer(capacity: capacity * 2, maxDepth: maxDepth)
         bigger.pointer.moveInitialize(from: tape, count: count)
-        buffer = bigger
+        grown = bigger
         tape = bigger.pointer
         capacity = bigger.capacity
     }

@@ -44,20 +44,24 @@ enum TapeFlag {
     @usableFromInline static let checkDuplicates: UInt8 = 16
 }
 
-/// Owner of a tape allocation. Immutable after creation (growing makes a new buffer), so readers need no
+/// Owner of a tape allocation and of the parser's stack of open containers (kept here so that a parse
+/// allocates nothing). Its properties never change (growing makes a new buffer), so readers need no
 /// exclusivity checks; `JSONDocument` replaces it instead of writing into it when it is shared.
 @usableFromInline
 final class TapeBuffer {
     @usableFromInline let pointer: UnsafeMutablePointer<TapeEntry>
     @usableFromInline let capacity: Int
+    let frames: UnsafeMutablePointer<Parser.Frame>
 
-    init(capacity: Int) {
+    init(capacity: Int, maxDepth: Int) {
         self.capacity = capacity
         self.pointer = .allocate(capacity: capacity)
+        self.frames = .allocate(capacity: maxDepth + 1)
     }
 
     deinit {
         pointer.deallocate()
+        frames.deallocate()
     }
 }
 
