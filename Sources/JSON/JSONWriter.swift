@@ -95,7 +95,7 @@ public struct JSONWriter: Sendable {
         if v < 0 { bytes.append(0x2D) }
         var magnitude = v.magnitude
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes ≥ 20 digits of UInt64.max
-        let count = withUnsafeMutableBytes(of: &digits) { buf -> Int in
+        withUnsafeMutableBytes(of: &digits) { buf in
             var k = buf.count
             repeat {
                 k -= 1
@@ -103,25 +103,19 @@ public struct JSONWriter: Sendable {
                 magnitude /= 10
             } while magnitude > 0
             bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[k...]))
-            return buf.count - k
         }
-        _ = count
         needsComma = true
     }
 
     public mutating func bool(_ v: Bool) {
         comma()
-        if v {
-            bytes.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
-        } else {
-            bytes.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
-        }
+        bytes.append(contentsOf: v ? "true".utf8 : "false".utf8)
         needsComma = true
     }
 
     public mutating func null() {
         comma()
-        bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        bytes.append(contentsOf: "null".utf8)
         needsComma = true
     }
 
@@ -156,17 +150,22 @@ public struct JSONWriter: Sendable {
 
     @usableFromInline
     mutating func appendEscape(_ c: UInt8) {
+        bytes.append(0x5C)
         switch c {
-        case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
-        case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
-        case 0x08: bytes.append(contentsOf: [0x5C, 0x62])
-        case 0x0C: bytes.append(contentsOf: [0x5C, 0x66])
-        case 0x0A: bytes.append(contentsOf: [0x5C, 0x6E])
-        case 0x0D: bytes.append(contentsOf: [0x5C, 0x72])
-        case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
+        case 0x22, 0x5C: bytes.append(c)
+        case 0x08: bytes.append(0x62) // b
+        case 0x0C: bytes.append(0x66) // f
+        case 0x0A: bytes.append(0x6E) // n
+        case 0x0D: bytes.append(0x72) // r
+        case 0x09: bytes.append(0x74) // t
         default:
-            let hex: [UInt8] = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66]
-            bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]])
+            let high = c >> 4
+            let low = c & 15
+            bytes.append(0x75) // u
+            bytes.append(0x30)
+            bytes.append(0x30)
+            bytes.append(high + 0x30)
+            bytes.append(low < 10 ? low + 0x30 : low + 0x57)
         }
     }
 }
