@@ -150,22 +150,33 @@ public struct JSONWriter: Sendable {
 
     @usableFromInline
     mutating func appendEscape(_ c: UInt8) {
-        bytes.append(0x5C)
-        switch c {
-        case 0x22, 0x5C: bytes.append(c)
-        case 0x08: bytes.append(0x62) // b
-        case 0x0C: bytes.append(0x66) // f
-        case 0x0A: bytes.append(0x6E) // n
-        case 0x0D: bytes.append(0x72) // r
-        case 0x09: bytes.append(0x74) // t
-        default:
-            let high = c >> 4
-            let low = c & 15
-            bytes.append(0x75) // u
-            bytes.append(0x30)
-            bytes.append(0x30)
-            bytes.append(high + 0x30)
-            bytes.append(low < 10 ? low + 0x30 : low + 0x57)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6) { buf in
+            let n = JSONWriter.escape(c, into: buf.baseAddress!)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[0..<n]))
         }
+    }
+
+    /// Writes the escape sequence of `c` (a quote, a backslash or a control character) and returns its
+    /// length: the short forms where JSON has them, `\u00xx` (lowercase hex) otherwise.
+    @inline(__always)
+    static func escape(_ c: UInt8, into o: UnsafeMutablePointer<UInt8>) -> Int {
+        o[0] = 0x5C
+        switch c {
+        case 0x22, 0x5C: o[1] = c
+        case 0x08: o[1] = 0x62 // b
+        case 0x0C: o[1] = 0x66 // f
+        case 0x0A: o[1] = 0x6E // n
+        case 0x0D: o[1] = 0x72 // r
+        case 0x09: o[1] = 0x74 // t
+        default:
+            let low = c & 15
+            o[1] = 0x75 // u
+            o[2] = 0x30
+            o[3] = 0x30
+            o[4] = (c >> 4) + 0x30
+            o[5] = low < 10 ? low + 0x30 : low + 0x57
+            return 6
+        }
+        return 2
     }
 }
