@@ -74,8 +74,9 @@ import Testing
 
     @Test(arguments: [
         ("{\"reason\":\"r\",\"source\":\"s\",\"start\":1}", "missing end"),
-        ("{\"reason\":3,\"source\":\"s\",\"start\":1,\"end\":2}", "reason: wrong type"),
-        ("not json", "expected '{'"),
+        ("{\"reason\":3,\"source\":\"s\",\"start\":1,\"end\":2}", "reason: expected a string"),
+        ("not json", "byte 0: "),
+        ("[1,2]", "not a JSON object"),
         ("{\"time\":\"yesterday\",\"reason\":\"r\",\"source\":\"s\",\"start\":1,\"end\":2}", "time:"),
     ])
     func readerSaysWhereAndWhy(line: String, message: String) {
