@@ -38,6 +38,11 @@ public final class DeadLetter: Sendable {
         self.capBytes = max(4_096, capBytes)
     }
 
+    /// The dead letter of a state directory, as `[state] directory` and the output's cap say.
+    public convenience init(stateDirectory: String, capBytes: Int64 = 64 << 20) {
+        self.init(directory: ShipConfiguration.deadLetterDirectory(stateDirectory: stateDirectory), capBytes: capBytes)
+    }
+
     deinit { state.withLock { $0?.fd.close() } }
 
     public var segmentCap: Int64 { capBytes / Int64(Self.keptSegments + 1) }

@@ -25,6 +25,9 @@ import Runtime
 ///   read again after a restart (at-least-once). A request still blocked in the transport at
 ///   the deadline is abandoned: its answer is ignored (the transport's request time-out ends
 ///   its thread).
+///
+/// `@unchecked Sendable`: every mutable property below `lock` is read and written only while
+/// holding it; the rest is immutable or itself thread-safe.
 public final class Shipper: @unchecked Sendable {
     public let input: BlockingQueue<MappedBatch>
     public let counters = ShipCounters()

@@ -151,6 +151,29 @@ func containsEvent(_ events: [String], _ n: Int) -> Bool { events.contains { $0.
         #expect(h.deadLetters.isEmpty)
     }
 
+    @Test func heldOutputTriesAgainByItself() {
+        let h = Harness({ $0.holdRetryInterval = 2_000_000 }) { n, _ in
+            n <= 3 ? .success(TrackResponse(status: 404)) : ok
+        }
+        h.push(mappedBatch(SourceID(1), 0..<5))
+        #expect(eventually { h.acks.coversExactly(SourceID(1), lines(0..<5)) })
+        h.stop()
+        #expect(h.shipper.counters.snapshot.holds == 3)
+        #expect(h.deadLetters.isEmpty)
+    }
+
+    @Test func wakeEndsALongBackoff() {
+        let h = Harness({ $0.backoffBase = 3_600_000_000_000; $0.backoffCap = 3_600_000_000_000 }) { n, _ in
+            n == 1 ? .failure(.transient("connection reset")) : ok
+        }
+        h.push(mappedBatch(SourceID(1), 0..<5))
+        #expect(eventually { h.shipper.counters.snapshot.retriesTransport == 1 })
+        #expect(h.acks.count == 0)
+        h.shipper.wake()
+        #expect(eventually { h.acks.coversExactly(SourceID(1), lines(0..<5)) })
+        h.stop()
+    }
+
     @Test func holdsOnConfigurationFailure() {
         let h = Harness { _, _ in .failure(.configuration("certificate verify failed")) }
         h.push(mappedBatch(SourceID(1), 0..<3))

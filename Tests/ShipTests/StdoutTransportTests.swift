@@ -16,3 +16,10 @@ import Testing
         #expect(written.withLock { $0.count } == before)
     }
 }
+
+@Suite struct MessageTests {
+    @Test(arguments: [(0, "0"), (999, "999"), (1_000, "1,000"), (1_500, "1,500"), (1_234_567, "1,234,567"), (-12_000, "-12,000")])
+    func groupsThousands(n: Int, text: String) {
+        #expect(grouped(n) == text)
+    }
+}
