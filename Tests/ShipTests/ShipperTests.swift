@@ -1,6 +1,7 @@
 import Foundation
 import Pipeline
 import Runtime
+import Synchronization
 import Testing
 @testable import Ship
 
@@ -15,7 +16,6 @@ final class Harness: Sendable {
     let configuration: ShipConfiguration
 
     init(_ tweak: (inout ShipConfiguration) -> Void = { _ in }, _ script: @escaping FakeTransport.Script) {
-        Logger.setLevel(.critical)
         var c = ShipConfiguration()
         c.maxEvents = 10
         c.maxBytes = 10_000
@@ -249,6 +249,23 @@ func containsEvent(_ events: [String], _ n: Int) -> Bool { events.contains { $0.
         } else {
             Issue.record("health should be degraded while retrying")
         }
+    }
+
+    @Test func stopAbandonsARequestStuckInTheTransport() {
+        let release = DispatchSemaphore(value: 0)
+        let answered = Atomic<Bool>(false)
+        let h = Harness { _, _ in
+            release.wait()
+            answered.store(true, ordering: .relaxed)
+            return ok
+        }
+        h.push(mappedBatch(SourceID(1), 0..<4))
+        #expect(eventually { h.transport.requestCount == 1 })
+        h.shipper.stop(deadline: h.clock.now() + 20_000_000)
+        release.signal()
+        #expect(eventually { answered.load(ordering: .relaxed) })
+        usleep(5_000)
+        #expect(h.acks.count == 0)  // its answer came after the stop: ignored, sent again after a restart
     }
 
     @Test func lingerClosesAPartialBatch() {
