@@ -43,6 +43,11 @@ public final class DeadLetter: Sendable {
         self.init(directory: ShipConfiguration.deadLetterDirectory(stateDirectory: stateDirectory), capBytes: capBytes)
     }
 
+    /// The dead letter a configuration names (`deadLetterDirectory`, `deadLetterCap`).
+    public convenience init(configuration c: ShipConfiguration) {
+        self.init(directory: c.deadLetterDirectory, capBytes: c.deadLetterCap)
+    }
+
     deinit { state.withLock { $0?.fd.close() } }
 
     public var segmentCap: Int64 { capBytes / Int64(Self.keptSegments + 1) }
