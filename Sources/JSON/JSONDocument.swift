@@ -32,7 +32,7 @@ public struct JSONDocument: @unchecked Sendable {
 
     public init(maxDepth: Int = 64) {
         self.maxDepth = max(0, maxDepth)
-        self.tape = TapeBuffer(capacity: 64)
+        self.tape = TapeBuffer(capacity: 64, maxDepth: self.maxDepth)
     }
 
     // MARK: - Parsing
@@ -69,10 +69,13 @@ public struct JSONDocument: @unchecked Sendable {
             input = [UInt8](repeating: 0, count: max(needed, input.count * 2))
         }
         if !isKnownUniquelyReferenced(&tape) {
-            tape = TapeBuffer(capacity: tape.capacity)
+            tape = TapeBuffer(capacity: tape.capacity, maxDepth: maxDepth)
         }
         let maxDepth = self.maxDepth
-        var buffer = tape
+        let entries = tape.pointer
+        let capacity = tape.capacity
+        let frames = tape.frames
+        var grown: TapeBuffer? = nil
         var count = 0
         var canonical = false
         let error: JSONError? = input.withUnsafeMutableBufferPointer { dst in
@@ -81,16 +84,14 @@ public struct JSONDocument: @unchecked Sendable {
             (base + n).update(repeating: 0, count: Parser.padding)
             var start = 0
             if n >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF { start = 3 }
-            return withUnsafeTemporaryAllocation(of: Parser.Frame.self, capacity: maxDepth + 1) { stack in
-                var parser = Parser(bytes: base, start: start, count: n, buffer: buffer, stack: stack.baseAddress!, maxDepth: maxDepth)
-                let error = parser.run()
-                buffer = parser.buffer
-                count = parser.count
-                canonical = !parser.nonCanonical
-                return error
-            }
+            var parser = Parser(bytes: base, start: start, count: n, tape: entries, capacity: capacity, stack: frames, maxDepth: maxDepth)
+            let error = parser.run()
+            grown = parser.grown
+            count = parser.count
+            canonical = !parser.nonCanonical
+            return error
         }
-        tape = buffer
+        if let grown { tape = grown }
         if error != nil { return error }
         tapeCount = count
         self.canonical = canonical

@@ -13,7 +13,8 @@ struct Parser {
     var i: Int
     var tape: UnsafeMutablePointer<TapeEntry>
     var capacity: Int
-    var buffer: TapeBuffer
+    /// A bigger tape, when the one passed in filled up; the caller adopts it.
+    var grown: TapeBuffer? = nil
     var count = 0
     /// Open containers, innermost last.
     let stack: UnsafeMutablePointer<Frame>
@@ -32,13 +33,12 @@ struct Parser {
         var bloomB: UInt64
     }
 
-    init(bytes: UnsafePointer<UInt8>, start: Int, count n: Int, buffer: TapeBuffer, stack: UnsafeMutablePointer<Frame>, maxDepth: Int) {
+    init(bytes: UnsafePointer<UInt8>, start: Int, count n: Int, tape: UnsafeMutablePointer<TapeEntry>, capacity: Int, stack: UnsafeMutablePointer<Frame>, maxDepth: Int) {
         self.b = bytes
         self.n = n
         self.i = start
-        self.buffer = buffer
-        self.tape = buffer.pointer
-        self.capacity = buffer.capacity
+        self.tape = tape
+        self.capacity = capacity
         self.stack = stack
         self.maxDepth = maxDepth
     }
@@ -150,9 +150,11 @@ struct Parser {
 
     @inline(never)
     mutating func grow() {
-        let bigger = TapeBuffer(capacity: capacity * 2)
+        // This parse keeps using the frames of the original buffer, which the document keeps alive until it
+        // returns; the next parse uses the new buffer's own frames.
+        let bigger = TapeBuffer(capacity: capacity * 2, maxDepth: maxDepth)
         bigger.pointer.moveInitialize(from: tape, count: count)
-        buffer = bigger
+        grown = bigger
         tape = bigger.pointer
         capacity = bigger.capacity
     }
@@ -260,13 +262,7 @@ struct Parser {
         var aux: UInt32 = 0
         if key {
             if flags & TapeFlag.escaped == 0 {
-                let count = i - s - 2
-                let p = UnsafeRawPointer(b + s + 1)
-                if count >= 8 {
-                    aux = quickKeyHash(p, count)
-                } else {
-                    aux = quickKeyHashShort(p, count)
-                }
+                aux = quickKeyHash(UnsafeRawPointer(b + s + 1), i - s - 2, padded: true)
             } else {
                 aux = decodedString(start: s, end: i) { quickKeyHash($0.baseAddress!, $0.count) }
             }
@@ -274,18 +270,6 @@ struct Parser {
         if flags & TapeFlag.rewrite != 0 { nonCanonical = true }
         append(.string, start: s, end: i, aux: aux, flags: flags)
         return nil
-    }
-
-    /// `quickKeyHash` for fewer than eight bytes, using the padding to load a whole word.
-    @inline(__always)
-    func quickKeyHashShort(_ p: UnsafeRawPointer, _ count: Int) -> UInt32 {
-        let word = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
-        let masked = word & ((1 << UInt64(8 * count)) &- 1)
-        var h = UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15
-        h ^= masked &* 0xFF51_AFD7_ED55_8CCD
-        h = (h << 29) | (h >> 35)
-        h ^= h >> 32
-        return UInt32(truncatingIfNeeded: h)
     }
 
     /// One escape sequence at `i` (a backslash). Lone surrogates are rejected, so every decoded string is

@@ -1,3 +1,4 @@
+import JSON
 import Posix
 import Synchronization
 
@@ -35,6 +36,16 @@ public final class DeadLetter: Sendable {
     public init(directory: String, capBytes: Int64 = 64 << 20) {
         self.directory = directory
         self.capBytes = max(4_096, capBytes)
+    }
+
+    /// The dead letter of a state directory, as `[state] directory` and the output's cap say.
+    public convenience init(stateDirectory: String, capBytes: Int64 = 64 << 20) {
+        self.init(directory: ShipConfiguration.deadLetterDirectory(stateDirectory: stateDirectory), capBytes: capBytes)
+    }
+
+    /// The dead letter a configuration names (`deadLetterDirectory`, `deadLetterCap`).
+    public convenience init(configuration c: ShipConfiguration) {
+        self.init(directory: c.deadLetterDirectory, capBytes: c.deadLetterCap)
     }
 
     deinit { state.withLock { $0?.fd.close() } }
@@ -142,36 +153,47 @@ public enum DeadLetterFile {
     /// writers may add some).
     public static func parse(_ bytes: [UInt8], path: String = "<dead letter>") throws(ReadError) -> [DeadLetterRecord] {
         var out: [DeadLetterRecord] = []
+        var doc = JSONDocument()
         var lineNumber = 0
         for line in bytes.split(separator: 0x0A, omittingEmptySubsequences: false) {
             lineNumber += 1
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             func fail(_ m: String) -> ReadError { ReadError(path: path, line: lineNumber, message: m) }
-            let fields: [(String, JSONText.Value)]
-            do { fields = try JSONText.parseObject(line) } catch { throw fail(error.description) }
+            do { try doc.parse(line) } catch { throw fail(error.description) }
+            guard doc.kind(doc.root) == .object else { throw fail("not a JSON object") }
             var r = DeadLetterRecord(time: 0, reason: "", source: "", start: 0, end: 0)
+            var problem: String?
             var seen: Set<String> = []
-            for (k, v) in fields {
+            doc.forEachMember(doc.root) { key, value in
+                let k = doc.key(key)
                 seen.insert(k)
-                switch (k, v) {
-                case ("time", .string(let s)):
-                    guard let t = parseTime(s) else { throw fail("time: not YYYY-MM-DDTHH:MM:SS.sssZ: \(s)") }
-                    r.time = t
-                case ("reason", .string(let s)): r.reason = s
-                case ("status", .integer(let s)): r.status = Int(s)
-                case ("response", .string(let s)): r.response = s
-                case ("source", .string(let s)): r.source = s
-                case ("start", .integer(let s)): r.start = s
-                case ("end", .integer(let s)): r.end = s
-                case ("line", .string(let s)): r.line = s
-                case ("event", .raw(let e)): r.event = e
-                case (_, .null): break
-                case ("time", _), ("reason", _), ("status", _), ("response", _), ("source", _), ("start", _),
-                     ("end", _), ("line", _), ("event", _):
-                    throw fail("\(k): wrong type")
+                guard problem == nil, doc.kind(value) != .null else { return }
+                func text() -> String? {
+                    if let s = doc.string(value) { return s }
+                    problem = "\(k): expected a string"
+                    return nil
+                }
+                func integer() -> Int64? {
+                    if let v = doc.int64(value) { return v }
+                    problem = "\(k): expected an integer"
+                    return nil
+                }
+                switch k {
+                case "time":
+                    guard let s = text() else { return }
+                    if let t = parseTime(s) { r.time = t } else { problem = "time: not YYYY-MM-DDTHH:MM:SS.sssZ: \(s)" }
+                case "reason": r.reason = text() ?? ""
+                case "status": r.status = integer().map { Int($0) }
+                case "response": r.response = text()
+                case "source": r.source = text() ?? ""
+                case "start": r.start = integer() ?? 0
+                case "end": r.end = integer() ?? 0
+                case "line": r.line = text()
+                case "event": r.event = Array(doc.rawBytes(value))
                 default: break
                 }
             }
+            if let problem { throw fail(problem) }
             for required in ["reason", "source", "start", "end"] where !seen.contains(required) {
                 throw fail("missing \(required)")
             }

@@ -1,3 +1,5 @@
+import JSON
+
 /// One line of a dead-letter file: a line or event that will not reach the API as it is.
 ///
 /// ```json
@@ -48,27 +50,38 @@ public struct DeadLetterRecord: Sendable, Equatable {
 
     /// The record as one NDJSON line, newline included.
     public func serialized(into out: inout [UInt8]) {
-        out.append(contentsOf: #"{"time":""#.utf8)
-        out.append(contentsOf: CivilTime.iso8601(nanoseconds: time).utf8)
-        out.append(contentsOf: #"","reason":"#.utf8)
-        JSONText.appendString(reason, to: &out)
-        if let status { out.append(contentsOf: #","status":\#(status)"#.utf8) }
-        if let response {
-            out.append(contentsOf: #","response":"#.utf8)
-            JSONText.appendString(response, to: &out)
+        var w = JSONWriter()
+        swap(&w.bytes, &out)
+        w.beginObject()
+        w.key("time")
+        w.string(CivilTime.iso8601(nanoseconds: time))
+        w.key("reason")
+        w.string(reason)
+        if let status {
+            w.key("status")
+            w.int(Int64(status))
         }
-        out.append(contentsOf: #","source":"#.utf8)
-        JSONText.appendString(source, to: &out)
-        out.append(contentsOf: #","start":\#(start),"end":\#(end)"#.utf8)
+        if let response {
+            w.key("response")
+            w.string(response)
+        }
+        w.key("source")
+        w.string(source)
+        w.key("start")
+        w.int(start)
+        w.key("end")
+        w.int(end)
         if let line {
-            out.append(contentsOf: #","line":"#.utf8)
-            JSONText.appendString(line, to: &out)
+            w.key("line")
+            w.string(line)
         }
         if let event {
-            out.append(contentsOf: #","event":"#.utf8)
-            out.append(contentsOf: event)
+            w.key("event")
+            w.raw(event)
         }
-        out.append(contentsOf: "}\n".utf8)
+        w.endObject()
+        swap(&w.bytes, &out)
+        out.append(0x0A)
     }
 
     /// Text of bytes that may not be valid UTF-8 (a line head cut mid-character, a binary body),

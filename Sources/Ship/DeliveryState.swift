@@ -27,7 +27,8 @@ public struct Delivery: Sendable, Equatable {
 /// | otherwise | `.wait(until: nil)` |
 ///
 /// `wake(now:)` (SIGHUP) makes every waiting batch due at once and ends a hold's wait.
-/// A hold ends when any answer other than a hold comes back.
+/// A hold ends when the API takes a request's content into account (2xx, or a rejection that
+/// splits or dead-letters); a transient failure leaves it in place.
 public struct DeliveryState: Sendable {
     public private(set) var pending: [Delivery] = []
     public private(set) var inFlight = 0
@@ -106,12 +107,14 @@ public struct DeliveryState: Sendable {
             c.deadLetter = d.batch.events.first
             c.recovered = endTrouble()
         case .retry(let after, let cause):
-            if hold != nil { hold = nil; heldUntil = nil; c.recovered = true }
             retrying = cause
             var again = d
             again.attempt += 1
             again.notBefore = now &+ max(0, after)
             pending.insert(again, at: 0)
+            // A transient failure says nothing about the credentials: a hold stays, and its
+            // next probe (this batch, now first) waits for the backoff too.
+            if let h = heldUntil { heldUntil = max(h, again.notBefore) }
         case .hold(let cause):
             if hold != cause { c.holdStarted = cause }
             hold = cause

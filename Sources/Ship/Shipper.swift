@@ -25,6 +25,9 @@ import Runtime
 ///   read again after a restart (at-least-once). A request still blocked in the transport at
 ///   the deadline is abandoned: its answer is ignored (the transport's request time-out ends
 ///   its thread).
+///
+/// `@unchecked Sendable`: every mutable property below `lock` is read and written only while
+/// holding it; the rest is immutable or itself thread-safe.
 public final class Shipper: @unchecked Sendable {
     public let input: BlockingQueue<MappedBatch>
     public let counters = ShipCounters()
@@ -48,6 +51,8 @@ public final class Shipper: @unchecked Sendable {
     private var abandoned = false
     private var batcherDone = false
     private var running = 0
+    /// Sender threads inside `transport.post` now.
+    private var posting = 0
     private var exited: [Bool] = []
     private var threads: [Thread] = []
     private var deadLetterError: String?
@@ -114,6 +119,8 @@ public final class Shipper: @unchecked Sendable {
         }
         abandoned = true
         lock.broadcast()
+        // Threads that were only waiting leave at once; only those blocked in the transport stay.
+        while running > posting { lock.wait(until: SystemClock.monotonicNanoseconds() + 10_000_000) }
         var joinable: [Thread] = []
         for (i, t) in threads.enumerated() where exited[i] { joinable.append(t) }
         let left = running
@@ -245,12 +252,14 @@ public final class Shipper: @unchecked Sendable {
                 }
             case .send(let d):
                 inFlightEvents += d.batch.count
+                posting += 1
                 lock.unlock()
                 counters.requests.add(1, ordering: .relaxed)
                 let outcome: DeliveryOutcome
                 do { outcome = .response(try transport.post(d.batch.body)) } catch { outcome = .failure(error) }
                 lock.lock()
                 inFlightEvents -= d.batch.count
+                posting -= 1
                 if abandoned { return }
                 let decision = ResponsePlan.decide(
                     eventCount: d.batch.count, outcome: outcome, attempt: d.attempt, policy: policy,

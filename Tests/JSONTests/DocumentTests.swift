@@ -208,6 +208,12 @@ import Testing
         #expect(doc.element(doc.root, 4_999).flatMap { doc.numberText($0) } == "4999")
         try doc.parse("1")
         #expect(doc.numberText(doc.root) == "1")
+        // The grown buffer brings its own stack of open containers, deep enough for maxDepth.
+        try doc.parse(String(repeating: "[", count: 64) + String(repeating: "]", count: 64))
+        #expect(doc.count(doc.root) == 1)
+        #expect(throws: JSONError(reason: "nesting deeper than 64", offset: 64)) {
+            try doc.parse(String(repeating: "[", count: 65) + String(repeating: "]", count: 65))
+        }
         var fromSlice = JSONDocument()
         let bytes = Array(#"xx{"k":true}yy"#.utf8)
         try fromSlice.parse(bytes[2..<12])

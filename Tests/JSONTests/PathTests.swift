@@ -59,7 +59,9 @@ import Testing
         ("user.id.x", nil),
         ("user.missing", nil),
         ("a", nil),
-        ("user.tags.01", #""b""#),
+        ("user.tags.01", nil),
+        ("user.tags.0", #""a""#),
+        ("items.99999999999999999999999", nil),
     ] as [(String, String?)])
     func lookup(_ dotted: String, _ expected: String?) throws {
         var doc = JSONDocument()

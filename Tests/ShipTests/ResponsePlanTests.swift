@@ -148,7 +148,21 @@ import Testing
         #expect(Self.sent(s.next(now: 10)) != nil)
     }
 
-    @Test func heldAndClosedWithNothingLeftIsFinished() {
+    @Test func transientFailureOfAProbeKeepsTheHold() {
+        var s = DeliveryState(holdRetryInterval: 1_000)
+        s.enqueue(Self.batch(1), now: 0)
+        let cause = HoldCause(status: 403, message: "m")
+        _ = s.complete(Self.sent(s.next(now: 0))!, .hold(cause), now: 0)
+        let probe = Self.sent(s.next(now: 1_000))!
+        _ = s.complete(probe, .retry(after: 5_000, cause: .status(503)), now: 1_000)
+        #expect(s.hold == cause)
+        #expect(s.next(now: 1_001) == .wait(until: 6_000))
+        let again = Self.sent(s.next(now: 6_000))!
+        #expect(again.attempt == 1)
+        #expect(s.complete(again, .delivered, now: 6_001).recovered && s.hold == nil && s.retrying == nil)
+    }
+
+    @Test func heldAndClosedStillWaitsForTheHold() {
         var s = DeliveryState(holdRetryInterval: 1_000)
         s.enqueue(Self.batch(1), now: 0)
         let d = Self.sent(s.next(now: 0))!
