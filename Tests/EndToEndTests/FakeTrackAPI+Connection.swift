@@ -202,14 +202,33 @@ extension FakeTrackAPI {
 
     /// Validates, picks the answer per the table on `FakeTrackAPI`, and records the request (and accepted events)
     /// under the lock, so that a test polling the records never sees half a request.
-    private func decideAndRecord(head: Head, body: [UInt8], chunked: Bool, connection: Int, indexOnConnection: Int)
+    private func decideAndRecord(head: Head, body wire: [UInt8], chunked: Bool, connection: Int, indexOnConnection: Int)
         -> (Action, Double, Bool, Bool, Bool) {
-        // Parse and check outside the lock; JSON parsing is the slow part.
+        // Decode, parse and check outside the lock; that is the slow part.
         let (fast, seqPath) = lock.withLock { (state.fastChecks && state.poison == nil, state.seqPath) }
-        let check = Self.checkBody(body, head: head, seqPath: seqPath, fast: fast)
+        var body = wire
+        var unsupportedEncoding: String?
+        var decodeProblem: String?
+        let encoding = head.header("Content-Encoding").map { $0.lowercased().trimmingCharacters(in: .whitespaces) }
+        switch encoding {
+        case nil, "identity": break
+        case "gzip", "x-gzip":
+            do { body = try Self.gunzip(wire) } catch { decodeProblem = "body is not valid gzip: \(error)" }
+        case "deflate":
+            do { body = try Self.inflateZlib(wire) } catch { decodeProblem = "body is not valid deflate: \(error)" }
+        case let other?:
+            unsupportedEncoding = other
+        }
+        var check = unsupportedEncoding == nil && decodeProblem == nil
+            ? Self.checkBody(body, head: head, seqPath: seqPath, fast: fast)
+            : Self.checkBody([], head: head, seqPath: nil, fast: true, headersOnly: true)
+        if let decodeProblem {
+            check.problem = (decodeProblem, nil)
+            check.violations.append(decodeProblem)
+        }
 
         return lock.withLock {
-            let requestIndex = state.requests.count
+            let requestIndex = state.requestCount
             var violations = check.violations
             if body.count > 2_000_000 { violations.append("body is \(body.count) bytes, over the contract's 2,000,000") }
             if check.eventCount > 1_000 { violations.append("batch has \(check.eventCount) events, over the contract's 1,000") }
@@ -252,8 +271,8 @@ extension FakeTrackAPI {
             } else if body.count > state.bodyLimit {
                 action = answer(413, "request body is \(body.count) bytes, limit is \(state.bodyLimit)")
                 reason = "tooLarge"
-            } else if let encoding = head.header("Content-Encoding"), encoding.lowercased() != "identity" {
-                action = answer(415, "content encoding \(encoding) is not supported by the fake")
+            } else if let unsupportedEncoding {
+                action = answer(415, "content encoding \(unsupportedEncoding) is not supported")
                 reason = "encoding"
             } else if let problem = check.problem {
                 action = answer(400, problem.message, problem.index.map { ["index": $0] } ?? [:])
@@ -286,15 +305,20 @@ extension FakeTrackAPI {
 
             var status: Int? = nil
             if case let .respond(r) = action { status = r.status }
-            state.requests.append(Request(
+            state.requestCount += 1
+            state.maxEventsPerRequest = max(state.maxEventsPerRequest, check.eventCount)
+            state.maxBodyBytes = max(state.maxBodyBytes, body.count)
+            if let status { state.statusCounts[status, default: 0] += 1 } else { state.unansweredCount += 1 }
+            if state.keepsRequests { state.requests.append(Request(
                 index: requestIndex, connectionID: connection, indexOnConnection: indexOnConnection,
                 method: head.method, target: head.target, version: head.version, headers: head.headers,
-                body: state.keepsBodies ? Data(body) : Data(), bodyBytes: body.count, wasChunked: chunked,
+                body: state.keepsBodies ? Data(body) : Data(), bodyBytes: body.count, wireBytes: wire.count,
+                contentEncoding: encoding, wasChunked: chunked,
                 eventCount: check.eventCount, seqs: check.seqs,
-                status: status, reason: reason, receivedAt: now()))
+                status: status, reason: reason, receivedAt: now())) }
             for v in violations { state.violations.append(Violation(requestIndex: requestIndex, reason: v)) }
 
-            if acceptIfValid && check.problem == nil && head.header("Content-Encoding") == nil {
+            if acceptIfValid && check.problem == nil && unsupportedEncoding == nil {
                 state.acceptedCount += check.eventCount
                 state.seqs += check.seqs
                 if state.keepsEvents {

@@ -8,7 +8,7 @@ import Glibc
 /// The real `tracktail` binary is pointed at `url` (`http://127.0.0.1:<port>/api/track`); the
 /// test then asks what arrived. The fake is a real HTTP/1.1 server on plain POSIX sockets (one
 /// accept thread, one thread per connection, keep-alive, `Content-Length` and chunked request
-/// bodies, `Expect: 100-continue`), so tracktail's own client is exercised on the wire exactly
+/// bodies, `Content-Encoding: gzip`, `Expect: 100-continue`), so tracktail's own client is exercised on the wire exactly
 /// as against the real API, including its keep-alive pool and its reaction to dropped sockets.
 ///
 /// Every request is checked against `../shared/CONTRACT.md` whatever the fake answers; breaches
@@ -25,8 +25,8 @@ import Glibc
 /// | 5 | `failureRate` draws true (seeded RNG) | `failureResponse` (503 by default) |
 /// | 6 | not `POST /api/track` | 404 / 405 |
 /// | 7 | authentication missing or wrong | 401 |
-/// | 8 | body over `bodyLimit` bytes (default 2,000,000) | 413 |
-/// | 9 | `Content-Encoding` present | 415 (the fake decodes no compression) |
+/// | 8 | body (decompressed) over `bodyLimit` bytes (default 2,000,000) | 413 |
+/// | 9 | `Content-Encoding` other than gzip / deflate / identity | 415 (a gzip body that does not decode: 400 at step 10) |
 /// | 10 | not a JSON array of 1…`eventLimit` valid events | 400 with a JSON error naming the index |
 /// | 11 | an event matches `poison` | `poisonStatus` (400) naming the first poison event |
 /// | 12 | otherwise | 200 `{"accepted":N}`; the events are recorded as accepted |
@@ -43,6 +43,17 @@ import Glibc
 /// in `duplicateSeqs`.
 ///
 /// All setters are thread-safe and may be called while tracktail is sending.
+///
+/// ```swift
+/// let api = try FakeTrackAPI(auth: .bearer("secret"))
+/// defer { api.stop() }
+/// api.enqueue(.status(503, retryAfter: "1"), .status(429, retryAfter: FakeTrackAPI.httpDate(secondsFromNow: 1)))
+/// api.setPoison { $0.int("properties.seq") == 42 }
+/// // … start tracktail with url = api.url, write 1,000 lines with props.seq 0..<1000 …
+/// #expect(api.wait(timeout: 60) { $0.acceptedCount >= 999 }, "\(api.summary)")
+/// #expect(api.missingSeqs(0..<1000) == [42])
+/// #expect(api.maxEventsPerRequest <= 1_000 && api.violations.isEmpty)
+/// ```
 final class FakeTrackAPI: @unchecked Sendable {
     // MARK: Types
 
@@ -138,9 +149,12 @@ final class FakeTrackAPI: @unchecked Sendable {
         let target: String
         let version: String
         let headers: [(name: String, value: String)]
-        /// The body after de-chunking (empty when `keepsBodies` is false), and its length in bytes.
+        /// The body after de-chunking and decompression (empty when `keepsBodies` is false), and its length in bytes.
         let body: Data
         let bodyBytes: Int
+        /// The body's length as sent (compressed, when `contentEncoding` says so) and its `Content-Encoding`.
+        let wireBytes: Int
+        let contentEncoding: String?
         let wasChunked: Bool
         /// Top-level events in the body (0 when it was not a JSON array or object).
         let eventCount: Int
@@ -184,12 +198,13 @@ final class FakeTrackAPI: @unchecked Sendable {
     /// | parameter | effect |
     /// | --- | --- |
     /// | `auth` | credentials to demand (default `Authorization: Bearer test-token`) |
+    /// | `keepsRequests` | false: `requests` stays empty (100k-request runs keep memory flat; counters still count) |
     /// | `keepsBodies` | false: `Request.body` stays empty (long runs keep memory flat; `bodyBytes` still counts) |
     /// | `keepsEvents` | false: `acceptedEvents` stays empty (counts and `seqPath` values are still recorded) |
     /// | `seqPath` | dotted path of the integer recorded per event for `acceptedSeqs` / `Request.seqs` |
     /// | `fastChecks` | true: bodies are checked by a byte scanner instead of `JSONSerialization` (same rules, no event objects, ~230k instead of ~35k events/s in a debug build; a poison predicate switches back to full parsing) |
     /// | `seed` | seed of the RNG behind `setFailureRate` / `setDropRate` |
-    init(auth: Auth = .bearer("test-token"), keepsBodies: Bool = true, keepsEvents: Bool = true,
+    init(auth: Auth = .bearer("test-token"), keepsRequests: Bool = true, keepsBodies: Bool = true, keepsEvents: Bool = true,
          seqPath: String? = "properties.seq", fastChecks: Bool = false, seed: UInt64 = 0x5EED) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FakeError.system("socket", errno) }
@@ -212,7 +227,7 @@ final class FakeTrackAPI: @unchecked Sendable {
         listenFD = fd
         port = Int(UInt16(bigEndian: address.sin_port))
         state = State(auth: auth, keepsBodies: keepsBodies, keepsEvents: keepsEvents && !fastChecks, seqPath: seqPath,
-                      fastChecks: fastChecks, rng: SplitMix64(seed: seed))
+                      fastChecks: fastChecks, rng: SplitMix64(seed: seed), keepsRequests: keepsRequests)
         threads.enter()
         let acceptor = Thread { [self] in acceptLoop(); threads.leave() }
         acceptor.name = "FakeTrackAPI.accept"
@@ -307,18 +322,21 @@ final class FakeTrackAPI: @unchecked Sendable {
 
     // MARK: What arrived (thread-safe snapshots)
 
+    /// Every request (empty when `keepsRequests` is false; the counters below still count).
     var requests: [Request] { lock.withLock { state.requests } }
-    var requestCount: Int { lock.withLock { state.requests.count } }
+    var requestCount: Int { lock.withLock { state.requestCount } }
     var acceptedEvents: [Event] { lock.withLock { state.accepted } }
     var acceptedCount: Int { lock.withLock { state.acceptedCount } }
     var violations: [Violation] { lock.withLock { state.violations } }
-    /// Largest event count and body size seen in any request (answered or not).
-    var maxEventsPerRequest: Int { lock.withLock { state.requests.map(\.eventCount).max() ?? 0 } }
-    var maxBodyBytes: Int { lock.withLock { state.requests.map(\.bodyBytes).max() ?? 0 } }
+    /// Largest event count and (decompressed) body size seen in any request (answered or not).
+    var maxEventsPerRequest: Int { lock.withLock { state.maxEventsPerRequest } }
+    var maxBodyBytes: Int { lock.withLock { state.maxBodyBytes } }
     /// Requests answered with each status (dropped connections are not counted).
     var statusCounts: [Int: Int] {
-        lock.withLock { state.requests.reduce(into: [:]) { counts, r in if let s = r.status { counts[s, default: 0] += 1 } } }
+        lock.withLock { state.statusCounts }
     }
+    /// Requests that got no answer (dropped, stalled, truncated).
+    var unansweredCount: Int { lock.withLock { state.unansweredCount } }
     /// TCP connections accepted so far and open now.
     var connectionCount: Int { lock.withLock { nextConnectionID } }
     var openConnectionCount: Int { lock.withLock { connections.count } }
@@ -326,9 +344,10 @@ final class FakeTrackAPI: @unchecked Sendable {
     /// One line for failure messages: requests per status, accepted events, violations.
     var summary: String {
         lock.withLock {
-            let statuses = state.requests.reduce(into: [String: Int]()) { $0[$1.status.map(String.init) ?? "dropped", default: 0] += 1 }
-            let byStatus = statuses.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")
-            return "\(state.requests.count) requests (\(byStatus)), \(state.acceptedCount) events accepted, "
+            var parts = state.statusCounts.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }
+            if state.unansweredCount > 0 { parts.append("unanswered×\(state.unansweredCount)") }
+            let byStatus = parts.joined(separator: " ")
+            return "\(state.requestCount) requests (\(byStatus)), \(state.acceptedCount) events accepted, "
                 + "\(state.violations.count) violations\(state.violations.first.map { ", first: \($0)" } ?? "")"
         }
     }
@@ -369,6 +388,8 @@ final class FakeTrackAPI: @unchecked Sendable {
     func resetRecords() {
         lock.withLock {
             state.requests.removeAll(); state.accepted.removeAll(); state.seqs.removeAll()
+            state.requestCount = 0; state.maxEventsPerRequest = 0; state.maxBodyBytes = 0
+            state.statusCounts.removeAll(); state.unansweredCount = 0
             state.acceptedCount = 0; state.violations.removeAll()
         }
     }
@@ -423,7 +444,13 @@ final class FakeTrackAPI: @unchecked Sendable {
         var maxRequestsPerConnection: Int?
         var announceClose = false
         var chunkedResponses = false
+        var keepsRequests: Bool
         var requests: [Request] = []
+        var requestCount = 0
+        var maxEventsPerRequest = 0
+        var maxBodyBytes = 0
+        var statusCounts: [Int: Int] = [:]
+        var unansweredCount = 0
         var accepted: [Event] = []
         var acceptedCount = 0
         var seqs: [Int] = []

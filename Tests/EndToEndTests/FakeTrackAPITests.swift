@@ -301,6 +301,59 @@ import Glibc
         }
     }
 
+    /// Compresses with the system's `gzip` (the test target links no zlib).
+    static func gzip(_ data: [UInt8], level: Int) throws -> [UInt8] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["gzip", "-c", "-\(level)"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        let writer = Thread { try? input.fileHandleForWriting.write(contentsOf: Data(data)); try? input.fileHandleForWriting.close() }
+        writer.start()
+        let compressed = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Array(compressed)
+    }
+
+    @Test(arguments: [1, 6, 9])
+    func gzipBodiesAreDecoded(level: Int) throws {
+        var rng = FakeTrackAPI.SplitMix64(seed: UInt64(level))
+        // Repetitive events (dynamic Huffman, long matches) plus random bytes (stored blocks at level 1).
+        let noise = (0..<70_000).map { _ in String(UnicodeScalar(UInt8(97 + rng.next() % 26))) }.joined()
+        let json = "[" + (0..<300).map { Self.event($0) }.joined(separator: ",") + "," + Self.event(300).dropLast()
+            + #","noise":"\#(noise)"}]"#
+        let compressed = try Self.gzip(Array(json.utf8), level: level)
+        #expect(try FakeTrackAPI.gunzip(compressed) == Array(json.utf8))
+        let random = (0..<40_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }  // stored blocks
+        #expect(try FakeTrackAPI.gunzip(Self.gzip(random, level: level)) == random)
+        #expect(try FakeTrackAPI.gunzip(Self.gzip([], level: level)) == [])
+        // The same deflate data without the gzip wrapper (10-byte header, 8-byte trailer).
+        #expect(try FakeTrackAPI.inflateZlib(Array(compressed[10..<(compressed.count - 8)])) == Array(json.utf8))
+
+        let api = try FakeTrackAPI()
+        defer { api.stop() }
+        let client = try RawClient(port: api.port)
+        var head = "POST /api/track HTTP/1.1\r\nContent-Type: application/json\r\nUser-Agent: tracktail/0\r\n"
+        head += "Authorization: Bearer test-token\r\nContent-Encoding: gzip\r\nContent-Length: \(compressed.count)\r\n\r\n"
+        client.write(Array(head.utf8) + compressed)
+        #expect(client.readReply()?.status == 200)
+        #expect(api.acceptedSeqs() == Array(0...300))
+        #expect(api.requests.first?.bodyBytes == json.utf8.count)
+        #expect(api.requests.first?.wireBytes == compressed.count)
+        #expect(api.requests.first?.contentEncoding == "gzip")
+
+        var broken = compressed
+        broken[broken.count - 9] ^= 0xFF  // the last deflate byte, or the CRC catches it
+        let head2 = head.replacingOccurrences(of: "Content-Length: \(compressed.count)", with: "Content-Length: \(broken.count)")
+        client.write(Array(head2.utf8) + broken)
+        #expect(client.readReply()?.status == 400)
+        client.write(head2.replacingOccurrences(of: "gzip", with: "br") + String(repeating: "x", count: broken.count))
+        #expect(client.readReply()?.status == 415)
+        #expect(api.violations.count == 1, "\(api.violations)")
+    }
+
     @Test func tooManyEventsIsAViolation() throws {
         let api = try FakeTrackAPI()
         defer { api.stop() }
@@ -348,6 +401,7 @@ import Glibc
         let truncated = try RawClient(port: api.port)
         #expect(truncated.post(Self.batch(0..<1)) == nil)
         #expect(api.requests.map(\.status) == [nil, nil])
+        #expect(api.unansweredCount == 2)
         #expect(api.acceptedCount == 0)
         #expect(try RawClient(port: api.port).post(Self.batch(0..<1))?.status == 200)
     }
@@ -448,7 +502,7 @@ import Glibc
     }
 
     @Test func concurrentConnectionsLoseNothing() throws {
-        let api = try FakeTrackAPI(keepsEvents: false)
+        let api = try FakeTrackAPI(keepsRequests: false, keepsEvents: false)
         defer { api.stop() }
         let port = api.port
         DispatchQueue.concurrentPerform(iterations: 8) { worker in
@@ -461,7 +515,9 @@ import Glibc
         #expect(api.requestCount == 80)
         #expect(api.connectionCount == 8)
         #expect(api.acceptedCount == 800)
-        #expect(api.acceptedEvents.isEmpty)
+        #expect(api.acceptedEvents.isEmpty && api.requests.isEmpty)
+        #expect(api.maxEventsPerRequest == 10)
+        #expect(api.statusCounts == [200: 80])
         let seqs = api.acceptedSeqs()
         #expect(seqs.count == 800 && Set(seqs).count == 800)
         #expect(api.duplicateSeqs().isEmpty)
