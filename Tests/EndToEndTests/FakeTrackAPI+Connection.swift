@@ -27,11 +27,14 @@ extension FakeTrackAPI {
         var buffer: [UInt8] = []
         var start = 0
         var served = 0
+        /// The TLS session when the fake serves HTTPS.
+        let secure: FakeSecureChannel?
 
-        init(fd: Int32, id: Int, server: FakeTrackAPI) {
+        init(fd: Int32, id: Int, server: FakeTrackAPI, secure: FakeSecureChannel?) {
             self.fd = fd
             self.id = id
             self.server = server
+            self.secure = secure
         }
 
         var available: Int { buffer.count - start }
@@ -45,6 +48,7 @@ extension FakeTrackAPI {
             var waited = 0.0
             while true {
                 if server.isStopping { return false }
+                if let secure, secure.hasPending { break }
                 var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
                 let ready = poll(&pfd, 1, 50)
                 if ready < 0 { if errno == EINTR { continue }; return false }
@@ -53,9 +57,15 @@ extension FakeTrackAPI {
                     if idle, let limit = server.lock.withLock({ server.state.idleTimeout }), waited >= limit { return false }
                     continue
                 }
+                break
+            }
+            while true {
                 var chunk = [UInt8](repeating: 0, count: 65536)
-                let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if n < 0 { if errno == EINTR || errno == EAGAIN { continue }; return false }
+                let n = chunk.withUnsafeMutableBytes { bytes in
+                    if let secure { return secure.read(bytes) }
+                    return recv(fd, bytes.baseAddress, bytes.count, 0)
+                }
+                if n < 0 { if secure == nil && (errno == EINTR || errno == EAGAIN) { continue }; return false }
                 if n == 0 { return false }
                 buffer.append(contentsOf: chunk[0..<n])
                 return true
@@ -94,14 +104,16 @@ extension FakeTrackAPI {
         func send(_ bytes: [UInt8]) -> Bool {
             var sent = 0
             while sent < bytes.count {
-                let n = bytes.withUnsafeBytes { send_(fd, $0.baseAddress! + sent, bytes.count - sent) }
-                if n < 0 { if errno == EINTR { continue }; return false }
+                let n = bytes.withUnsafeBytes { all in
+                    let rest = UnsafeRawBufferPointer(rebasing: all[sent...])
+                    if let secure { return secure.write(rest) }
+                    return Glibc.send(fd, rest.baseAddress, rest.count, Int32(MSG_NOSIGNAL))
+                }
+                if n < 0 { if secure == nil && errno == EINTR { continue }; return false }
                 sent += n
             }
             return true
         }
-
-        private func send_(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { Glibc.send(fd, p, n, Int32(MSG_NOSIGNAL)) }
 
         /// Reads a request head; nil when the peer closed (or sent garbage, which closes the connection).
         func readHead() -> Head? {

@@ -186,11 +186,17 @@ final class FakeTrackAPI: @unchecked Sendable {
 
     // MARK: Construction
 
-    /// The listening port and the URL to configure as tracktail's `url`.
+    /// The listening port and the URL to configure as tracktail's `url` (`https://` when serving TLS).
     let port: Int
-    var url: String { "http://127.0.0.1:\(port)/api/track" }
+    var url: String { url(host: "127.0.0.1") }
     /// The base URL (without `/api/track`), for configurations that take a base.
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var baseURL: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)" }
+    /// The URL with another host name for the same listener, e.g. `localhost` to match a TLS certificate by name.
+    func url(host: String) -> String { "\(tls == nil ? "http" : "https")://\(host):\(port)/api/track" }
+    /// TLS handshakes that failed (the client rejected the certificate or spoke plain HTTP): evidence that a refusal
+    /// happened at the TLS layer. A client that checks the host name only after the handshake (curl does) shows up as a
+    /// connection with no request instead.
+    var tlsHandshakeFailures: Int { lock.withLock { state.tlsHandshakeFailures } }
 
     /// Starts listening on `127.0.0.1:0` at once; call `stop()` when done (a `defer` right after creating it), as
     /// the fake's own threads keep it alive until then.
@@ -204,8 +210,12 @@ final class FakeTrackAPI: @unchecked Sendable {
     /// | `seqPath` | dotted path of the integer recorded per event for `acceptedSeqs` / `Request.seqs` |
     /// | `fastChecks` | true: bodies are checked by a byte scanner instead of `JSONSerialization` (same rules, no event objects, ~230k instead of ~35k events/s in a debug build; a poison predicate switches back to full parsing) |
     /// | `seed` | seed of the RNG behind `setFailureRate` / `setDropRate` |
+    /// | `tls` | serve HTTPS with these files (from `makeTestCertificates`; needs the `COpenSSL` dependency) |
     init(auth: Auth = .bearer("test-token"), keepsRequests: Bool = true, keepsBodies: Bool = true, keepsEvents: Bool = true,
-         seqPath: String? = "properties.seq", fastChecks: Bool = false, seed: UInt64 = 0x5EED) throws {
+         seqPath: String? = "properties.seq", fastChecks: Bool = false, seed: UInt64 = 0x5EED, tls: TLSFiles? = nil) throws {
+        self.tls = try tls.map { try FakeTLSContext($0) }
+        // OpenSSL writes to the socket without MSG_NOSIGNAL: a client that hangs up must not kill the test process.
+        if tls != nil { signal(SIGPIPE, SIG_IGN) }
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw FakeError.system("socket", errno) }
         var one: Int32 = 1
@@ -415,8 +425,12 @@ final class FakeTrackAPI: @unchecked Sendable {
 
     enum FakeError: Error, CustomStringConvertible {
         case system(String, Int32)
+        case message(String)
         var description: String {
-            switch self { case let .system(call, code): "\(call): \(String(cString: strerror(code)))" }
+            switch self {
+            case let .system(call, code): "\(call): \(String(cString: strerror(code)))"
+            case let .message(text): text
+            }
         }
     }
 
@@ -451,6 +465,7 @@ final class FakeTrackAPI: @unchecked Sendable {
         var maxBodyBytes = 0
         var statusCounts: [Int: Int] = [:]
         var unansweredCount = 0
+        var tlsHandshakeFailures = 0
         var accepted: [Event] = []
         var acceptedCount = 0
         var seqs: [Int] = []
@@ -470,6 +485,7 @@ final class FakeTrackAPI: @unchecked Sendable {
     var nextConnectionID = 0
     var stopping = false
     let listenFD: Int32
+    let tls: FakeTLSContext?
     let threads = DispatchGroup()
     let started = Date()
 
@@ -494,7 +510,15 @@ final class FakeTrackAPI: @unchecked Sendable {
             guard let id else { close(fd); return }
             threads.enter()
             let thread = Thread { [self] in
-                serve(Connection(fd: fd, id: id, server: self))
+                if let tls {
+                    if let channel = tls.accept(fd) {
+                        serve(Connection(fd: fd, id: id, server: self, secure: channel))
+                    } else {
+                        lock.withLock { state.tlsHandshakeFailures += 1 }
+                    }
+                } else {
+                    serve(Connection(fd: fd, id: id, server: self, secure: nil))
+                }
                 lock.withLock { _ = connections.removeValue(forKey: id) }
                 close(fd)
                 threads.leave()

@@ -533,6 +533,77 @@ import Glibc
         api.stop()  // idempotent
     }
 
+    static func run(_ arguments: [String], input: String = "") throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        let stdin = Pipe(), stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+
+    static func temporaryDirectory() -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("fakeapi-\(UUID().uuidString.prefix(8))").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test func testCertificatesVerifyAgainstTheirCA() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let files = try FakeTrackAPI.makeTestCertificates(in: directory)
+        let verified = try Self.run(["openssl", "verify", "-CAfile", files.caCertificate, files.certificate])
+        #expect(verified.status == 0 && verified.output.contains("OK"))
+        let named = try Self.run(["openssl", "x509", "-in", files.certificate, "-noout", "-ext", "subjectAltName"])
+        #expect(named.output.contains("DNS:localhost") && named.output.contains("IP Address:127.0.0.1"))
+    }
+
+    #if canImport(COpenSSL)
+    /// curl as the TLS client: it verifies like tracktail must (CA file, host name).
+    @Test func servesHTTPSWithTheTestCertificate() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let good = try FakeTrackAPI.makeTestCertificates(in: directory + "/good")
+        let api = try FakeTrackAPI(tls: good)
+        defer { api.stop() }
+        #expect(api.url.hasPrefix("https://127.0.0.1:"))
+        func curl(_ url: String, ca: String?) throws -> (status: Int32, output: String) {
+            var arguments = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer test-token",
+                             "-H", "Content-Type: application/json", "-A", "tracktail/0", "--data-binary", "@-", url]
+            if let ca { arguments += ["--cacert", ca] }
+            return try Self.run(arguments, input: Self.batch(0..<3))
+        }
+        #expect(try curl(api.url(host: "localhost"), ca: good.caCertificate) == (0, "200"))
+        #expect(try curl(api.url, ca: good.caCertificate) == (0, "200"))
+        #expect(api.acceptedSeqs() == [0, 1, 2, 0, 1, 2])
+        #expect(try curl(api.url(host: "localhost"), ca: nil).status != 0)  // not in the system store
+        #expect(api.wait(timeout: 5) { $0.tlsHandshakeFailures == 1 })
+
+        let wrong = try FakeTrackAPI.makeTestCertificates(in: directory + "/wrong", hosts: ["wrong.example"])
+        let misnamed = try FakeTrackAPI(tls: wrong)
+        defer { misnamed.stop() }
+        #expect(try curl(misnamed.url(host: "localhost"), ca: wrong.caCertificate).status != 0)
+        // curl checks the name after the handshake, so the server may see a completed handshake and then nothing.
+        #expect(misnamed.wait(timeout: 5) { $0.connectionCount == 1 && $0.openConnectionCount == 0 })
+        #expect(misnamed.requestCount == 0)
+        #expect(api.violations.isEmpty)
+    }
+    #else
+    @Test func tlsNeedsOpenSSL() throws {
+        let directory = Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let files = try FakeTrackAPI.makeTestCertificates(in: directory)
+        #expect(throws: FakeTrackAPI.FakeError.self) { try FakeTrackAPI(tls: files) }
+    }
+    #endif
+
     @Test(arguments: [
         ("2024-10-20T15:51:36.514Z", true),
         ("2024-10-20T15:51:36.5140Z", false),
