@@ -248,15 +248,16 @@ final class FakeTrackAPI: @unchecked Sendable {
 
     /// Closes the listener and every connection and waits (up to 10 s) for all threads. Idempotent.
     func stop() {
-        // Only the first call shuts anything down: a closed descriptor number may already belong to someone else.
-        let fds: [Int32]? = lock.withLock {
-            if stopping { return nil }
+        // Only the first call shuts anything down, and only under the lock (connection threads leave `connections`
+        // under it before closing): a closed descriptor number may already belong to someone else.
+        let first: Bool = lock.withLock {
+            if stopping { return false }
             stopping = true
-            return Array(connections.values.map(\.fd))
+            for connection in connections.values { shutdown(connection.fd, Int32(SHUT_RDWR)) }
+            return true
         }
-        guard let fds else { return }
+        guard first else { return }
         shutdown(listenFD, Int32(SHUT_RDWR))
-        for fd in fds { shutdown(fd, Int32(SHUT_RDWR)) }
         _ = threads.wait(timeout: .now() + 10)
         close(listenFD)
     }
@@ -362,21 +363,21 @@ final class FakeTrackAPI: @unchecked Sendable {
         }
     }
 
-    /// Integer values at `path` of every accepted event, in acceptance order (duplicates kept). Other paths than
-    /// `seqPath` (given in `init`) need `keepsEvents`.
-    func acceptedSeqs(path: String = "properties.seq") -> [Int] {
+    /// Integer values at `path` (default: `seqPath` given in `init`) of every accepted event, in acceptance order
+    /// (duplicates kept). Other paths than `seqPath` need `keepsEvents`.
+    func acceptedSeqs(path: String? = nil) -> [Int] {
         lock.withLock {
-            if path == state.seqPath { return state.seqs }
+            guard let path, path != state.seqPath else { return state.seqs }
             return state.accepted.compactMap { $0.int(path) }
         }
     }
     /// Values of `acceptedSeqs` that arrived more than once, and values of `expected` that never arrived.
-    func duplicateSeqs(path: String = "properties.seq") -> [Int] {
+    func duplicateSeqs(path: String? = nil) -> [Int] {
         var seen = Set<Int>(), dup = Set<Int>()
         for s in acceptedSeqs(path: path) where !seen.insert(s).inserted { dup.insert(s) }
         return dup.sorted()
     }
-    func missingSeqs(_ expected: Range<Int>, path: String = "properties.seq") -> [Int] {
+    func missingSeqs(_ expected: Range<Int>, path: String? = nil) -> [Int] {
         let got = Set(acceptedSeqs(path: path))
         return expected.filter { !got.contains($0) }
     }
