@@ -74,14 +74,28 @@ import Testing
         #expect(ids.allSatisfy { $0.count == 16 })
         #expect(api.requests.allSatisfy { $0.header("authorization") == nil }, "the key replaces the bearer token")
 
-        // The same lines mapped again (a replay after a lost checkpoint) carry the same ids.
-        try FileManager.default.removeItem(at: dir.appendingPathComponent("state"))
-        api.resetRecords()
-        let again = try Harness.Daemon(["run", "--config", dir.appendingPathComponent("t.toml").path], directory: dir, environment: env)
-        #expect(api.waitForAccepted(500, timeout: 60), "\(api.summary)\n\(again.log)")
-        #expect(again.stop() == 0)
-        let ids2 = api.acceptedEvents.compactMap { ($0.object["properties"] as? [String: Any])?["event_id"] as? String }
-        #expect(Set(ids2) == Set(ids))
+
+        // After kill -9, lines sent again (at-least-once) carry the same id as the first time.
+        try Harness.append(Harness.lines(500..<20_000), to: dir.appendingPathComponent("app.log"))
+        let config = dir.appendingPathComponent("t.toml").path
+        for _ in 0..<3 {
+            let d = try Harness.Daemon(["run", "--config", config], directory: dir, environment: env)
+            let before = api.acceptedCount
+            Harness.waitUntil(seconds: 30) { api.acceptedCount > before + 2_000 }
+            d.kill9()
+        }
+        let last = try Harness.Daemon(["run", "--config", config], directory: dir, environment: env)
+        #expect(Harness.waitUntil(seconds: 120) { api.missingSeqs(0..<20_000).isEmpty }, "\(api.summary)\n\(last.log)")
+        #expect(last.stop() == 0)
+        var idBySeq: [Int: String] = [:]
+        var consistent = true
+        for e in api.acceptedEvents {
+            guard let p = e.object["properties"] as? [String: Any], let seq = p["seq"] as? Int, let id = p["event_id"] as? String else { continue }
+            if let known = idBySeq[seq], known != id { consistent = false }
+            idBySeq[seq] = id
+        }
+        #expect(consistent, "a line sent twice has one id")
+        #expect(Set(idBySeq.values).count == 20_000, "distinct lines have distinct ids")
     }
 
     @Test func tlsWithCAFileShipsAndRefusesUntrustedOrWrongHost() throws {
