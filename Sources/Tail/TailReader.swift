@@ -190,10 +190,7 @@ final class TailReader: @unchecked Sendable {
         if inotify == nil || watchFailed || config.once {
             for (id, inst) in instances where !inst.done && inst.orphanSince == nil { dirty.insert(id) }
         }
-        if deferredDiscovery {
-            deferredDiscovery = false
-            needScan = !config.once
-        }
+        if deferredDiscovery && !config.once { needScan = true }
         for inst in Array(instances.values) where inst.orphanSince != nil {
             while readFile(inst) {}
             guard let since = inst.orphanSince, instances[inst.id] === inst else { continue }
@@ -262,6 +259,7 @@ final class TailReader: @unchecked Sendable {
     }
 
     func scan(startup: Bool) {
+        deferredDiscovery = false
         let found = observeAll()
         updateWatches(found)
         var foundBy: [String: Found] = [:]
@@ -270,6 +268,7 @@ final class TailReader: @unchecked Sendable {
             FileDecisions.Tracked(id: $0.id, path: $0.path, identity: $0.identity)
         }.sorted { $0.id < $1.id }
         let actions = FileDecisions.reconcile(tracked: tracked, observed: found.map { .init(path: $0.path, identity: $0.status.identity) })
+        var slotsExhausted = false
         for action in actions {
             switch action {
             case .keep(let id):
@@ -300,7 +299,9 @@ final class TailReader: @unchecked Sendable {
                     dirty.insert(id)
                     continue
                 }
-                discover(path: path, identity: identity, input: f.input, startup: startup, onceLimit: nil)
+                // Once no slot is free, the rest wait for the next scan (no need to try each).
+                if slotsExhausted { deferredDiscovery = true; continue }
+                if !discover(path: path, identity: identity, input: f.input, startup: startup, onceLimit: nil) { slotsExhausted = true }
             }
         }
     }
@@ -313,6 +314,7 @@ final class TailReader: @unchecked Sendable {
     }
 
     func discoverOnceQueue() {
+        deferredDiscovery = false
         while let next = onceQueue.first {
             guard discover(path: next.path, identity: next.identity, input: next.input, startup: true, onceLimit: next.size) else { return }
             onceQueue.removeFirst()
