@@ -33,9 +33,12 @@ public final class Tailer: @unchecked Sendable {
 
     /// Guards everything below; also the condition for the budget wait and `once` waiters.
     let state = ConditionLock()
-    var sources: [SourceID: SharedSource] = [:]
+    var sources: [SourceID: SharedSource] = [:] { didSet { changes &+= 1 } }
     /// Checkpoint entries not matched to a file yet (kept until `forgetAfter`).
-    var unclaimed: [FileIdentity: CheckpointEntry] = [:]
+    var unclaimed: [FileIdentity: CheckpointEntry] = [:] { didSet { changes &+= 1 } }
+    /// Bumped by every change to the above, so an idle tailer does not even build a snapshot.
+    private var changes: UInt64 = 0
+    private var changesWritten: UInt64 = .max
     var stopping = false
     var readingDone = false
     private var lastWritten: [CheckpointEntry]?
@@ -261,7 +264,9 @@ public final class Tailer: @unchecked Sendable {
     /// (the previous file stays valid) and retried at the next interval.
     public func writeCheckpoint() {
         let entries = state.withLock { () -> [CheckpointEntry]? in
+            if changes == changesWritten { return nil }
             let e = snapshotLocked()
+            changesWritten = changes
             return e == lastWritten ? nil : e
         }
         guard let entries else { return }
@@ -269,6 +274,7 @@ public final class Tailer: @unchecked Sendable {
             try CheckpointFile.write(entries, stateDirectory: configuration.stateDirectory)
             state.withLock { lastWritten = entries }
         } catch {
+            state.withLock { changesWritten = .max }
             logger.error("checkpoint write failed", ["checkpoint.path": configuration.stateDirectory, "error": "\(error)"])
         }
     }

@@ -269,6 +269,50 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         expectExactly(h, Array(all[60...]))
     }
 
+    /// Rotated while we were stopped, out of the globs: the rest of the old file is still read.
+    @Test func rotatedWhileStoppedIsFinished() throws {
+        let h = Harness()
+        let old = lines("old", 0..<40)
+        h.write("app.log", joined(old))
+        h.holdAcks = true
+        try h.start(h.configuration(paths: [h.logs + "/app.log"]))
+        #expect(eventually { h.texts.count == 40 })
+        let d = h.delivered
+        h.releaseHeld { _, start, _ in d.firstIndex { $0.start == start }! < 25 }
+        h.stop()
+        try FileManager.default.moveItem(atPath: h.path("app.log"), toPath: h.path("app.log.1"))
+        h.write("app.log", joined(lines("new", 0..<5)))
+
+        h.clearDelivered()
+        h.holdAcks = false
+        try h.start(h.configuration(paths: [h.logs + "/app.log"]))
+        #expect(eventually { h.texts.count == 20 })
+        #expect(eventually { h.tailer.sourceCount == 1 })
+        h.stop()
+        expectExactly(h, Array(old[25...]) + lines("new", 0..<5))
+    }
+
+    /// Truncated and rewritten while we were stopped (same inode): the checkpoint no longer
+    /// matches, so the file is read from its start, not from a wrong offset.
+    @Test func rewrittenWhileStoppedStartsOver() throws {
+        let h = Harness()
+        h.write("w.log", joined(lines("first", 0..<10)))
+        try h.start(h.configuration())
+        #expect(eventually { h.texts.count == 10 })
+        #expect(eventually { h.tailer.checkpointEntries().first?.offset == h.size("w.log") })
+        h.stop()
+        let fh = FileHandle(forWritingAtPath: h.path("w.log"))!
+        fh.truncateFile(atOffset: 0)
+        fh.write(Data(joined(lines("second-longer-content", 0..<10)).utf8))
+        try fh.close()
+        h.clearDelivered()
+        try h.start(h.configuration())
+        #expect(eventually { h.texts.count == 10 })
+        usleep(200_000)
+        h.stop()
+        expectExactly(h, lines("second-longer-content", 0..<10))
+    }
+
     @Test func corruptCheckpointFallsBackToPrevious() throws {
         let h = Harness()
         let all = lines("k", 0..<50)
@@ -406,7 +450,9 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         let seconds = Double(ProcessInfo.processInfo.environment["TAIL_IDLE_CPU"] ?? "20") ?? 20
         let h = Harness()
         for i in 0..<100 { h.write("i\(i).log", "x\n") }
-        try h.start(h.configuration())
+        var config = h.configuration()
+        config.checkpointInterval = 1_000_000_000
+        try h.start(config)
         #expect(eventually { h.texts.count == 100 })
         usleep(1_500_000)
         let cpu0 = SystemClock.processCPUNanoseconds()
