@@ -22,6 +22,19 @@ final class FileInstance {
     /// `once` mode: the size it had at start; reading stops there.
     var onceLimit: Int64?
     var done = false
+    /// The last bytes read (just before `readOffset`), to notice a rewrite under our offset.
+    var recent: [UInt8] = []
+    static let recentBytes = 16
+
+    func remember(_ chunk: UnsafeRawBufferPointer) {
+        let k = Self.recentBytes
+        if chunk.count >= k {
+            recent = Array(chunk[(chunk.count - k)...])
+        } else {
+            recent.append(contentsOf: chunk)
+            if recent.count > k { recent.removeFirst(recent.count - k) }
+        }
+    }
 
     init(id: SourceID, input: Int, path: String, identity: FileIdentity, descriptor: FileDescriptor, offset: Int64,
          maxLineBytes: Int, fingerprint: Fingerprint, key: UInt64, now: Int64) {
@@ -447,7 +460,9 @@ final class TailReader: @unchecked Sendable {
                                ["source.path": path, "checkpoint.offset": "\(entry.offset)", "reason": reason])
             }
         } else {
-            offset = FileDecisions.startOffset(startAt: spec.startAt, foundAtStartup: startup, size: st.size)
+            var lastLineStart: Int64?
+            if spec.startAt == .end && startup { lastLineStart = Self.lastLineStart(fd, size: st.size) }
+            offset = FileDecisions.startOffset(startAt: spec.startAt, foundAtStartup: startup, size: st.size, lastLineStart: lastLineStart)
         }
         if let onceLimit { offset = min(offset, onceLimit) }
         let inst = FileInstance(id: allocateID(), input: input, path: path, identity: identity, descriptor: fd, offset: offset,
@@ -488,6 +503,21 @@ final class TailReader: @unchecked Sendable {
         h.add(UInt64(bitPattern: SystemClock.wallNanoseconds()))
         h.add(keyCounter)
         return h.value
+    }
+
+    /// Offset just past the last newline in the final 64 KiB (0 for a shorter file without one;
+    /// `size` when a longer file has none there).
+    static func lastLineStart(_ fd: FileDescriptor, size: Int64) -> Int64 {
+        let from = max(0, size - 65536)
+        guard let bytes = try? Fingerprint.readBytes(fd, at: from, count: Int(size - from)) else { return size }
+        if let i = bytes.lastIndex(of: 0x0A) { return from + Int64(i) + 1 }
+        return from == 0 ? 0 : size
+    }
+
+    static func recentMatches(_ fd: FileDescriptor, _ inst: FileInstance) -> Bool {
+        guard !inst.recent.isEmpty, inst.readOffset >= Int64(inst.recent.count) else { return true }
+        let bytes = try? Fingerprint.readBytes(fd, at: inst.readOffset - Int64(inst.recent.count), count: inst.recent.count)
+        return bytes == inst.recent
     }
 
     static func hashPrefix(_ fd: FileDescriptor, length: Int) -> UInt64? {
@@ -547,7 +577,8 @@ final class TailReader: @unchecked Sendable {
         }
         let spec = config.inputs[inst.input]
         let change = FileDecisions.change(known: inst.fingerprint, readOffset: inst.readOffset, size: st.size,
-                                          prefixHash: Self.hashPrefix(fd, length: inst.fingerprint.length))
+                                          prefixHash: Self.hashPrefix(fd, length: inst.fingerprint.length),
+                                          recentMatches: Self.recentMatches(fd, inst))
         switch change {
         case .unchanged:
             inst.atEOF = true
@@ -578,7 +609,9 @@ final class TailReader: @unchecked Sendable {
                 break
             }
             if n == 0 { eof = true; break }
-            inst.splitter.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &batch)
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            inst.splitter.feed(chunk, into: &batch)
+            inst.remember(chunk)
             inst.readOffset += Int64(n)
             inst.lastActivity = now
             turns += 1
@@ -619,6 +652,7 @@ final class TailReader: @unchecked Sendable {
         inst.id = allocateID()
         inst.readOffset = 0
         inst.splitter.reset(to: 0)
+        inst.recent = []
         inst.fingerprint = fp
         inst.key = newKey(inst.identity, fp)
         inst.atEOF = false
@@ -699,9 +733,14 @@ final class TailReader: @unchecked Sendable {
         for _ in 0..<Self.turnsPerFile {
             let n: Int?
             do { n = try fd.readIfAvailable(into: buffer) } catch {
-                logger.warning("pipe read failed", ["source.path": p.path, "error": "\(error)"])
-                ended = true
-                break
+                // Reopened at the next rescan.
+                logger.warning("pipe read failed; reopening it", ["source.path": p.path, "error": "\(error)"])
+                fd.close()
+                p.descriptor = nil
+                _ = push(&batch, id)
+                tailer.finishSource(id, forget: true)
+                p.splitter = LineSplitter(maxLineBytes: p.splitter.maxLineBytes)
+                return
             }
             guard let n else { break }
             if n == 0 { ended = true; break }

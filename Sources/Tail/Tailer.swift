@@ -90,7 +90,7 @@ public final class Tailer: @unchecked Sendable {
                 logger.error("checkpoint file unusable", ["checkpoint.path": p.path, "reason": p.reason])
             }
             if loaded.usedPath == nil, let first = loaded.problems.first { throw first }
-            if let used = loaded.usedPath, !loaded.problems.isEmpty {
+            if let used = loaded.usedPath, used != CheckpointFile.path(stateDirectory: configuration.stateDirectory) {
                 logger.warning("using the previous checkpoint copy", ["checkpoint.path": used])
                 // Keep the corrupt file for inspection; the next write must not make it `.prev`.
                 let main = CheckpointFile.path(stateDirectory: configuration.stateDirectory)
