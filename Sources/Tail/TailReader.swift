@@ -471,7 +471,8 @@ final class TailReader: @unchecked Sendable {
         inst.onceLimit = onceLimit
         register(inst)
         openCount += 1
-        logger.info("file opened", ["source.path": path, "source.id": "\(inst.id)", "source.offset": "\(offset)"])
+        // At startup there may be thousands: one line each only when debugging.
+        logger.log(startup ? .debug : .info, "file opened", ["source.path": path, "source.id": "\(inst.id)", "source.offset": "\(offset)"])
         return true
     }
 

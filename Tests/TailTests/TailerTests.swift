@@ -449,6 +449,33 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         #expect(h.delivered.last?.end == Int64(h.delivered.reduce(0) { $0 + Int($1.end - $1.start) }))
     }
 
+    @Test func onceModePipeEndsWhenWritersClose() throws {
+        let h = Harness()
+        let fifo = h.path("once.fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        try h.start(h.configuration(paths: [fifo], kind: .pipe, once: true))
+        let w = FileHandle(forWritingAtPath: fifo)!
+        w.write(Data((joined(lines("q", 0..<50)) + "tail without newline").utf8))
+        try w.close()
+        #expect(h.tailer.waitUntilAllAcknowledged(deadline: SystemClock.monotonicNanoseconds() + 15_000_000_000))
+        h.stop()
+        expectExactly(h, lines("q", 0..<50) + ["tail without newline"])
+    }
+
+    /// Without inotify, the periodic rescan finds new files and a one-second check reads growth.
+    @Test func rescanFallbackWithoutInotify() throws {
+        let h = Harness()
+        var config = h.configuration(disableInotify: true)
+        config.rescanInterval = 300_000_000
+        try h.start(config)
+        h.write("n.log", joined(lines("n", 0..<3)))
+        #expect(eventually { h.texts.count == 3 })
+        h.append("n.log", joined(lines("n", 3..<5)))
+        #expect(eventually { h.texts.count == 5 })
+        h.stop()
+        expectExactly(h, lines("n", 0..<5))
+    }
+
     @Test func sourceInfoAndKeyStableAcrossRestart() throws {
         let h = Harness()
         h.write("s.log", "one\n")
