@@ -261,8 +261,15 @@ public final class Tailer: @unchecked Sendable {
     }
 
     /// Writes `checkpoints.json` if anything changed since the last write. Errors are logged
-    /// (the previous file stays valid) and retried at the next interval.
+    /// (the previous file stays valid) and retried at the next interval. Any thread.
     public func writeCheckpoint() {
+        writing.withLock { writeCheckpointSerialized() }
+    }
+
+    /// One writer at a time (they share the temp file name).
+    private let writing = ConditionLock()
+
+    private func writeCheckpointSerialized() {
         let entries = state.withLock { () -> [CheckpointEntry]? in
             if changes == changesWritten { return nil }
             let e = snapshotLocked()

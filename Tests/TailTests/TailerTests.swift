@@ -98,6 +98,45 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         #expect(try CheckpointFile.read(stateDirectory: h.state).count == 2)
     }
 
+    /// An application writing without pause while logrotate renames its file five times (and the
+    /// application reopens the path a moment later): every line arrives exactly once.
+    @Test func renameRotationUnderContinuousWrites() throws {
+        let h = Harness()
+        try h.start(h.configuration(paths: [h.logs + "/app.log"]))
+        let all = lines("c", 0..<12_000)
+        let writer = Foundation.Thread {
+            h.write("app.log", "")
+            var out = FileHandle(forWritingAtPath: h.path("app.log"))!
+            var segmentStart = 0
+            var i = 0
+            while i < all.count {
+                out.write(Data((all[i] + "\n").utf8))
+                i += 1
+                if i % 2000 == 0 && i < all.count {
+                    // Rotation happens after the tailer has seen the file (seconds apart in life).
+                    let first = all[segmentStart]
+                    _ = eventually { h.texts.contains(first) }
+                    try? FileManager.default.moveItem(atPath: h.path("app.log"), toPath: h.path("app.log.\(i / 2000)"))
+                    // The application writes 20 more lines to the old file before it reopens.
+                    for _ in 0..<20 where i < all.count {
+                        out.write(Data((all[i] + "\n").utf8))
+                        i += 1
+                    }
+                    try? out.close()
+                    h.write("app.log", "")
+                    out = FileHandle(forWritingAtPath: h.path("app.log"))!
+                    segmentStart = i
+                }
+            }
+            try? out.close()
+        }
+        writer.start()
+        #expect(eventually(30) { h.texts.count >= all.count })
+        #expect(eventually { h.tailer.sourceCount == 1 })
+        h.stop()
+        expectExactly(h, all)
+    }
+
     @Test func copytruncateStartsAgain() throws {
         let h = Harness()
         try h.start(h.configuration())
