@@ -190,7 +190,7 @@ final class TailReader: @unchecked Sendable {
             }
             guard let dir = watches[e.watch] else { continue }
             if !e.mask.isDisjoint(with: [.create, .movedFrom, .movedTo, .delete]) { needScan = true }
-            if !e.mask.isDisjoint(with: [.modify, .closeWrite]), let id = byPath[Path.join(dir, e.name)] {
+            if !e.mask.isDisjoint(with: [.modify, .closeWrite]), let id = byPath[Path.normalize(Path.join(dir, e.name))] {
                 dirty.insert(id)
             }
         }
@@ -255,7 +255,8 @@ final class TailReader: @unchecked Sendable {
         var out: [Found] = []
         for (i, spec) in config.inputs.enumerated() where spec.kind == .file {
             for pattern in spec.paths {
-                for path in Glob.expand(pattern) where !seen.contains(path) {
+                // Normalized, so that `dir/name` from an inotify event finds it (`./a.log`, `a//b`).
+                for path in Glob.expand(pattern).map(Path.normalize) where !seen.contains(path) {
                     if Self.excluded(path, by: spec.exclude) { continue }
                     guard let st = try? FileSystem.status(path), st.isRegularFile else { continue }
                     seen.insert(path)
@@ -340,7 +341,7 @@ final class TailReader: @unchecked Sendable {
         var dirs = Set<String>()
         for spec in config.inputs where spec.kind == .file {
             for p in spec.paths {
-                let d = Path.directory(of: p)
+                let d = Path.normalize(Path.directory(of: p))
                 if !Glob.hasMagic(d) { dirs.insert(d) }
             }
         }
