@@ -379,9 +379,9 @@ final class TailReader: @unchecked Sendable {
                       byIdentity[st.identity] == nil,
                       let entry = entries.first(where: { $0.identity == st.identity }),
                       let input = config.inputs.firstIndex(where: { $0.name == entry.input && $0.kind == .file }) else { continue }
-                logger.info("found a file rotated while stopped", ["source.path": path, "source.old_path": entry.path])
-                if discover(path: path, identity: st.identity, input: input, startup: true, onceLimit: nil),
+                if discover(path: path, identity: st.identity, input: input, startup: true, onceLimit: nil, onlyResume: true),
                    let id = byIdentity[st.identity], let inst = instances[id] {
+                    logger.info("reading the rest of a file rotated while stopped", ["source.path": path, "source.old_path": entry.path])
                     if byPath[path] == id { byPath[path] = nil }
                     inst.orphanSince = now
                 }
@@ -423,7 +423,10 @@ final class TailReader: @unchecked Sendable {
 
     /// Opens a newly found file and decides where to start. False when it must wait for a slot.
     @discardableResult
-    func discover(path: String, identity: FileIdentity, input: Int, startup: Bool, onceLimit: Int64?) -> Bool {
+    ///
+    /// `onlyResume`: the file is not matched by the globs (found by `recoverRotatedWhileStopped`);
+    /// open it only if its checkpoint proves it is the file we were reading.
+    func discover(path: String, identity: FileIdentity, input: Int, startup: Bool, onceLimit: Int64?, onlyResume: Bool = false) -> Bool {
         guard ensureSlot() else { return false }
         let spec = config.inputs[input]
         let fd: FileDescriptor
@@ -456,6 +459,11 @@ final class TailReader: @unchecked Sendable {
                 if fp.length < entry.fingerprint.length { fingerprint = entry.fingerprint }
                 logger.info("resuming file from checkpoint", ["source.path": path, "source.offset": "\(at)"])
             case .startOver(let reason):
+                if onlyResume {
+                    fd.close()
+                    logger.info("checkpointed file no longer found", ["source.path": entry.path, "reason": reason])
+                    return true
+                }
                 offset = 0
                 logger.warning("checkpoint does not match the file; reading it from the start",
                                ["source.path": path, "checkpoint.offset": "\(entry.offset)", "reason": reason])
