@@ -205,14 +205,19 @@ final class TailReader: @unchecked Sendable {
         }
         if deferredDiscovery && !config.once { needScan = true }
         for inst in Array(instances.values) where inst.orphanSince != nil {
-            while readFile(inst) {}
+            var more = false
+            for _ in 0..<8 {
+                more = readFile(inst)
+                if !more { break }
+            }
             guard let since = inst.orphanSince, instances[inst.id] === inst else { continue }
             if let fd = inst.descriptor, let st = try? fd.status() { inst.deleted = st.linkCount == 0 }
             let action = FileDecisions.orphanAction(
                 deleted: inst.deleted, atEOF: inst.atEOF, idleNanoseconds: t - max(inst.lastActivity, since),
                 orphanedNanoseconds: t - since, linger: config.orphanLinger, deletedGrace: config.deletedGrace)
             switch action {
-            case .keepReading: break
+            case .keepReading:
+                if more { dirty.insert(inst.id) }
             case .close:
                 var batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
                 inst.splitter.flush(into: &batch)
