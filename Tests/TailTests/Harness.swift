@@ -114,7 +114,7 @@ final class Harness: @unchecked Sendable {
     func write(_ name: String, _ text: String) { write(name, Array(text.utf8)) }
 
     func write(_ name: String, _ bytes: [UInt8]) {
-        FileManager.default.createFile(atPath: path(name), contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path(name), contents: Data(bytes))
     }
 
     func append(_ name: String, _ text: String) { append(name, Array(text.utf8)) }
