@@ -41,6 +41,7 @@ public final class Tailer: @unchecked Sendable {
     private var changesWritten: UInt64 = .max
     var stopping = false
     var readingDone = false
+    private var closed = false
     private var lastWritten: [CheckpointEntry]?
     /// The checkpoint thread sleeps on its own lock so that acknowledgements do not wake it.
     private let checkpointSignal = ConditionLock()
@@ -136,8 +137,13 @@ public final class Tailer: @unchecked Sendable {
         writeCheckpoint()
     }
 
-    /// Final checkpoint, closes every descriptor, releases the state directory lock.
+    /// Final checkpoint, closes every descriptor, releases the state directory lock. Once.
     public func close() {
+        let first = state.withLock { () -> Bool in
+            defer { closed = true }
+            return !closed
+        }
+        guard first else { return }
         if readerThread != nil { stop() }
         writeCheckpoint()
         state.withLock {
