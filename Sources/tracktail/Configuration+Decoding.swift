@@ -13,25 +13,20 @@ extension Configuration {
         } catch {
             throw CommandFailure("cannot read configuration: \(error)", code: (error as? Errno)?.code == Errno.noEntry ? .noInput : .ioError)
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw CommandFailure("\(path): the configuration is not valid UTF-8", code: .config)
-        }
         do {
-            return try decode(text, file: path)
+            return try decode(utf8: bytes, file: path)
         } catch {
             throw CommandFailure(error.description, code: .config)
         }
     }
 
     /// Parses TOML text and decodes it. Errors name file:line:column and the key path.
-    static func decode(_ text: String, file: String) throws(ConfigurationError) -> Configuration {
+    static func decode(utf8 bytes: [UInt8], file: String) throws(ConfigurationError) -> Configuration {
         let root: TOMLTable
         do {
-            root = try TOML.parse(text)
-        } catch let e as TOMLError {
-            throw ConfigurationError(file: file, position: e.position, keyPath: "", message: e.message)
+            root = try TOML.parse(utf8: bytes)
         } catch {
-            throw ConfigurationError(file: file, position: .start, keyPath: "", message: "\(error)")
+            throw ConfigurationError(file: file, position: error.position, keyPath: "", message: error.message)
         }
         var top = ConfigReader(file: file, table: root, path: "")
 
@@ -80,7 +75,9 @@ extension Configuration {
         var input = Input(name: name, kind: kind, paths: [])
         switch kind {
         case .file:
-            guard let paths = try t.strings("paths") ?? t.strings("path") else {
+            var found = try t.strings("paths")
+            if found == nil { found = try t.strings("path") }
+            guard let paths = found else {
                 throw t.error(nil, "a file input needs paths = [\"/var/log/app/*.log\"]")
             }
             if paths.isEmpty { throw t.error("paths", "must name at least one glob") }

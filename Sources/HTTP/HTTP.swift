@@ -1,1 +1,0 @@
-// HTTP module placeholder; replaced as the module grows.

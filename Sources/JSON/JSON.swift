@@ -1,1 +1,0 @@
-// JSON module placeholder; replaced as the module grows.

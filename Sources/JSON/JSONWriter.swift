@@ -1,0 +1,182 @@
+/// Appends minified JSON to a byte buffer. Commas are placed automatically: the writer remembers whether
+/// the last thing written was a complete value, so callers only say what comes next.
+///
+/// | call                      | writes                                    |
+/// |---------------------------|-------------------------------------------|
+/// | `beginObject()`           | `,` if needed, `{`                        |
+/// | `key("a")`                | `,` if needed, `"a":`                     |
+/// | `string`/`int`/`raw`/...  | `,` if needed, the value                  |
+/// | `endObject()`             | `}`                                       |
+///
+/// Strings are escaped minimally per RFC 8259: `"` `\` and control characters (`\b \f \n \r \t`, others
+/// as `\u00XX` lowercase); everything else, including non-ASCII, is written as UTF-8.
+public struct JSONWriter: Sendable {
+    public var bytes: [UInt8]
+    /// True after a complete value: the next value or key needs a comma first.
+    @usableFromInline var needsComma = false
+
+    public init(capacity: Int = 0) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Empties `bytes`, keeping their capacity.
+    public mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        needsComma = false
+    }
+
+    @inlinable
+    mutating func comma() {
+        if needsComma { bytes.append(0x2C) }
+    }
+
+    public mutating func beginObject() {
+        comma()
+        bytes.append(0x7B)
+        needsComma = false
+    }
+
+    public mutating func endObject() {
+        bytes.append(0x7D)
+        needsComma = true
+    }
+
+    public mutating func beginArray() {
+        comma()
+        bytes.append(0x5B)
+        needsComma = false
+    }
+
+    public mutating func endArray() {
+        bytes.append(0x5D)
+        needsComma = true
+    }
+
+    /// `"k":` (escaped), preceded by a comma when a member came before.
+    public mutating func key(_ k: String) {
+        string(k)
+        bytes.append(0x3A)
+        needsComma = false
+    }
+
+    /// A key given as its already-escaped JSON text, quotes included.
+    public mutating func rawKey(_ quoted: some Collection<UInt8>) {
+        comma()
+        bytes.append(contentsOf: quoted)
+        bytes.append(0x3A)
+        needsComma = false
+    }
+
+    public mutating func string(_ s: String) {
+        comma()
+        withUTF8(s) { appendEscaped($0) }
+        needsComma = true
+    }
+
+    /// A string from validated UTF-8 bytes.
+    public mutating func string(utf8 bytes: some Collection<UInt8>) {
+        comma()
+        if bytes.withContiguousStorageIfAvailable({ appendEscaped($0) }) == nil {
+            Array(bytes).withUnsafeBufferPointer { appendEscaped($0) }
+        }
+        needsComma = true
+    }
+
+    /// Already-valid JSON number text, written as is.
+    public mutating func number(text: String) {
+        comma()
+        bytes.append(contentsOf: text.utf8)
+        needsComma = true
+    }
+
+    public mutating func int(_ v: Int64) {
+        comma()
+        if v < 0 { bytes.append(0x2D) }
+        var magnitude = v.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes ≥ 20 digits of UInt64.max
+        withUnsafeMutableBytes(of: &digits) { buf in
+            var k = buf.count
+            repeat {
+                k -= 1
+                buf[k] = UInt8(truncatingIfNeeded: magnitude % 10) + 0x30
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[k...]))
+        }
+        needsComma = true
+    }
+
+    public mutating func bool(_ v: Bool) {
+        comma()
+        bytes.append(contentsOf: v ? "true".utf8 : "false".utf8)
+        needsComma = true
+    }
+
+    public mutating func null() {
+        comma()
+        bytes.append(contentsOf: "null".utf8)
+        needsComma = true
+    }
+
+    /// An already-valid JSON value, written as is (comma handled).
+    public mutating func raw(_ json: some Collection<UInt8>) {
+        comma()
+        bytes.append(contentsOf: json)
+        needsComma = true
+    }
+
+    /// `"…"` with the contents escaped; does not touch `needsComma`.
+    @usableFromInline
+    mutating func appendEscaped(_ s: UnsafeBufferPointer<UInt8>) {
+        bytes.append(0x22)
+        var runStart = 0
+        var k = 0
+        let n = s.count
+        while k < n {
+            let c = s[k]
+            if c >= 0x20 && c != 0x22 && c != 0x5C {
+                k += 1
+                continue
+            }
+            if k > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: s[runStart..<k])) }
+            appendEscape(c)
+            k += 1
+            runStart = k
+        }
+        if n > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: s[runStart..<n])) }
+        bytes.append(0x22)
+    }
+
+    @usableFromInline
+    mutating func appendEscape(_ c: UInt8) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6) { buf in
+            let n = JSONWriter.escape(c, into: buf.baseAddress!)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[0..<n]))
+        }
+    }
+
+    /// Writes the escape sequence of `c` (a quote, a backslash or a control character) and returns its
+    /// length: the short forms where JSON has them, `\u00xx` (lowercase hex) otherwise.
+    @inline(__always)
+    static func escape(_ c: UInt8, into o: UnsafeMutablePointer<UInt8>) -> Int {
+        o[0] = 0x5C
+        switch c {
+        case 0x22, 0x5C: o[1] = c
+        case 0x08: o[1] = 0x62 // b
+        case 0x0C: o[1] = 0x66 // f
+        case 0x0A: o[1] = 0x6E // n
+        case 0x0D: o[1] = 0x72 // r
+        case 0x09: o[1] = 0x74 // t
+        default:
+            let low = c & 15
+            o[1] = 0x75 // u
+            o[2] = 0x30
+            o[3] = 0x30
+            o[4] = (c >> 4) + 0x30
+            o[5] = low < 10 ? low + 0x30 : low + 0x57
+            return 6
+        }
+        return 2
+    }
+}

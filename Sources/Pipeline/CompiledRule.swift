@@ -1,0 +1,179 @@
+import JSON
+
+/// A `RuleSpec` checked and compiled: every template parsed, every path prepared, every
+/// constant already in its final form.
+struct CompiledRule: Sendable {
+    /// A `properties` or `context` entry.
+    struct Entry: Sendable {
+        var key: String
+        /// The key as JSON text with quotes: written as is.
+        var quotedKey: [UInt8]
+        var template: CompiledTemplate
+    }
+
+    struct Rename: Sendable {
+        var from: String
+        var fromUTF8: [UInt8]
+        var to: String
+    }
+
+    var name: String
+    var index: Int
+    var conditions: [CompiledCondition]
+    var action: RuleSpec.Action
+    var eventName: CompiledTemplate
+    var renames: [Rename]
+    var userID: CompiledTemplate
+    /// `nil`: the read time.
+    var timestamp: CompiledTemplate?
+    var timestampUnit: TimestampUnit?
+    var timestampMissing: RuleSpec.MissingTimestamp
+    /// A constant `timestamp` template, parsed once.
+    var constantTimestamp: Timestamp?
+    /// `nil` entries stand for `$` (the whole line).
+    var propertiesFrom: [(path: JSONPath?, text: String)]
+    var properties: [Entry]
+    var context: [Entry]
+    var dropProperties: [String]
+
+    init(_ spec: RuleSpec, index: Int, eventIDKey: String?) throws(MappingError) {
+        func fail(_ key: String, _ reason: String) -> MappingError {
+            MappingError(rule: index, key: key, reason: reason)
+        }
+        func template(_ key: String, _ source: String) throws(MappingError) -> CompiledTemplate {
+            do { return try CompiledTemplate(source) } catch { throw fail(key, error.reason) }
+        }
+
+        name = spec.name.isEmpty ? "rule[\(index)]" : spec.name
+        self.index = index
+        action = spec.action
+
+        conditions = []
+        for (i, c) in spec.when.enumerated() {
+            do { conditions.append(try CompiledCondition(c)) } catch { throw fail("when[\(i)]", error.reason) }
+        }
+
+        if spec.action == .drop {
+            // A drop rule that also says how to build an event is a misunderstanding worth reporting.
+            let mappingKeys: [(String, Bool)] = [
+                ("event_name", spec.eventName != nil), ("user_id", spec.userID != nil),
+                ("timestamp", spec.timestamp != nil), ("timestamp_unit", spec.timestampUnit != nil),
+                ("properties_from", !spec.propertiesFrom.isEmpty), ("properties", !spec.properties.isEmpty),
+                ("context", !spec.context.isEmpty), ("drop_properties", !spec.dropProperties.isEmpty),
+                ("rename_events", !spec.renameEvents.isEmpty),
+            ]
+            if let (key, _) = mappingKeys.first(where: { $0.1 }) {
+                throw fail(key, "a rule with action = \"drop\" builds no event; remove this key")
+            }
+            eventName = .constant("")
+            renames = []
+            userID = .constant("")
+            timestamp = nil
+            timestampUnit = nil
+            timestampMissing = spec.timestampMissing
+            constantTimestamp = nil
+            propertiesFrom = []
+            properties = []
+            context = []
+            dropProperties = []
+            return
+        }
+
+        // event_name and its renames.
+        guard let eventNameSource = spec.eventName else { throw fail("event_name", "required (e.g. event_name = \"{event}\")") }
+        renames = []
+        for (from, to) in spec.renameEvents {
+            guard !from.isEmpty else { throw fail("rename_events", "an empty event name cannot be renamed") }
+            guard !to.isEmpty else { throw fail("rename_events.\(from)", "the new event name is empty") }
+            guard !renames.contains(where: { $0.from == from }) else { throw fail("rename_events.\(from)", "renamed twice") }
+            renames.append(Rename(from: from, fromUTF8: Array(from.utf8), to: to))
+        }
+        var name = try template("event_name", eventNameSource)
+        if case .constant(let constant) = name {
+            let renamed = renames.first { $0.from == constant }?.to ?? constant
+            guard !renamed.isEmpty else { throw fail("event_name", "the event name is empty") }
+            name = .constant(renamed)
+        }
+        eventName = name
+
+        guard let userIDSource = spec.userID else { throw fail("user_id", "required (e.g. user_id = \"{user.id}\")") }
+        userID = try template("user_id", userIDSource)
+        if case .constant(let c) = userID, c.isEmpty { throw fail("user_id", "the user id is empty") }
+
+        // timestamp
+        if let unitName = spec.timestampUnit {
+            guard let unit = TimestampUnit(name: unitName) else {
+                throw fail("timestamp_unit", "unknown unit \"\(unitName)\" (use \"s\", \"ms\", \"us\" or \"ns\")")
+            }
+            timestampUnit = unit
+        } else {
+            timestampUnit = nil
+        }
+        timestampMissing = spec.timestampMissing
+        constantTimestamp = nil
+        if let source = spec.timestamp {
+            let t = try template("timestamp", source)
+            if case .constant(let c) = t {
+                do {
+                    constantTimestamp = try Timestamp.parse(text: c, unit: timestampUnit)
+                } catch {
+                    throw fail("timestamp", "\"\(c)\": \(error.reason)")
+                }
+            }
+            timestamp = t
+        } else {
+            timestamp = nil
+        }
+
+        // properties_from
+        propertiesFrom = []
+        for (i, text) in spec.propertiesFrom.enumerated() {
+            if text == "$" {
+                propertiesFrom.append((nil, text))
+                continue
+            }
+            do {
+                propertiesFrom.append((try JSONPath(text), text))
+            } catch {
+                throw fail(spec.propertiesFrom.count == 1 ? "properties_from" : "properties_from[\(i)]", error.reason)
+            }
+        }
+
+        dropProperties = []
+        for key in spec.dropProperties {
+            guard !key.isEmpty else { throw fail("drop_properties", "an empty key") }
+            if !dropProperties.contains(key) { dropProperties.append(key) }
+        }
+        if let eventIDKey, dropProperties.contains(eventIDKey) {
+            throw fail("drop_properties", "\"\(eventIDKey)\" is the event_id_key; it cannot be dropped")
+        }
+
+        func entries(_ table: String, _ list: [(key: String, template: String)]) throws(MappingError) -> [Entry] {
+            var result: [Entry] = []
+            for (key, source) in list {
+                guard !key.isEmpty else { throw fail(table, "an empty key") }
+                guard !result.contains(where: { $0.key == key }) else { throw fail("\(table).\(key)", "defined twice") }
+                var quoted = JSONWriter()
+                quoted.string(key)
+                result.append(Entry(key: key, quotedKey: quoted.bytes, template: try template("\(table).\(key)", source)))
+            }
+            return result
+        }
+        var explicit = try entries("properties", spec.properties)
+        if let eventIDKey, explicit.contains(where: { $0.key == eventIDKey }) {
+            throw fail("properties.\(eventIDKey)", "collides with event_id_key (the event id is written there)")
+        }
+        // An explicit property that is dropped again is never written: leave it out now.
+        let dropped = dropProperties
+        explicit.removeAll { dropped.contains($0.key) }
+        properties = explicit
+        context = try entries("context", spec.context)
+    }
+
+    /// All conditions hold (none: always).
+    @inline(__always)
+    func matches(_ doc: JSONDocument) -> Bool {
+        for c in conditions where !c.holds(in: doc) { return false }
+        return true
+    }
+}

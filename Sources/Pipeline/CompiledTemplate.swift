@@ -1,0 +1,143 @@
+import JSON
+
+/// A `Template` ready for the hot path: paths parsed once, constant text kept as UTF-8.
+enum CompiledTemplate: Sendable {
+    case constant(String)
+    /// Exactly one placeholder: the value keeps its JSON type.
+    case single(CompiledPlaceholder)
+    /// Text and values joined into a string.
+    case mixed([Part])
+
+    enum Part: Sendable {
+        case text([UInt8])
+        case value(CompiledPlaceholder)
+    }
+
+    /// Parses and compiles `source`; errors carry only the reason (the caller adds rule and key).
+    init(_ source: String) throws(TemplateError) {
+        let template = try Template(parsing: source)
+        if let constant = template.constant {
+            self = .constant(constant)
+        } else if let single = template.singlePlaceholder {
+            self = .single(try CompiledPlaceholder(single))
+        } else {
+            var parts: [Part] = []
+            for part in template.parts {
+                switch part {
+                case .text(let t): parts.append(.text(Array(t.utf8)))
+                case .value(let p): parts.append(.value(try CompiledPlaceholder(p)))
+                }
+            }
+            self = .mixed(parts)
+        }
+    }
+
+    var placeholders: [CompiledPlaceholder] {
+        switch self {
+        case .constant: []
+        case .single(let p): [p]
+        case .mixed(let parts): parts.compactMap { if case .value(let p) = $0 { p } else { nil } }
+        }
+    }
+}
+
+/// `{a|b|'default'}` with its paths parsed.
+struct CompiledPlaceholder: Sendable {
+    /// `nil` stands for `$`, the whole line.
+    var paths: [JSONPath?]
+    var fallback: String?
+    /// `"user.id" or "uid"`, for rejection reasons.
+    var describedPaths: String
+
+    init(_ p: Template.Placeholder) throws(TemplateError) {
+        var paths: [JSONPath?] = []
+        for text in p.paths {
+            if text == "$" {
+                paths.append(nil)
+                continue
+            }
+            do {
+                paths.append(try JSONPath(text))
+            } catch {
+                throw TemplateError(error.reason)
+            }
+        }
+        self.paths = paths
+        fallback = p.fallback
+        describedPaths = p.paths.map { "\"\($0)\"" }.joined(separator: " or ")
+    }
+
+    /// The first path with a non-null value. JSON `null` counts as no value (see `Template`).
+    @inline(__always)
+    func resolve(in doc: JSONDocument) -> Resolution {
+        for path in paths {
+            if let path {
+                if let n = doc.lookup(path), doc.kind(n) != .null { return .node(n) }
+            } else if doc.kind(doc.root) != .null {
+                return .node(doc.root)
+            }
+        }
+        return fallback == nil ? .missing : .fallback
+    }
+}
+
+/// Where a placeholder's value comes from in one line.
+enum Resolution {
+    case node(JSONNode)
+    /// The placeholder's quoted default.
+    case fallback
+    /// No path has a value and there is no default.
+    case missing
+}
+
+/// The outcome of joining a mixed template into text.
+enum RenderOutcome {
+    case rendered
+    case missing(CompiledPlaceholder)
+    /// An object or array cannot become part of a string.
+    case notText(CompiledPlaceholder, JSONKind)
+}
+
+extension CompiledTemplate {
+    /// Appends the decoded UTF-8 text of a mixed template to `text`: strings decoded, numbers as
+    /// their source text, booleans as `true`/`false`.
+    static func render(_ parts: [Part], _ doc: JSONDocument, into text: inout [UInt8]) -> RenderOutcome {
+        for part in parts {
+            switch part {
+            case .text(let t):
+                text.append(contentsOf: t)
+            case .value(let p):
+                switch p.resolve(in: doc) {
+                case .missing:
+                    return .missing(p)
+                case .fallback:
+                    text.append(contentsOf: p.fallback!.utf8)
+                case .node(let n):
+                    switch doc.kind(n) {
+                    case .string:
+                        _ = doc.withStringBytes(n) { text.append(contentsOf: $0) }
+                    case .number, .bool:
+                        text.append(contentsOf: doc.rawBytes(n))
+                    case let kind:
+                        return .notText(p, kind)
+                    }
+                }
+            }
+        }
+        return .rendered
+    }
+}
+
+extension JSONKind {
+    /// `an object`, `a number`: for rejection reasons.
+    var phrase: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .number: "a number"
+        case .string: "a string"
+        case .array: "an array"
+        case .object: "an object"
+        }
+    }
+}

@@ -1,0 +1,42 @@
+/// The deterministic event id: equal for the same line of the same source, so that a receiver
+/// can drop the duplicates that at-least-once delivery produces after a crash.
+///
+/// It is FNV-1a (64-bit) over 16 bytes: the source key (the caller's stable identity of the
+/// file, e.g. derived from device and inode) then the line's start offset, both little-endian,
+/// written as 16 lowercase hex digits. FNV-1a is not cryptographic: the id tells lines apart,
+/// it does not hide where they came from.
+public enum EventID {
+    static let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
+    static let prime: UInt64 = 0x0000_0100_0000_01b3
+
+    public static func hash(sourceKey: UInt64, offset: Int64) -> UInt64 {
+        var h = offsetBasis
+        func mix(_ word: UInt64) {
+            var w = word
+            for _ in 0..<8 {
+                h ^= w & 0xff
+                h = h &* prime
+                w >>= 8
+            }
+        }
+        mix(sourceKey)
+        mix(UInt64(bitPattern: offset))
+        return h
+    }
+
+    /// The id as written into `properties`.
+    public static func string(sourceKey: UInt64, offset: Int64) -> String {
+        var bytes: [UInt8] = []
+        appendHex(hash(sourceKey: sourceKey, offset: offset), to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func appendHex(_ value: UInt64, to bytes: inout [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        var shift = 60
+        while shift >= 0 {
+            bytes.append(digits.utf8Start[Int((value >> UInt64(shift)) & 0xf)])
+            shift -= 4
+        }
+    }
+}

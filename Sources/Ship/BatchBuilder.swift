@@ -1,0 +1,86 @@
+import Pipeline
+
+/// Packs mapped events into request bodies: a pure value, decisions tested as a table.
+///
+/// | situation | result |
+/// | --- | --- |
+/// | event alone (plus `[` `]`) is over `maxBytes` | `.oversized`: dead-letter it, never send it |
+/// | event does not fit in the open batch's bytes | the open batch is closed and returned; the event starts the next one |
+/// | event fits | appended |
+/// | the batch now holds `maxEvents` | closed and returned at once |
+/// | `now ≥ openedAt + linger` (the caller asks with `closeIfLingered`) | closed and returned |
+///
+/// Byte counting includes the brackets and commas, so a closed body never exceeds
+/// `maxBytes`. The linger clock starts with the first event of a batch, not with the last, so
+/// a slow trickle still leaves within `linger`.
+public struct BatchBuilder: Sendable {
+    public let maxEvents: Int
+    public let maxBytes: Int
+    public let linger: Int64
+    public private(set) var open = OutgoingBatch()
+    /// Clock time of the open batch's first event.
+    public private(set) var openedAt: Int64?
+
+    public init(maxEvents: Int = 500, maxBytes: Int = 1_000_000, linger: Int64 = 1_000_000_000) {
+        self.maxEvents = max(1, maxEvents)
+        self.maxBytes = max(3, maxBytes)
+        self.linger = max(0, linger)
+    }
+
+    public init(configuration c: ShipConfiguration) {
+        let c = c.clamped()
+        self.init(maxEvents: c.maxEvents, maxBytes: c.maxBytes, linger: c.linger)
+    }
+
+    public enum AddResult: Sendable, Equatable {
+        /// Appended; the batch stays open.
+        case added
+        /// The event was appended and these batches closed: the one it did not fit in, or the
+        /// one it filled to `maxEvents` (both at once only if `maxEvents` is 1, which never
+        /// leaves an open batch to overflow, so in practice one).
+        case closed([OutgoingBatch])
+        /// The event alone is larger than the byte limit.
+        case oversized(bytes: Int, limit: Int)
+    }
+
+    /// Appends one serialized event.
+    public mutating func add(_ json: some Collection<UInt8>, source: SourceID, start: Int64, end: Int64, now: Int64) -> AddResult {
+        let size = json.count
+        if size + 2 > maxBytes { return .oversized(bytes: size, limit: maxBytes) }
+        var closed: [OutgoingBatch] = []
+        if !open.isEmpty && open.byteCount(appending: size) > maxBytes {
+            closed.append(takeOpen())
+        }
+        if open.isEmpty { openedAt = now }
+        open.append(json, source: source, start: start, end: end)
+        if open.count >= maxEvents { closed.append(takeOpen()) }
+        return closed.isEmpty ? .added : .closed(closed)
+    }
+
+    /// When the open batch must leave on linger time; `nil` when nothing is open.
+    public var lingerDeadline: Int64? { openedAt.map { $0 &+ linger } }
+
+    /// Closes the open batch if its linger time has passed.
+    public mutating func closeIfLingered(now: Int64) -> OutgoingBatch? {
+        guard let d = lingerDeadline, now >= d else { return nil }
+        return takeOpen()
+    }
+
+    /// Closes whatever is open (shutdown, end of input).
+    public mutating func flush() -> OutgoingBatch? {
+        open.isEmpty ? nil : takeOpen()
+    }
+
+    private mutating func takeOpen() -> OutgoingBatch {
+        var b = open
+        b.close()
+        open = OutgoingBatch()
+        openedAt = nil
+        return b
+    }
+
+    /// The dead-letter reason for an oversized event.
+    public static func oversizedReason(bytes: Int, limit: Int) -> String {
+        "event of \(bytes) bytes exceeds the batch limit of \(limit)"
+    }
+}

@@ -1,1 +1,0 @@
-// Ship module placeholder; replaced as the module grows.

@@ -1,0 +1,374 @@
+import Pipeline
+import Posix
+import Runtime
+
+/// The `http` output: batches mapped events, sends them, and acknowledges every line once
+/// its fate is settled (delivered, dead-lettered or dropped).
+///
+/// ```
+///  input queue ──▶ batcher thread ──▶ DeliveryState ──▶ sender threads (maxInFlight) ──▶ TrackTransport
+///   (MappedBatch)   BatchBuilder        (pending,          post, ResponsePlan.decide,
+///                   drops → ack          hold, retry)      acks / dead letter
+///                   rejections → DL
+/// ```
+///
+/// - Backpressure: the batcher waits while `maxInFlight` closed batches are already waiting
+///   to be sent, so the input queue fills and the mapper waits in turn. Held or failing output
+///   therefore stops reading; data waits in the source files, not in memory.
+/// - Acknowledgement: `acknowledge(source, start, end)` once per line range (contiguous ranges of
+///   one source may come merged), from the batcher or a sender thread, in no particular order.
+///   Dead-letter records are fsynced before their lines are acknowledged.
+/// - Time: decisions use the injected `Clock`; waits are condition waits on real monotonic time
+///   for the remaining clock time, so `wake()` and `stop` interrupt them.
+/// - `stop(deadline:)`: stops taking input, closes the open batch, sends what it can until
+///   `deadline` (clock time), then returns. Anything not delivered stays unacknowledged and is
+///   read again after a restart (at-least-once). A request still blocked in the transport at
+///   the deadline is abandoned: its answer is ignored (the transport's request time-out ends
+///   its thread).
+///
+/// `@unchecked Sendable`: every mutable property below `lock` is read and written only while
+/// holding it; the rest is immutable or itself thread-safe.
+public final class Shipper: @unchecked Sendable {
+    public let input: BlockingQueue<MappedBatch>
+    public let counters = ShipCounters()
+
+    private let configuration: ShipConfiguration
+    private let policy: RetryPolicy
+    private let transport: any TrackTransport
+    private let deadLetter: DeadLetter
+    private let clock: any Clock
+    private let sourcePath: @Sendable (SourceID) -> String
+    private let acknowledge: @Sendable (SourceID, Int64, Int64) -> Void
+    private let logger: Logger
+
+    // Guarded by `lock`.
+    private let lock = ConditionLock()
+    private var state: DeliveryState
+    private var random: SplitMix64
+    private var inFlightEvents = 0
+    private var stopping = false
+    private var stopDeadline: Int64 = .max
+    private var abandoned = false
+    private var batcherDone = false
+    private var running = 0
+    /// Sender threads inside `transport.post` now.
+    private var posting = 0
+    private var exited: [Bool] = []
+    private var threads: [Thread] = []
+    private var deadLetterError: String?
+
+    public init(
+        configuration: ShipConfiguration, transport: any TrackTransport, deadLetter: DeadLetter,
+        clock: any Clock, sourcePath: @escaping @Sendable (SourceID) -> String,
+        acknowledge: @escaping @Sendable (SourceID, Int64, Int64) -> Void, logger: Logger,
+        input: BlockingQueue<MappedBatch>? = nil, randomSeed: UInt64? = nil
+    ) {
+        let c = configuration.clamped()
+        self.configuration = c
+        self.policy = RetryPolicy(configuration: c)
+        self.transport = transport
+        self.deadLetter = deadLetter
+        self.clock = clock
+        self.sourcePath = sourcePath
+        self.acknowledge = acknowledge
+        self.logger = logger
+        self.input = input ?? BlockingQueue(capacity: c.inputCapacity)
+        self.state = DeliveryState(holdRetryInterval: c.holdRetryInterval)
+        self.random = SplitMix64(seed: randomSeed ?? UInt64(bitPattern: clock.wallNow()))
+    }
+
+    /// Starts the batcher thread and `maxInFlight` sender threads.
+    public func start() {
+        lock.withLock {
+            guard threads.isEmpty else { return }
+            let count = 1 + configuration.maxInFlight
+            running = count
+            exited = Array(repeating: false, count: count)
+            threads.append(Thread(name: "ship-batch") { [self] in
+                runBatcher()
+                finished(0)
+            })
+            for i in 1..<count {
+                threads.append(Thread(name: "ship-send-\(i)") { [self] in
+                    runSender()
+                    finished(i)
+                })
+            }
+        }
+    }
+
+    /// SIGHUP: ends a hold's wait and makes every backing-off batch due now.
+    public func wake() {
+        lock.withLock {
+            state.wake(now: clock.now())
+            lock.broadcast()
+        }
+    }
+
+    /// SIGTERM: see the type's documentation. `deadline` is in the clock's monotonic time.
+    public func stop(deadline: Int64) {
+        input.close()
+        lock.lock()
+        stopping = true
+        stopDeadline = deadline
+        lock.broadcast()
+        while running > 0 {
+            let remaining = deadline - clock.now()
+            if remaining <= 0 { break }
+            lock.wait(until: SystemClock.monotonicNanoseconds() + min(remaining, 1_000_000_000))
+        }
+        abandoned = true
+        lock.broadcast()
+        // Threads that were only waiting leave at once; only those blocked in the transport stay.
+        while running > posting { lock.wait(until: SystemClock.monotonicNanoseconds() + 10_000_000) }
+        var joinable: [Thread] = []
+        for (i, t) in threads.enumerated() where exited[i] { joinable.append(t) }
+        let left = running
+        let waiting = state.pendingEvents + inFlightEvents
+        lock.unlock()
+        for t in joinable { t.join() }
+        if left > 0 || waiting > 0 {
+            logger.warning("stopped before everything was delivered; the rest is sent again after a restart",
+                           ["events.waiting": String(waiting), "threads.abandoned": String(left)])
+        }
+    }
+
+    /// `ok`, or why events are not flowing.
+    public var health: ShipHealth {
+        lock.withLock {
+            let waiting = grouped(state.pendingEvents + inFlightEvents)
+            if let h = state.hold { return .degraded("\(h.message); holding \(waiting) events") }
+            if let e = deadLetterError { return .degraded("dead letter not writable: \(e)") }
+            if let r = state.retrying { return .degraded("\(r); retrying, \(waiting) events waiting") }
+            return .ok
+        }
+    }
+
+    private func finished(_ index: Int) {
+        lock.withLock {
+            exited[index] = true
+            running -= 1
+            if index == 0 {
+                batcherDone = true
+                state.closeInput()
+            }
+            lock.broadcast()
+        }
+    }
+
+    // MARK: batcher
+
+    private func runBatcher() {
+        var builder = BatchBuilder(configuration: configuration)
+        while true {
+            let result: BlockingQueue<MappedBatch>.PopResult
+            if let due = builder.lingerDeadline {
+                let remaining = due - clock.now()
+                if remaining <= 0 {
+                    if let b = builder.closeIfLingered(now: clock.now()) { submit([b]) }
+                    continue
+                }
+                result = input.pop(until: SystemClock.monotonicNanoseconds() + remaining)
+            } else {
+                result = input.pop().map { .element($0) } ?? .closed
+            }
+            switch result {
+            case .element(let batch): take(batch, into: &builder)
+            case .timedOut: if let b = builder.closeIfLingered(now: clock.now()) { submit([b]) }
+            case .closed:
+                if let b = builder.flush() { submit([b]) }
+                return
+            }
+        }
+    }
+
+    /// One mapped batch: events into the builder; drops acknowledged; rejections and oversized
+    /// events dead-lettered (one write and fsync for the lot) and then acknowledged.
+    private func take(_ batch: MappedBatch, into builder: inout BatchBuilder) {
+        var closed: [OutgoingBatch] = []
+        var records: [DeadLetterRecord] = []
+        var drops: [(Int64, Int64)] = []
+        let now = clock.now()
+        for e in batch.events {
+            switch builder.add(batch.eventJSON(e), source: batch.source, start: e.start, end: e.end, now: now) {
+            case .added: break
+            case .closed(let bs): closed.append(contentsOf: bs)
+            case .oversized(let bytes, let limit):
+                records.append(DeadLetterRecord(
+                    time: clock.wallNow(), reason: BatchBuilder.oversizedReason(bytes: bytes, limit: limit),
+                    source: sourcePath(batch.source), start: e.start, end: e.end, event: Array(batch.eventJSON(e))))
+            }
+        }
+        for o in batch.others {
+            if let why = o.rejection {
+                records.append(DeadLetterRecord(
+                    time: clock.wallNow(), reason: why, source: sourcePath(batch.source), start: o.start, end: o.end,
+                    line: DeadLetterRecord.text(o.lineHead)))
+            } else {
+                drops.append((o.start, o.end))
+            }
+        }
+        if writeDeadLetters(records) {
+            for r in records { ack(batch.source, r.start, r.end) }
+        }
+        for (s, e) in drops { ack(batch.source, s, e) }
+        submit(closed)
+    }
+
+    private func submit(_ batches: [OutgoingBatch]) {
+        guard !batches.isEmpty else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        for b in batches {
+            while !stopping && state.pending.count >= configuration.maxInFlight { lock.wait() }
+            state.enqueue(b, now: clock.now())
+            lock.broadcast()
+        }
+    }
+
+    // MARK: senders
+
+    private func runSender() {
+        lock.lock()
+        defer { lock.unlock() }
+        while !abandoned {
+            let now = clock.now()
+            if stopping && now >= stopDeadline { return }
+            switch state.next(now: now) {
+            case .finished:
+                return
+            case .wait(let until):
+                if stopping && batcherDone && state.inFlight == 0 {
+                    // Nothing can leave before the deadline: held, or every batch backs off past it.
+                    if until == nil || until! >= stopDeadline { return }
+                }
+                var limit = until ?? .max
+                if stopping { limit = min(limit, stopDeadline) }
+                if limit == .max {
+                    lock.wait()
+                } else {
+                    let remaining = max(0, limit - now)
+                    lock.wait(until: SystemClock.monotonicNanoseconds() + min(remaining, 3_600_000_000_000))
+                }
+            case .send(let d):
+                inFlightEvents += d.batch.count
+                posting += 1
+                lock.unlock()
+                counters.requests.add(1, ordering: .relaxed)
+                let outcome: DeliveryOutcome
+                do { outcome = .response(try transport.post(d.batch.body)) } catch { outcome = .failure(error) }
+                lock.lock()
+                inFlightEvents -= d.batch.count
+                posting -= 1
+                if abandoned { return }
+                let decision = ResponsePlan.decide(
+                    eventCount: d.batch.count, outcome: outcome, attempt: d.attempt, policy: policy,
+                    wallNow: clock.wallNow(), random: &random)
+                let completion = state.complete(d, decision, now: clock.now())
+                lock.broadcast()
+                lock.unlock()
+                apply(completion, d, outcome)
+                lock.lock()
+            }
+        }
+    }
+
+    /// Executes a completion outside the lock (dead-letter writes fsync).
+    private func apply(_ c: DeliveryState.Completion, _ d: Delivery, _ outcome: DeliveryOutcome) {
+        switch c.decision {
+        case .delivered:
+            counters.eventsShipped.add(d.batch.count, ordering: .relaxed)
+            ackMerged(c.delivered)
+            if c.recovered { logger.notice("Track API accepts events again", ["batch.events": String(d.batch.count)]) }
+        case .split:
+            counters.splits.add(1, ordering: .relaxed)
+            if case .response(let r) = outcome {
+                logger.debug("batch refused; splitting it to find the rejected events",
+                             ["http.status": String(r.status), "batch.events": String(d.batch.count)])
+            }
+        case .deadLetter(let status, let reason):
+            guard let e = c.deadLetter else { return }
+            var body: String?
+            if case .response(let r) = outcome {
+                body = DeadLetterRecord.text(r.body, limit: configuration.responseBodyLimit)
+            }
+            counters.rejected.add(1, ordering: .relaxed)
+            counters.setLastError(reason)
+            let record = DeadLetterRecord(
+                time: clock.wallNow(), reason: reason, status: status, response: body, source: sourcePath(e.source),
+                start: e.start, end: e.end, event: Array(d.batch.json(of: e)))
+            if writeDeadLetters([record]) { ack(e.source, e.start, e.end) }
+        case .retry(let after, let cause):
+            counters.countRetry(cause)
+            counters.setLastError(cause.description)
+            logger.warning("request failed; retrying later", [
+                "reason": cause.description, "retry.after.ms": String(after / 1_000_000),
+                "retry.attempt": String(d.attempt + 1), "batch.events": String(d.batch.count),
+            ])
+        case .hold(let cause):
+            counters.holds.add(1, ordering: .relaxed)
+            counters.setLastError(cause.message)
+            if let started = c.holdStarted {
+                logger.error("Track API refuses this configuration; holding events (nothing is dropped)", [
+                    "reason": started.message, "http.status": started.status.map(String.init) ?? "none",
+                    "retry.every.s": String(configuration.holdRetryInterval / 1_000_000_000),
+                ])
+            }
+        }
+    }
+
+    private func writeDeadLetters(_ records: [DeadLetterRecord]) -> Bool {
+        guard !records.isEmpty else { return true }
+        do {
+            try deadLetter.write(records)
+            counters.deadLettered.add(records.count, ordering: .relaxed)
+            for r in records {
+                logger.warning("dead-lettered", ["reason": r.reason, "source.path": r.source, "source.offset": String(r.start)])
+            }
+            lock.withLock { deadLetterError = nil }
+            return true
+        } catch {
+            // Not acknowledged: the lines are read again after a restart.
+            let text = "\(error)"
+            logger.error("cannot write the dead letter; lines stay unacknowledged", ["error": text])
+            counters.setLastError("dead letter: \(text)")
+            lock.withLock { deadLetterError = text }
+            return false
+        }
+    }
+
+    private func ack(_ source: SourceID, _ start: Int64, _ end: Int64) {
+        lock.withLock {
+            if !abandoned { acknowledge(source, start, end) }
+        }
+    }
+
+    /// Acknowledges events, merging runs of adjacent ranges of one source into one call.
+    private func ackMerged(_ events: [BatchEvent]) {
+        lock.withLock {
+            guard !abandoned, var run = events.first else { return }
+            for e in events.dropFirst() {
+                if e.source == run.source && e.start == run.end {
+                    run.end = e.end
+                } else {
+                    acknowledge(run.source, run.start, run.end)
+                    run = e
+                }
+            }
+            acknowledge(run.source, run.start, run.end)
+        }
+    }
+}
+
+/// A small, fast, seedable generator for jitter (not for secrets).
+struct SplitMix64: RandomNumberGenerator, Sendable {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,161 @@
+import Pipeline
+import Posix
+import Runtime
+import Ship
+import Synchronization
+
+/// `tracktail run`: the daemon. The main thread supervises: it starts the topology, turns
+/// signals into reloads and shutdown, reports to systemd, and pets the watchdog only while the
+/// pipeline makes progress or has nothing to do.
+enum RunCommand {
+    static func main(_ words: ArraySlice<String>) throws(CommandFailure) -> ExitCode {
+        guard let args = try TracktailCommand.parse(words, help: Help.run, valued: ["--log-level"], flags: ["--once"]) else { return .ok }
+        if let extra = args.positionals.first { throw CommandFailure("unexpected argument \"\(extra)\"", code: .usage) }
+        // Before any thread exists, so that only the signal thread takes signals.
+        SignalWatcher.prepare()
+
+        let path = args["--config"] ?? Configuration.defaultPath
+        var config = try Configuration.load(path: path)
+        let levelWord = args["--log-level"] ?? config.log.level
+        guard let level = Logger.Level(word: levelWord) else { throw CommandFailure("unknown log level \"\(levelWord)\"", code: .usage) }
+        Logger.setLevel(level)
+        let logger = Logger(label: "tracktail")
+        let once = args.has("--once")
+
+        let transport: any TrackTransport
+        var httpTransport: HTTPTrackTransport?
+        switch config.output.kind {
+        case .stdout:
+            transport = StdoutTransport()
+        case .http:
+            let t = try HTTPTrackTransport(config.output, token: try Token.load(config.output.token))
+            httpTransport = t
+            transport = t
+        }
+
+        let topology = try Topology(config, transport: transport, once: once, logger: logger)
+        let supervisor = Supervisor()
+        let watcher = SignalWatcher { signal in
+            if signal == Signals.hangUp {
+                supervisor.post(.reload)
+                return true
+            }
+            supervisor.post(.stop(Signals.name(signal)))
+            return false
+        }
+        topology.start()
+        let notifier = SystemdNotifier()
+        notifier.ready()
+        logger.info("started", ["inputs": String(config.inputs.count), "rules": String(config.mapping.rules.count),
+                                "output": config.output.kind.rawValue, "once": String(once)])
+
+        var exit = ExitCode.ok
+        var lastShipped = 0
+        var lastTick = SystemClock.monotonicNanoseconds()
+        loop: while true {
+            switch supervisor.next(until: SystemClock.monotonicNanoseconds() + 1_000_000_000) {
+            case .stop(let why):
+                logger.info("stopping", ["signal": why])
+                break loop
+            case .reload:
+                notifier.reloading(monotonicMicroseconds: SystemClock.monotonicNanoseconds() / 1000)
+                config = reload(config, topology: topology, transport: httpTransport, logger: logger)
+                notifier.ready()
+            case nil:
+                break
+            }
+            if once && topology.isFinished { break loop }
+            let shipped = topology.shipper.counters.eventsShipped.load(ordering: .relaxed) + topology.shipper.counters.deadLettered.load(ordering: .relaxed)
+            let now = SystemClock.monotonicNanoseconds()
+            let health = topology.shipper.health
+            if once, case .degraded(let reason) = health, topology.shipper.counters.holds.load(ordering: .relaxed) > 0 {
+                logger.error("the Track API refuses this configuration; giving up (--once)", ["reason": reason])
+                exit = .unavailable
+                break loop
+            }
+            if notifier.isActive {
+                let rate = Double(shipped - lastShipped) / (Double(now - lastTick) / 1e9)
+                var line = "\(Int(rate)) events/s, \(topology.budget.inUse) bytes in flight"
+                if case .degraded(let reason) = health { line += ", \(reason)" }
+                notifier.status(line)
+                // Progress, or nothing left to do; a wedged pipeline stops petting and gets restarted.
+                let idle = topology.budget.inUse == 0
+                let held = topology.shipper.counters.holds.load(ordering: .relaxed) > 0
+                if shipped != lastShipped || idle || held { notifier.watchdog() }
+            }
+            lastShipped = shipped
+            lastTick = now
+        }
+        notifier.stopping()
+        let drain = SystemClock.monotonicNanoseconds() + config.output.drainTimeout
+        topology.stop(drainDeadline: drain)
+        watcher.stop()
+        httpTransport?.close()
+        let s = topology.shipper.counters.snapshot
+        logger.info("stopped", ["lines.read": String(topology.stats.linesRead.load(ordering: .relaxed)),
+                                "events.shipped": String(s.eventsShipped), "dead.lettered": String(s.deadLettered),
+                                "dropped": String(topology.stats.linesDropped.load(ordering: .relaxed))])
+        if once && exit == .ok && !topology.isFinished {
+            logger.error("stopped before everything was delivered; run again to continue from the checkpoint")
+            exit = .tempFail
+        }
+        return exit
+    }
+
+    /// SIGHUP: re-read the file; an invalid one is reported and the old one stays in force.
+    /// Rules, log level and the token apply at once; inputs, state and output need a restart.
+    private static func reload(_ old: Configuration, topology: Topology, transport: HTTPTrackTransport?, logger: Logger) -> Configuration {
+        let new: Configuration
+        do {
+            new = try Configuration.load(path: old.file)
+        } catch {
+            logger.error("configuration reload failed; the old configuration stays in force", ["error": error.message])
+            topology.shipper.wake()
+            return old
+        }
+        if let level = Logger.Level(word: new.log.level) { Logger.setLevel(level) }
+        if let transport, new.output.kind == .http {
+            do {
+                transport.replaceToken(try Token.load(new.output.token))
+            } catch {
+                logger.error("token reload failed; the old token stays in use", ["error": error.message])
+            }
+        }
+        topology.reload(mapping: new.mapping)
+        if new.resolvedDescription(sections: [.inputs, .state, .output, .limits]) != old.resolvedDescription(sections: [.inputs, .state, .output, .limits]) {
+            logger.warning("changes to [[input]], [state], [output] or [limits] take effect after a restart")
+        }
+        logger.notice("configuration reloaded", ["rules": String(new.mapping.rules.count)])
+        var kept = old
+        kept.mapping = new.mapping
+        kept.log = new.log
+        return kept
+    }
+}
+
+/// Events for the main thread: posted by the signal thread, taken with a deadline.
+final class Supervisor: Sendable {
+    enum Event: Sendable {
+        case stop(String)
+        case reload
+    }
+
+    private let lock = ConditionLock()
+    private let events = Mutex<[Event]>([])
+
+    func post(_ e: Event) {
+        lock.withLock {
+            events.withLock { $0.append(e) }
+            lock.broadcast()
+        }
+    }
+
+    func next(until deadline: Int64) -> Event? {
+        lock.withLock {
+            while events.withLock({ $0.isEmpty }) {
+                if !lock.wait(until: deadline) && SystemClock.monotonicNanoseconds() >= deadline { break }
+            }
+            return events.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import JSON
+import Pipeline
+import Posix
+import Ship
+import Tail
+
+/// `tracktail status`: per-file progress from the checkpoint file. Reads only the state
+/// directory, so it works while the daemon runs (and when it does not).
+enum StatusCommand {
+    static func main(_ words: ArraySlice<String>) throws(CommandFailure) -> ExitCode {
+        guard let args = try TracktailCommand.parse(words, help: Help.status, flags: ["--json"]) else { return .ok }
+        if let extra = args.positionals.first { throw CommandFailure("unexpected argument \"\(extra)\"", code: .usage) }
+        let config = try Configuration.load(path: args["--config"] ?? Configuration.defaultPath)
+        let dir = config.state.directory
+        let entries: [CheckpointEntry]
+        do {
+            entries = try CheckpointFile.read(stateDirectory: dir)
+        } catch {
+            throw CommandFailure("cannot read the checkpoint in \(dir): \(error)", code: .ioError)
+        }
+        let deadLetters = (try? DeadLetter.count(stateDirectory: dir)) ?? 0
+
+        struct Row {
+            var entry: CheckpointEntry
+            var size: Int64?
+            var note: String
+        }
+        var rows: [Row] = []
+        for e in entries.sorted(by: { ($0.input, $0.path) < ($1.input, $1.path) }) {
+            let st = try? FileSystem.status(e.path)
+            if let st, st.identity == e.identity {
+                rows.append(Row(entry: e, size: st.size, note: st.size < e.offset ? "truncated" : ""))
+            } else {
+                rows.append(Row(entry: e, size: nil, note: st == nil ? "gone (deleted or rotated away)" : "rotated: the path holds another file now"))
+            }
+        }
+
+        if args.has("--json") {
+            var w = JSONWriter()
+            w.beginObject()
+            w.key("state_directory"); w.string(dir)
+            w.key("files"); w.beginArray()
+            for r in rows {
+                w.beginObject()
+                w.key("input"); w.string(r.entry.input)
+                w.key("path"); w.string(r.entry.path)
+                w.key("identity"); w.string(r.entry.identity.description)
+                w.key("offset"); w.int(r.entry.offset)
+                if let size = r.size {
+                    w.key("size"); w.int(size)
+                    w.key("lag_bytes"); w.int(max(0, size - r.entry.offset))
+                }
+                if !r.note.isEmpty { w.key("note"); w.string(r.note) }
+                w.key("updated"); w.string(Timestamp(epochNanoseconds: r.entry.updated).description)
+                w.endObject()
+            }
+            w.endArray()
+            w.key("dead_letter_records"); w.int(Int64(deadLetters))
+            w.endObject()
+            StandardStreams.out(w.bytes + [0x0A])
+            return .ok
+        }
+
+        var out = "state directory: \(dir)\n"
+        if rows.isEmpty { out += "no checkpoint yet\n" }
+        var totalLag: Int64 = 0
+        for r in rows {
+            let lag = r.size.map { max(0, $0 - r.entry.offset) }
+            totalLag += lag ?? 0
+            out += "\(r.entry.path)\n"
+            out += "  input \(r.entry.input), identity \(r.entry.identity), offset \(r.entry.offset)"
+            if let size = r.size, let lag { out += ", size \(size), lag \(lag) bytes" }
+            if !r.note.isEmpty { out += " (\(r.note))" }
+            out += "\n  updated \(Timestamp(epochNanoseconds: r.entry.updated).description)\n"
+        }
+        out += "files: \(rows.count), total lag: \(totalLag) bytes, dead-letter records: \(deadLetters)\n"
+        StandardStreams.out(out)
+        return .ok
+    }
+}

@@ -1,0 +1,252 @@
+import Foundation
+import HTTP
+import Posix
+import Testing
+
+private func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
+
+func makeClient(port: Int, host: String = "127.0.0.1", requestTimeout: Double = 5, poolSize: Int = 2,
+                proxy: HTTPURL? = nil) throws -> HTTPClient {
+    let h = host.contains(":") ? "[\(host)]" : host
+    var configuration = HTTPClientConfiguration(url: try HTTPURL("http://\(h):\(port)"), proxy: proxy)
+    configuration.requestTimeout = requestTimeout
+    configuration.connectTimeout = 2
+    configuration.poolSize = poolSize
+    return try HTTPClient(configuration)
+}
+
+/// Runs the blocking client off the test's task, on a thread of its own (as production does).
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+@Suite struct HTTPClientTests {
+    @Test func keepAliveReusesOneConnection() async throws {
+        let server = try ScriptedServer { c in
+            while let (_, body) = c.readRequest() { c.respond(200, "echo:" + String(decoding: body, as: UTF8.self)) }
+        }
+        defer { server.stop() }
+        let client = try makeClient(port: server.port)
+        defer { client.close() }
+        try await onThread {
+            for i in 0..<5 {
+                let r = try client.send(HTTPRequest(path: "/api/track", headers: ["Content-Type": "application/json"], body: Array("[\(i)]".utf8)))
+                #expect(r.status == 200)
+                #expect(text(r.body) == "echo:[\(i)]")
+            }
+        }
+        #expect(server.connectionCount == 1)
+        #expect(client.idleConnections == 1)
+        let head = try #require(server.requestHeads.first)
+        #expect(head.hasPrefix("POST /api/track HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nUser-Agent: tracktail\r\n"))
+        #expect(head.contains("Content-Length: 3"))
+    }
+
+    @Test func ipv6Loopback() async throws {
+        guard let server = try? ScriptedServer(host: "::1", handler: { $0.serveForever() }) else { return } // no IPv6 here
+        defer { server.stop() }
+        let client = try makeClient(port: server.port, host: "::1")
+        let r = try await onThread { try client.send(HTTPRequest(method: "GET", path: "/")) }
+        #expect(r.status == 200)
+        #expect(server.requestHeads.first?.contains("Host: [::1]:\(server.port)") == true)
+    }
+
+    @Test func chunkedResponseAndInterim100() async throws {
+        let server = try ScriptedServer { c in
+            while c.readRequest() != nil {
+                c.write("HTTP/1.1 100 Continue\r\n\r\n")
+                c.write("HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n")
+                c.write("6\r\n{\"err\"\r\n")
+                c.write("4;x=y\r\n:1}\n\r\n0\r\n\r\n")
+            }
+        }
+        defer { server.stop() }
+        let client = try makeClient(port: server.port)
+        let (a, b) = try await onThread {
+            (try client.send(HTTPRequest(path: "/")), try client.send(HTTPRequest(path: "/")))
+        }
+        #expect(a.status == 400)
+        #expect(text(a.body) == "{\"err\":1}\n")
+        #expect(b == a)
+        #expect(server.connectionCount == 1)
+    }
+
+    /// The server reads the second request on a kept-alive connection and closes (or resets)
+    /// without answering: the client retries once on a fresh connection.
+    @Test(arguments: [false, true])
+    func staleKeptAliveConnectionIsRetriedOnce(reset: Bool) async throws {
+        let server = try ScriptedServer { c in
+            guard c.readRequest() != nil else { return }
+            c.respond(200, "first")
+            guard c.readRequest() != nil else { return }
+            if reset { c.reset() } else { c.close() }
+        }
+        defer { server.stop() }
+        let client = try makeClient(port: server.port)
+        let bodies = try await onThread {
+            try (0..<3).map { _ in text(try client.send(HTTPRequest(path: "/")).body) }
+        }
+        #expect(bodies == ["first", "first", "first"])
+        // 1st conn: req1 ok, req2 dropped → retry on 2nd conn: ok; req3 dropped → 3rd conn.
+        #expect(server.connectionCount == 3)
+        #expect(server.requestHeads.count == 5)
+    }
+
+    /// An idle connection the server closed meanwhile is replaced transparently.
+    @Test func idleConnectionClosedByServerIsDiscarded() async throws {
+        let server = try ScriptedServer { c in
+            guard c.readRequest() != nil else { return }
+            c.respond(200, "ok")
+        }
+        defer { server.stop() }
+        let client = try makeClient(port: server.port)
+        _ = try await onThread { try client.send(HTTPRequest(path: "/")) }
+        // Give the server's close time to arrive; if it has not, the stale-connection retry covers it.
+        try await Task.sleep(for: .milliseconds(150))
+        let r = try await onThread { try client.send(HTTPRequest(path: "/")) }
+        #expect(r.status == 200)
+        #expect(server.connectionCount == 2)
+        #expect(server.requestHeads.count == 2)
+    }
+
+    @Test func freshConnectionClosedWithoutAnswerIsNotRetried() async throws {
+        let server = try ScriptedServer { c in _ = c.readRequest() }
+        defer { server.stop() }
+        let client = try makeClient(port: server.port)
+        await #expect(throws: HTTPError.closed(beforeResponse: true)) {
+            try await onThread { try client.send(HTTPRequest(path: "/")) }
+        }
+        #expect(server.connectionCount == 1)
+    }
+
+    @Test func closedMidResponseIsNotRetried() async throws {
+        let server = try ScriptedServer { c in
+            while c.readRequest() != nil {
+                c.write("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+                return
+            }
+        }
+        defer { server.stop() }
+        let client = try makeClient(port: server.port)
+        await #expect(throws: HTTPError.closed(beforeResponse: false)) {
+            try await onThread { try client.send(HTTPRequest(path: "/")) }
+        }
+        #expect(server.connectionCount == 1)
+    }
+
+    @Test func slowResponseTimesOut() async throws {
+        let server = try ScriptedServer { c in
+            guard c.readRequest() != nil else { return }
+            Thread.sleep(forTimeInterval: 2)
+            c.respond(200, "late")
+        }
+        defer { server.stop() }
+        let client = try makeClient(port: server.port, requestTimeout: 0.3)
+        await #expect(throws: HTTPError.timeout(.receive, host: "127.0.0.1")) {
+            try await onThread { try client.send(HTTPRequest(path: "/")) }
+        }
+        #expect(client.idleConnections == 0)
+    }
+
+    @Test func connectionCloseResponseIsNotPooled() async throws {
+        let server = try ScriptedServer { c in
+            while c.readRequest() != nil { c.respond(503, "busy", extra: "Connection: close\r\nRetry-After: 1\r\n") }
+        }
+        defer { server.stop() }
+        let client = try makeClient(port: server.port)
+        let r = try await onThread { try client.send(HTTPRequest(path: "/")) }
+        #expect(r.status == 503)
+        #expect(r.headers["retry-after"] == "1")
+        #expect(r.closesConnection)
+        #expect(client.idleConnections == 0)
+    }
+
+    @Test func closeDelimitedBody() async throws {
+        let server = try ScriptedServer { c in
+            guard c.readRequest() != nil else { return }
+            c.write("HTTP/1.1 500 Oops\r\n\r\nthe end is the end")
+        }
+        defer { server.stop() }
+        let client = try makeClient(port: server.port)
+        let r = try await onThread { try client.send(HTTPRequest(path: "/")) }
+        #expect(r.status == 500)
+        #expect(text(r.body) == "the end is the end")
+        #expect(client.idleConnections == 0)
+    }
+
+    @Test func refusedConnection() async throws {
+        // Bind a port, then close it, so nothing listens there.
+        let probe = try Socket.listen(on: try Resolver.resolve(host: "127.0.0.1", port: 0)[0])
+        let port = try probe.localAddress().port
+        probe.close()
+        let client = try makeClient(port: port)
+        do {
+            _ = try await onThread { try client.send(HTTPRequest(path: "/")) }
+            Issue.record("connected to a closed port")
+        } catch let error as HTTPError {
+            guard case .connect(let host, let p, let reason) = error else {
+                Issue.record("wrong error \(error)")
+                return
+            }
+            #expect(host == "127.0.0.1" && p == port)
+            #expect(reason.contains("refused"))
+        }
+    }
+
+    @Test func unknownHostIsAResolveError() async throws {
+        var configuration = HTTPClientConfiguration(url: try HTTPURL("http://no-such-host.invalid:1"))
+        configuration.connectTimeout = 2
+        let client = try HTTPClient(configuration)
+        do {
+            _ = try await onThread { try client.send(HTTPRequest(path: "/")) }
+            Issue.record("resolved an .invalid name")
+        } catch let error as HTTPError {
+            guard case .resolve(let host, _) = error else {
+                Issue.record("wrong error \(error)")
+                return
+            }
+            #expect(host == "no-such-host.invalid")
+        }
+    }
+
+    @Test func largeBodySentWhole() async throws {
+        let server = try ScriptedServer { c in
+            while let (_, body) = c.readRequest() { c.respond(200, "\(body.count):\(body.reduce(0) { $0 &+ Int($1) })") }
+        }
+        defer { server.stop() }
+        let client = try makeClient(port: server.port)
+        let body = (0..<2_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let r = try await onThread { try client.send(HTTPRequest(path: "/", body: body)) }
+        #expect(text(r.body) == "\(body.count):\(body.reduce(0) { $0 &+ Int($1) })")
+    }
+
+    @Test func concurrentSendersShareThePool() async throws {
+        let server = try ScriptedServer { $0.serveForever() }
+        defer { server.stop() }
+        let client = try makeClient(port: server.port, poolSize: 2)
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<4 {
+                group.addTask { try await onThread { try (0..<50).filter { _ in try client.send(HTTPRequest(path: "/")).status == 200 }.count } }
+            }
+            var total = 0
+            for try await n in group { total += n }
+            #expect(total == 200)
+        }
+        #expect(client.idleConnections <= 2)
+        #expect(server.connectionCount <= 200)
+        client.close()
+        #expect(client.idleConnections == 0)
+        #expect(throws: HTTPError.shutDown) { try client.send(HTTPRequest(path: "/")) }
+    }
+
+    @Test func forwardProxyGetsAbsoluteForm() async throws {
+        let proxy = try ScriptedServer { $0.serveForever() }
+        defer { proxy.stop() }
+        let client = try makeClient(port: 9, host: "127.0.0.1", proxy: try HTTPURL("http://127.0.0.1:\(proxy.port)"))
+        let r = try await onThread { try client.send(HTTPRequest(path: "/api/track?x=1")) }
+        #expect(r.status == 200)
+        #expect(proxy.requestHeads.first?.hasPrefix("POST http://127.0.0.1:9/api/track?x=1 HTTP/1.1\r\nHost: 127.0.0.1:9\r\n") == true)
+    }
+}
