@@ -433,6 +433,36 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         #expect(h.budget.inUse == 0)
     }
 
+    /// Shutdown while the reader waits for the budget: `stop()` returns, nothing is checkpointed
+    /// beyond what was acknowledged.
+    @Test func stopWhileWaitingForBudget() throws {
+        let h = Harness(budgetBytes: 2048)
+        h.write("s.log", joined(lines("s", 0..<500)))
+        h.holdAcks = true
+        try h.start(h.configuration(batchBytes: 512, readChunk: 512))
+        #expect(eventually { !h.texts.isEmpty })
+        usleep(200_000)
+        h.stop()
+        #expect(h.texts.count < 500)
+        #expect(try CheckpointFile.read(stateDirectory: h.state).first?.offset == 0)
+    }
+
+    /// Shutdown while nobody pops the output queue (a wedged downstream): `stop()` closes the
+    /// queue, which frees the reader.
+    @Test func stopWithWedgedDownstream() throws {
+        let h = Harness()
+        h.write("w.log", joined(lines("w", 0..<5000)))
+        let queue = BlockingQueue<LineBatch>(capacity: 1)
+        let config = h.configuration(batchBytes: 256, readChunk: 256)
+        let tailer = try Tailer(configuration: config, budget: h.budget, output: queue, logger: Logger(label: "wedged"))
+        tailer.start()
+        #expect(eventually { !queue.isEmpty })
+        usleep(100_000)
+        tailer.stop()
+        tailer.close()
+        #expect(queue.isClosed)
+    }
+
     @Test func secondInstanceIsRefused() throws {
         let h = Harness()
         try h.start(h.configuration())
