@@ -427,10 +427,10 @@ final class TailReader: @unchecked Sendable {
     }
 
     /// Opens a newly found file and decides where to start. False when it must wait for a slot.
-    @discardableResult
     ///
     /// `onlyResume`: the file is not matched by the globs (found by `recoverRotatedWhileStopped`);
     /// open it only if its checkpoint proves it is the file we were reading.
+    @discardableResult
     func discover(path: String, identity: FileIdentity, input: Int, startup: Bool, onceLimit: Int64?, onlyResume: Bool = false) -> Bool {
         guard ensureSlot() else { return false }
         let spec = config.inputs[input]
