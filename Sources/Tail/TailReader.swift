@@ -90,6 +90,8 @@ final class TailReader: @unchecked Sendable {
     var warnedLimit = false
     var onceQueue: [(path: String, identity: FileIdentity, input: Int, size: Int64)] = []
     var failedOpen: Set<String> = []
+    /// The batch being pushed belongs to a deleted file past its grace time.
+    var abandonCurrent = false
     let buffer: UnsafeMutableRawBufferPointer
 
     static let tick: Int64 = 1_000_000_000
@@ -222,13 +224,11 @@ final class TailReader: @unchecked Sendable {
                 var batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
                 inst.splitter.flush(into: &batch)
                 _ = push(&batch, inst.id)
+                abandonCurrent = false
                 logger.info("file closed after rotation or deletion", ["source.path": inst.path, "source.offset": "\(inst.readOffset)"])
                 finish(inst, forget: true)
             case .abandon:
-                let size = (try? inst.descriptor?.status().size) ?? inst.readOffset
-                logger.warning("deleted file closed before it was read to its end", [
-                    "source.path": inst.path, "source.offset": "\(inst.readOffset)", "bytes.unread": "\(max(0, size - inst.readOffset))"])
-                finish(inst, forget: true)
+                abandon(inst)
             }
         }
     }
@@ -580,7 +580,8 @@ final class TailReader: @unchecked Sendable {
 
     /// Reads up to `turnsPerFile` chunks. Returns true when more is waiting.
     func readFile(_ inst: FileInstance) -> Bool {
-        if inst.done { return false }
+        // Not ours any more (abandoned while we waited for the budget): never reopen by path.
+        if inst.done || instances[inst.id] !== inst { return false }
         if inst.descriptor == nil && !reopen(inst) { return false }
         guard let fd = inst.descriptor, let st = try? fd.status() else { return false }
         if st.linkCount == 0 && !inst.deleted {
@@ -631,14 +632,23 @@ final class TailReader: @unchecked Sendable {
             inst.lastActivity = now
             turns += 1
             if batch.bytes.count >= config.batchBytes || batch.lines.count >= config.batchLines {
-                guard push(&batch, inst.id) else { return false }
+                guard push(&batch, inst.id) else { return unwound(inst) }
                 batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
             }
         }
-        guard push(&batch, inst.id) else { return false }
+        guard push(&batch, inst.id) else { return unwound(inst) }
         inst.atEOF = eof
         if let l = inst.onceLimit, inst.readOffset >= l { completeOnce(inst); return false }
         return !eof
+    }
+
+    /// A push failed: stopping, or the file expired while we waited (see `closeExpiredDeleted`).
+    func unwound(_ inst: FileInstance) -> Bool {
+        if abandonCurrent {
+            abandonCurrent = false
+            abandon(inst)
+        }
+        return false
     }
 
     func completeOnce(_ inst: FileInstance) {
@@ -647,6 +657,36 @@ final class TailReader: @unchecked Sendable {
         _ = push(&batch, inst.id)
         inst.done = true
         finish(inst, forget: false)
+    }
+
+    /// While the budget is spent nothing is read and no tick runs, but a deleted file must still
+    /// be let go after its grace time (it holds its disk space while open). Checked about once a
+    /// second during the wait. Returns true when the file being pushed is one of them (the
+    /// caller abandons it once it has unwound).
+    func closeExpiredDeleted(current: SourceID) -> Bool {
+        let t = now
+        var currentExpired = false
+        for inst in Array(instances.values) {
+            guard let fd = inst.descriptor, let st = try? fd.status() else { continue }
+            if st.linkCount == 0 {
+                inst.deleted = true
+                if inst.orphanSince == nil {
+                    if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
+                    inst.orphanSince = t
+                }
+            }
+            guard inst.deleted, let since = inst.orphanSince, t - since >= config.deletedGrace else { continue }
+            if inst.id == current { currentExpired = true } else { abandon(inst) }
+        }
+        return currentExpired
+    }
+
+    /// Closes a deleted file that was not read to its end within the grace time.
+    func abandon(_ inst: FileInstance) {
+        let size = (try? inst.descriptor?.status().size) ?? inst.readOffset
+        logger.warning("deleted file closed before it was read to its end", [
+            "source.path": inst.path, "source.offset": "\(inst.readOffset)", "bytes.unread": "\(max(0, size - inst.readOffset))"])
+        finish(inst, forget: true)
     }
 
     /// Truncated (copytruncate) or replaced in place: the old instance ends (its in-flight lines
@@ -681,12 +721,18 @@ final class TailReader: @unchecked Sendable {
         var excess: [(start: Int64, excess: Int64)] = []
         for l in batch.lines where l.truncated { excess.append((l.start, (l.end - l.start) - Int64(l.textCount))) }
         let charge = Int(last.end - first.start - excess.reduce(0) { $0 + $1.excess })
+        var waits = 0
         while !tailer.budget.tryAcquire(charge) {
             let stop = tailer.state.withLock { () -> Bool in
                 if !tailer.stopping { tailer.state.wait(until: SystemClock.monotonicNanoseconds() + 100_000_000) }
                 return tailer.stopping
             }
             if stop { return false }
+            waits += 1
+            if waits % 10 == 0 && closeExpiredDeleted(current: id) {
+                abandonCurrent = true
+                return false
+            }
         }
         let previousEnd = tailer.state.withLock { () -> Int64 in
             let p = tailer.sources[id]?.emittedEnd ?? first.start

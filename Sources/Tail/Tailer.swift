@@ -60,7 +60,8 @@ public final class Tailer: @unchecked Sendable {
         /// Truncated lines in flight: the budget was charged their head, not their range.
         var truncated: [(start: Int64, excess: Int64)] = []
         /// Kept for the tail hash at checkpoint time. For a finished source it is owned here
-        /// (closed once everything is acknowledged); otherwise by the reader.
+        /// (closed once everything is acknowledged, or at once when forgotten); otherwise by
+        /// the reader.
         var descriptor: FileDescriptor?
         /// Files yes; pipes and superseded (truncated) instances no.
         var checkpointed: Bool
@@ -196,12 +197,18 @@ public final class Tailer: @unchecked Sendable {
         }
     }
 
-    /// The reader lets go of a source (it keeps its descriptor until acknowledged).
+    /// The reader lets go of a source. With `forget` its descriptor closes at once (nothing more
+    /// is needed from a renamed-away or deleted file, and a deleted one holds its disk space);
+    /// otherwise it stays open until acknowledged, for the checkpoint's tail hash.
     func finishSource(_ id: SourceID, forget: Bool) {
         state.withLock {
             guard var s = sources[id] else { return }
             s.finished = true
             s.forget = forget
+            if forget {
+                s.descriptor?.close()
+                s.descriptor = nil
+            }
             if s.fullyAcknowledged { retireLocked(id, s) } else { sources[id] = s }
             state.broadcast()
         }

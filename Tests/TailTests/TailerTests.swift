@@ -196,6 +196,31 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         #expect(try CheckpointFile.read(stateDirectory: h.state).isEmpty)
     }
 
+    /// A deleted file is never held open forever, not even while the budget is spent (an
+    /// outage): after the grace time it is closed, its unread rest given up (and logged).
+    @Test func deletedFileLetGoDuringBackpressure() throws {
+        let h = Harness(budgetBytes: 2048)
+        h.write("gone.log", joined(lines("g", 0..<2000)))
+        h.holdAcks = true
+        var config = h.configuration(batchBytes: 512, readChunk: 512)
+        config.deletedGrace = 500_000_000
+        try h.start(config)
+        #expect(eventually { !h.texts.isEmpty })
+        try FileManager.default.removeItem(atPath: h.path("gone.log"))
+        func holdsDeleted() -> Bool {
+            let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+            return fds.contains { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + $0))?.contains("gone.log") == true }
+        }
+        #expect(eventually { !holdsDeleted() })
+        #expect(h.texts.count < 2000)
+        h.holdAcks = false
+        h.releaseHeld()
+        #expect(eventually { h.tailer.sourceCount == 0 })
+        h.stop()
+        #expect(h.budget.inUse == 0)
+        #expect(try CheckpointFile.read(stateDirectory: h.state).isEmpty)
+    }
+
     @Test func inodeReuseAndReplacement() throws {
         let h = Harness()
         try h.start(h.configuration())
