@@ -1,3 +1,4 @@
+import Pipeline
 import JSON
 import Posix
 import Synchronization
@@ -202,24 +203,9 @@ public enum DeadLetterFile {
         return out
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS.sssZ` as written by `CivilTime.iso8601`.
+    /// `YYYY-MM-DDTHH:MM:SS.sssZ`, as `DeadLetterRecord` writes it.
     static func parseTime(_ s: String) -> Int64? {
-        let b = Array(s.utf8)
-        guard b.count == 24, b[4] == 0x2D, b[7] == 0x2D, b[10] == UInt8(ascii: "T"), b[13] == 0x3A, b[16] == 0x3A,
-              b[19] == 0x2E, b[23] == UInt8(ascii: "Z") else { return nil }
-        func num(_ r: Range<Int>) -> Int? {
-            var v = 0
-            for i in r {
-                guard b[i] >= 0x30, b[i] <= 0x39 else { return nil }
-                v = v * 10 + Int(b[i] - 0x30)
-            }
-            return v
-        }
-        guard let y = num(0..<4), let mo = num(5..<7), let d = num(8..<10), let h = num(11..<13),
-              let mi = num(14..<16), let se = num(17..<19), let ms = num(20..<23),
-              (1...12).contains(mo), d >= 1, d <= CivilTime.daysInMonth(year: y, month: mo), h < 24, mi < 60, se < 61
-        else { return nil }
-        let secs = Int64(CivilTime.days(year: y, month: mo, day: d)) * 86_400 + Int64(h * 3_600 + mi * 60 + se)
-        return (secs * 1_000 + Int64(ms)) * 1_000_000
+        guard s.utf8.count == Timestamp.wireLength, let t = try? Timestamp.parse(iso: s) else { return nil }
+        return t.epochMilliseconds * 1_000_000
     }
 }

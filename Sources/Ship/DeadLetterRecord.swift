@@ -1,3 +1,4 @@
+import Pipeline
 import JSON
 
 /// One line of a dead-letter file: a line or event that will not reach the API as it is.
@@ -54,7 +55,7 @@ public struct DeadLetterRecord: Sendable, Equatable {
         swap(&w.bytes, &out)
         w.beginObject()
         w.key("time")
-        w.string(CivilTime.iso8601(nanoseconds: time))
+        w.string(Timestamp(epochNanoseconds: time).description)
         w.key("reason")
         w.string(reason)
         if let status {

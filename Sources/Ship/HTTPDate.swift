@@ -1,3 +1,4 @@
+import Pipeline
 /// Parses the three date forms RFC 9110 §5.6.7 makes a recipient accept, for `Retry-After`.
 ///
 /// | form | example |
@@ -45,8 +46,8 @@ public enum HTTPDate {
         guard t.count == 3, t.allSatisfy({ $0.count == 2 }),
               let h = number(t[0]), let m = number(t[1]), let s = number(t[2]),
               h < 24, m < 60, s <= 60,
-              day >= 1, day <= CivilTime.daysInMonth(year: year, month: month) else { return nil }
-        let days = Int64(CivilTime.days(year: year, month: month, day: day))
+              day >= 1, day <= Timestamp.daysIn(month: month, year: Int64(year)) else { return nil }
+        let days = Timestamp.days(fromCivil: Int64(year), month, day)
         return days * 86_400 + Int64(h * 3_600 + m * 60 + s)
     }
 

@@ -53,7 +53,7 @@ enum RunCommand {
         var lastShipped = 0
         var lastTick = SystemClock.monotonicNanoseconds()
         loop: while true {
-            switch supervisor.next(until: SystemClock.monotonicNanoseconds() + 1_000_000_000) {
+            switch supervisor.next(until: SystemClock.monotonicNanoseconds() + (once ? 100_000_000 : 1_000_000_000)) {
             case .stop(let why):
                 logger.info("stopping", ["signal": why])
                 break loop

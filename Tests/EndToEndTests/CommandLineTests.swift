@@ -87,7 +87,7 @@ import Testing
         ("[[input]]\nname = \"a\"\npaths = [\"/tmp/x\"]\npathz = 1\n[[rule]]\nevent_name = \"e\"\nuser_id = \"{u}\"\n",
          ":4:1: input[0].pathz", "unknown key"),
         ("[[input]]\nname = \"a\"\npaths = [\"/tmp/x\"]\n[[rule]]\nevent_name = \"e\"\nuser_id = \"{user.id|}\"\n",
-         ":6:11: rule[0].user_id", ""),
+         ":6:11: rule[0].user_id", "placeholder"),
         ("[[input]]\nname = \"a\"\npaths = [\"/tmp/x\"]\n[[rule]]\nevent_name = \"e\"\nuser_id = \"{u}\"\n[output]\ntype = \"http\"\ntoken = \"s3cr3t-value\"\n",
          ":9:9: output.token", "never written in the configuration"),
         ("a = 1\na = 2\n", ":2:1:", "duplicate key"),

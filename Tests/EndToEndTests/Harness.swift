@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import Testing
 
 /// Helpers for end-to-end tests: the real `tracktail` binary, real files, real signals, and the
@@ -172,8 +175,9 @@ enum Harness {
 
         func int(_ key: String) -> Int { (stats()[key] as? Int) ?? 0 }
 
+        /// SIGKILL: a child of the test runner may inherit a blocked SIGTERM.
         func stop() {
-            if process.isRunning { process.terminate() }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
     }
@@ -202,7 +206,7 @@ enum Harness {
     }
 
     /// A configuration that ships `inputGlob` to the sink with the given extra `[output]` lines.
-    static func httpConfig(state: URL, inputs: [String], sink: Sink, output: String = "", rule: String = "", top: String = "") -> String {
+    static func httpConfig(state: URL, inputs: [String], url: String, output: String = "", rule: String = "", top: String = "") -> String {
         """
         \(top)
         [state]
@@ -224,7 +228,7 @@ enum Harness {
 
         [output]
         type = "http"
-        url = "\(sink.url)"
+        url = "\(url)"
         token_env = "TRACKTAIL_TEST_TOKEN"
         linger = "100ms"
         retry_initial = "50ms"
