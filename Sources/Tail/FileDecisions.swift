@@ -59,18 +59,24 @@ public enum FileDecisions {
     ///
     /// - `prefixHash`: hash of the current first `known.length` bytes, `nil` when the file has
     ///   fewer bytes than that.
+    /// - `recentMatches`: the last bytes we read (just before `readOffset`) are still there.
+    ///   This catches copytruncate when the application rewrote the file past our offset with
+    ///   the same first bytes (lines that start alike) before we looked again.
     ///
-    /// | size vs known.length | prefix    | size vs readOffset | result      |
-    /// |----------------------|-----------|--------------------|-------------|
-    /// | smaller              | —         | —                  | truncated   |
-    /// | ≥                    | differs   | —                  | replaced    |
-    /// | ≥                    | same      | smaller            | truncated   |
-    /// | ≥                    | same      | equal              | unchanged   |
-    /// | ≥                    | same      | larger             | grown       |
-    public static func change(known: Fingerprint, readOffset: Int64, size: Int64, prefixHash: UInt64?) -> FileChange {
+    /// | size vs known.length | prefix  | size vs readOffset | recent bytes | result    |
+    /// |----------------------|---------|--------------------|--------------|-----------|
+    /// | smaller              | —       | —                  | —            | truncated |
+    /// | ≥                    | differs | —                  | —            | replaced  |
+    /// | ≥                    | same    | smaller            | —            | truncated |
+    /// | ≥                    | same    | ≥                  | differ       | replaced  |
+    /// | ≥                    | same    | equal              | same         | unchanged |
+    /// | ≥                    | same    | larger             | same         | grown     |
+    public static func change(known: Fingerprint, readOffset: Int64, size: Int64, prefixHash: UInt64?,
+                              recentMatches: Bool = true) -> FileChange {
         guard let prefixHash, size >= Int64(known.length) else { return .truncated }
         if prefixHash != known.hash { return .replaced }
         if size < readOffset { return .truncated }
+        if !recentMatches { return .replaced }
         return size > readOffset ? .grown : .unchanged
     }
 
@@ -85,9 +91,13 @@ public enum FileDecisions {
     ///
     /// `start_at = "end"` applies only to files present at the first scan: a file that appears
     /// later (the new `app.log` after a rotation) is read from 0, or its first lines would be
-    /// lost at every rotation.
-    public static func startOffset(startAt: TailConfiguration.StartAt, foundAtStartup: Bool, size: Int64) -> Int64 {
-        startAt == .end && foundAtStartup ? size : 0
+    /// lost at every rotation. "End" is the start of the last, unfinished line (`lastLineStart`,
+    /// just past the last newline) so that a line being written at that moment is delivered
+    /// whole, not as a fragment.
+    public static func startOffset(startAt: TailConfiguration.StartAt, foundAtStartup: Bool, size: Int64,
+                                   lastLineStart: Int64? = nil) -> Int64 {
+        guard startAt == .end && foundAtStartup else { return 0 }
+        return min(size, lastLineStart ?? size)
     }
 
     /// | deleted | at EOF | idle ≥ linger | orphaned ≥ grace | action      |

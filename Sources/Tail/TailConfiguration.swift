@@ -9,6 +9,20 @@
 /// | `checkpointInterval`| 1 s     | checkpoint file written this often when changed               |
 /// | `forgetAfter`       | 7 days  | checkpoint entries of files not seen this long are dropped   |
 /// | `once`              | false   | read each file to the end it had at start, then finish       |
+///
+/// Checkpoint entries are forgotten when their file was renamed out of the globs or deleted and
+/// has been read to its end and acknowledged; an entry loaded at start that matches no file
+/// (e.g. its directory is not mounted yet) is kept for `forgetAfter` after its last update.
+///
+/// `once`: every file matched at start is read up to the size it had then (a last line without
+/// a newline is delivered too), no new files are looked for, and `output` is closed at the end;
+/// `Tailer.waitUntilAllAcknowledged` then tells when everything is done. A pipe is read until
+/// its writers have closed it (it waits for a first writer).
+///
+/// Globs are `glob(3)` patterns (no `**`). The directory part of a pattern without wildcards is
+/// watched with inotify even before it has matching files; directories that are themselves
+/// matched by wildcards are watched once they hold a matching file, and new ones are found by
+/// the periodic rescan.
 public struct TailConfiguration: Sendable {
     public enum Kind: String, Sendable { case file, pipe }
     /// Where a file never seen before starts (see `FileDecisions.startOffset`).

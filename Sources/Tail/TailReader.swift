@@ -22,6 +22,19 @@ final class FileInstance {
     /// `once` mode: the size it had at start; reading stops there.
     var onceLimit: Int64?
     var done = false
+    /// The last bytes read (just before `readOffset`), to notice a rewrite under our offset.
+    var recent: [UInt8] = []
+    static let recentBytes = 16
+
+    func remember(_ chunk: UnsafeRawBufferPointer) {
+        let k = Self.recentBytes
+        if chunk.count >= k {
+            recent = Array(chunk[(chunk.count - k)...])
+        } else {
+            recent.append(contentsOf: chunk)
+            if recent.count > k { recent.removeFirst(recent.count - k) }
+        }
+    }
 
     init(id: SourceID, input: Int, path: String, identity: FileIdentity, descriptor: FileDescriptor, offset: Int64,
          maxLineBytes: Int, fingerprint: Fingerprint, key: UInt64, now: Int64) {
@@ -77,6 +90,8 @@ final class TailReader: @unchecked Sendable {
     var warnedLimit = false
     var onceQueue: [(path: String, identity: FileIdentity, input: Int, size: Int64)] = []
     var failedOpen: Set<String> = []
+    /// The batch being pushed belongs to a deleted file past its grace time.
+    var abandonCurrent = false
     let buffer: UnsafeMutableRawBufferPointer
 
     static let tick: Int64 = 1_000_000_000
@@ -177,7 +192,7 @@ final class TailReader: @unchecked Sendable {
             }
             guard let dir = watches[e.watch] else { continue }
             if !e.mask.isDisjoint(with: [.create, .movedFrom, .movedTo, .delete]) { needScan = true }
-            if !e.mask.isDisjoint(with: [.modify, .closeWrite]), let id = byPath[Path.join(dir, e.name)] {
+            if !e.mask.isDisjoint(with: [.modify, .closeWrite]), let id = byPath[Path.normalize(Path.join(dir, e.name))] {
                 dirty.insert(id)
             }
         }
@@ -190,30 +205,30 @@ final class TailReader: @unchecked Sendable {
         if inotify == nil || watchFailed || config.once {
             for (id, inst) in instances where !inst.done && inst.orphanSince == nil { dirty.insert(id) }
         }
-        if deferredDiscovery {
-            deferredDiscovery = false
-            needScan = !config.once
-        }
+        if deferredDiscovery && !config.once { needScan = true }
         for inst in Array(instances.values) where inst.orphanSince != nil {
-            while readFile(inst) {}
+            var more = false
+            for _ in 0..<8 {
+                more = readFile(inst)
+                if !more { break }
+            }
             guard let since = inst.orphanSince, instances[inst.id] === inst else { continue }
             if let fd = inst.descriptor, let st = try? fd.status() { inst.deleted = st.linkCount == 0 }
             let action = FileDecisions.orphanAction(
                 deleted: inst.deleted, atEOF: inst.atEOF, idleNanoseconds: t - max(inst.lastActivity, since),
                 orphanedNanoseconds: t - since, linger: config.orphanLinger, deletedGrace: config.deletedGrace)
             switch action {
-            case .keepReading: break
+            case .keepReading:
+                if more { dirty.insert(inst.id) }
             case .close:
                 var batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
                 inst.splitter.flush(into: &batch)
                 _ = push(&batch, inst.id)
+                abandonCurrent = false
                 logger.info("file closed after rotation or deletion", ["source.path": inst.path, "source.offset": "\(inst.readOffset)"])
                 finish(inst, forget: true)
             case .abandon:
-                let size = (try? inst.descriptor?.status().size) ?? inst.readOffset
-                logger.warning("deleted file closed before it was read to its end", [
-                    "source.path": inst.path, "source.offset": "\(inst.readOffset)", "bytes.unread": "\(max(0, size - inst.readOffset))"])
-                finish(inst, forget: true)
+                abandon(inst)
             }
         }
     }
@@ -245,7 +260,8 @@ final class TailReader: @unchecked Sendable {
         var out: [Found] = []
         for (i, spec) in config.inputs.enumerated() where spec.kind == .file {
             for pattern in spec.paths {
-                for path in Glob.expand(pattern) where !seen.contains(path) {
+                // Normalized, so that `dir/name` from an inotify event finds it (`./a.log`, `a//b`).
+                for path in Glob.expand(pattern).map(Path.normalize) where !seen.contains(path) {
                     if Self.excluded(path, by: spec.exclude) { continue }
                     guard let st = try? FileSystem.status(path), st.isRegularFile else { continue }
                     seen.insert(path)
@@ -262,6 +278,7 @@ final class TailReader: @unchecked Sendable {
     }
 
     func scan(startup: Bool) {
+        deferredDiscovery = false
         let found = observeAll()
         updateWatches(found)
         var foundBy: [String: Found] = [:]
@@ -270,6 +287,7 @@ final class TailReader: @unchecked Sendable {
             FileDecisions.Tracked(id: $0.id, path: $0.path, identity: $0.identity)
         }.sorted { $0.id < $1.id }
         let actions = FileDecisions.reconcile(tracked: tracked, observed: found.map { .init(path: $0.path, identity: $0.status.identity) })
+        var slotsExhausted = false
         for action in actions {
             switch action {
             case .keep(let id):
@@ -300,7 +318,9 @@ final class TailReader: @unchecked Sendable {
                     dirty.insert(id)
                     continue
                 }
-                discover(path: path, identity: identity, input: f.input, startup: startup, onceLimit: nil)
+                // Once no slot is free, the rest wait for the next scan (no need to try each).
+                if slotsExhausted { deferredDiscovery = true; continue }
+                if !discover(path: path, identity: identity, input: f.input, startup: startup, onceLimit: nil) { slotsExhausted = true }
             }
         }
     }
@@ -313,6 +333,7 @@ final class TailReader: @unchecked Sendable {
     }
 
     func discoverOnceQueue() {
+        deferredDiscovery = false
         while let next = onceQueue.first {
             guard discover(path: next.path, identity: next.identity, input: next.input, startup: true, onceLimit: next.size) else { return }
             onceQueue.removeFirst()
@@ -325,7 +346,7 @@ final class TailReader: @unchecked Sendable {
         var dirs = Set<String>()
         for spec in config.inputs where spec.kind == .file {
             for p in spec.paths {
-                let d = Path.directory(of: p)
+                let d = Path.normalize(Path.directory(of: p))
                 if !Glob.hasMagic(d) { dirs.insert(d) }
             }
         }
@@ -363,9 +384,9 @@ final class TailReader: @unchecked Sendable {
                       byIdentity[st.identity] == nil,
                       let entry = entries.first(where: { $0.identity == st.identity }),
                       let input = config.inputs.firstIndex(where: { $0.name == entry.input && $0.kind == .file }) else { continue }
-                logger.info("found a file rotated while stopped", ["source.path": path, "source.old_path": entry.path])
-                if discover(path: path, identity: st.identity, input: input, startup: true, onceLimit: nil),
+                if discover(path: path, identity: st.identity, input: input, startup: true, onceLimit: nil, onlyResume: true),
                    let id = byIdentity[st.identity], let inst = instances[id] {
+                    logger.info("reading the rest of a file rotated while stopped", ["source.path": path, "source.old_path": entry.path])
                     if byPath[path] == id { byPath[path] = nil }
                     inst.orphanSince = now
                 }
@@ -406,8 +427,11 @@ final class TailReader: @unchecked Sendable {
     }
 
     /// Opens a newly found file and decides where to start. False when it must wait for a slot.
+    ///
+    /// `onlyResume`: the file is not matched by the globs (found by `recoverRotatedWhileStopped`);
+    /// open it only if its checkpoint proves it is the file we were reading.
     @discardableResult
-    func discover(path: String, identity: FileIdentity, input: Int, startup: Bool, onceLimit: Int64?) -> Bool {
+    func discover(path: String, identity: FileIdentity, input: Int, startup: Bool, onceLimit: Int64?, onlyResume: Bool = false) -> Bool {
         guard ensureSlot() else { return false }
         let spec = config.inputs[input]
         let fd: FileDescriptor
@@ -440,12 +464,19 @@ final class TailReader: @unchecked Sendable {
                 if fp.length < entry.fingerprint.length { fingerprint = entry.fingerprint }
                 logger.info("resuming file from checkpoint", ["source.path": path, "source.offset": "\(at)"])
             case .startOver(let reason):
+                if onlyResume {
+                    fd.close()
+                    logger.info("checkpointed file no longer found", ["source.path": entry.path, "reason": reason])
+                    return true
+                }
                 offset = 0
                 logger.warning("checkpoint does not match the file; reading it from the start",
                                ["source.path": path, "checkpoint.offset": "\(entry.offset)", "reason": reason])
             }
         } else {
-            offset = FileDecisions.startOffset(startAt: spec.startAt, foundAtStartup: startup, size: st.size)
+            var lastLineStart: Int64?
+            if spec.startAt == .end && startup { lastLineStart = Self.lastLineStart(fd, size: st.size) }
+            offset = FileDecisions.startOffset(startAt: spec.startAt, foundAtStartup: startup, size: st.size, lastLineStart: lastLineStart)
         }
         if let onceLimit { offset = min(offset, onceLimit) }
         let inst = FileInstance(id: allocateID(), input: input, path: path, identity: identity, descriptor: fd, offset: offset,
@@ -454,7 +485,8 @@ final class TailReader: @unchecked Sendable {
         inst.onceLimit = onceLimit
         register(inst)
         openCount += 1
-        logger.info("file opened", ["source.path": path, "source.id": "\(inst.id)", "source.offset": "\(offset)"])
+        // At startup there may be thousands: one line each only when debugging.
+        logger.log(startup ? .debug : .info, "file opened", ["source.path": path, "source.id": "\(inst.id)", "source.offset": "\(offset)"])
         return true
     }
 
@@ -486,6 +518,21 @@ final class TailReader: @unchecked Sendable {
         h.add(UInt64(bitPattern: SystemClock.wallNanoseconds()))
         h.add(keyCounter)
         return h.value
+    }
+
+    /// Offset just past the last newline in the final 64 KiB (0 for a shorter file without one;
+    /// `size` when a longer file has none there).
+    static func lastLineStart(_ fd: FileDescriptor, size: Int64) -> Int64 {
+        let from = max(0, size - 65536)
+        guard let bytes = try? Fingerprint.readBytes(fd, at: from, count: Int(size - from)) else { return size }
+        if let i = bytes.lastIndex(of: 0x0A) { return from + Int64(i) + 1 }
+        return from == 0 ? 0 : size
+    }
+
+    static func recentMatches(_ fd: FileDescriptor, _ inst: FileInstance) -> Bool {
+        guard !inst.recent.isEmpty, inst.readOffset >= Int64(inst.recent.count) else { return true }
+        let bytes = try? Fingerprint.readBytes(fd, at: inst.readOffset - Int64(inst.recent.count), count: inst.recent.count)
+        return bytes == inst.recent
     }
 
     static func hashPrefix(_ fd: FileDescriptor, length: Int) -> UInt64? {
@@ -533,7 +580,8 @@ final class TailReader: @unchecked Sendable {
 
     /// Reads up to `turnsPerFile` chunks. Returns true when more is waiting.
     func readFile(_ inst: FileInstance) -> Bool {
-        if inst.done { return false }
+        // Not ours any more (abandoned while we waited for the budget): never reopen by path.
+        if inst.done || instances[inst.id] !== inst { return false }
         if inst.descriptor == nil && !reopen(inst) { return false }
         guard let fd = inst.descriptor, let st = try? fd.status() else { return false }
         if st.linkCount == 0 && !inst.deleted {
@@ -545,7 +593,8 @@ final class TailReader: @unchecked Sendable {
         }
         let spec = config.inputs[inst.input]
         let change = FileDecisions.change(known: inst.fingerprint, readOffset: inst.readOffset, size: st.size,
-                                          prefixHash: Self.hashPrefix(fd, length: inst.fingerprint.length))
+                                          prefixHash: Self.hashPrefix(fd, length: inst.fingerprint.length),
+                                          recentMatches: Self.recentMatches(fd, inst))
         switch change {
         case .unchanged:
             inst.atEOF = true
@@ -576,19 +625,30 @@ final class TailReader: @unchecked Sendable {
                 break
             }
             if n == 0 { eof = true; break }
-            inst.splitter.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), into: &batch)
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            inst.splitter.feed(chunk, into: &batch)
+            inst.remember(chunk)
             inst.readOffset += Int64(n)
             inst.lastActivity = now
             turns += 1
             if batch.bytes.count >= config.batchBytes || batch.lines.count >= config.batchLines {
-                guard push(&batch, inst.id) else { return false }
+                guard push(&batch, inst.id) else { return unwound(inst) }
                 batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
             }
         }
-        guard push(&batch, inst.id) else { return false }
+        guard push(&batch, inst.id) else { return unwound(inst) }
         inst.atEOF = eof
         if let l = inst.onceLimit, inst.readOffset >= l { completeOnce(inst); return false }
         return !eof
+    }
+
+    /// A push failed: stopping, or the file expired while we waited (see `closeExpiredDeleted`).
+    func unwound(_ inst: FileInstance) -> Bool {
+        if abandonCurrent {
+            abandonCurrent = false
+            abandon(inst)
+        }
+        return false
     }
 
     func completeOnce(_ inst: FileInstance) {
@@ -597,6 +657,36 @@ final class TailReader: @unchecked Sendable {
         _ = push(&batch, inst.id)
         inst.done = true
         finish(inst, forget: false)
+    }
+
+    /// While the budget is spent nothing is read and no tick runs, but a deleted file must still
+    /// be let go after its grace time (it holds its disk space while open). Checked about once a
+    /// second during the wait. Returns true when the file being pushed is one of them (the
+    /// caller abandons it once it has unwound).
+    func closeExpiredDeleted(current: SourceID) -> Bool {
+        let t = now
+        var currentExpired = false
+        for inst in Array(instances.values) {
+            guard let fd = inst.descriptor, let st = try? fd.status() else { continue }
+            if st.linkCount == 0 {
+                inst.deleted = true
+                if inst.orphanSince == nil {
+                    if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
+                    inst.orphanSince = t
+                }
+            }
+            guard inst.deleted, let since = inst.orphanSince, t - since >= config.deletedGrace else { continue }
+            if inst.id == current { currentExpired = true } else { abandon(inst) }
+        }
+        return currentExpired
+    }
+
+    /// Closes a deleted file that was not read to its end within the grace time.
+    func abandon(_ inst: FileInstance) {
+        let size = (try? inst.descriptor?.status().size) ?? inst.readOffset
+        logger.warning("deleted file closed before it was read to its end", [
+            "source.path": inst.path, "source.offset": "\(inst.readOffset)", "bytes.unread": "\(max(0, size - inst.readOffset))"])
+        finish(inst, forget: true)
     }
 
     /// Truncated (copytruncate) or replaced in place: the old instance ends (its in-flight lines
@@ -617,6 +707,7 @@ final class TailReader: @unchecked Sendable {
         inst.id = allocateID()
         inst.readOffset = 0
         inst.splitter.reset(to: 0)
+        inst.recent = []
         inst.fingerprint = fp
         inst.key = newKey(inst.identity, fp)
         inst.atEOF = false
@@ -630,12 +721,18 @@ final class TailReader: @unchecked Sendable {
         var excess: [(start: Int64, excess: Int64)] = []
         for l in batch.lines where l.truncated { excess.append((l.start, (l.end - l.start) - Int64(l.textCount))) }
         let charge = Int(last.end - first.start - excess.reduce(0) { $0 + $1.excess })
+        var waits = 0
         while !tailer.budget.tryAcquire(charge) {
             let stop = tailer.state.withLock { () -> Bool in
                 if !tailer.stopping { tailer.state.wait(until: SystemClock.monotonicNanoseconds() + 100_000_000) }
                 return tailer.stopping
             }
             if stop { return false }
+            waits += 1
+            if waits % 10 == 0 && closeExpiredDeleted(current: id) {
+                abandonCurrent = true
+                return false
+            }
         }
         let previousEnd = tailer.state.withLock { () -> Int64 in
             let p = tailer.sources[id]?.emittedEnd ?? first.start
@@ -697,9 +794,14 @@ final class TailReader: @unchecked Sendable {
         for _ in 0..<Self.turnsPerFile {
             let n: Int?
             do { n = try fd.readIfAvailable(into: buffer) } catch {
-                logger.warning("pipe read failed", ["source.path": p.path, "error": "\(error)"])
-                ended = true
-                break
+                // Reopened at the next rescan.
+                logger.warning("pipe read failed; reopening it", ["source.path": p.path, "error": "\(error)"])
+                fd.close()
+                p.descriptor = nil
+                _ = push(&batch, id)
+                tailer.finishSource(id, forget: true)
+                p.splitter = LineSplitter(maxLineBytes: p.splitter.maxLineBytes)
+                return
             }
             guard let n else { break }
             if n == 0 { ended = true; break }

@@ -33,11 +33,15 @@ public final class Tailer: @unchecked Sendable {
 
     /// Guards everything below; also the condition for the budget wait and `once` waiters.
     let state = ConditionLock()
-    var sources: [SourceID: SharedSource] = [:]
+    var sources: [SourceID: SharedSource] = [:] { didSet { changes &+= 1 } }
     /// Checkpoint entries not matched to a file yet (kept until `forgetAfter`).
-    var unclaimed: [FileIdentity: CheckpointEntry] = [:]
+    var unclaimed: [FileIdentity: CheckpointEntry] = [:] { didSet { changes &+= 1 } }
+    /// Bumped by every change to the above, so an idle tailer does not even build a snapshot.
+    private var changes: UInt64 = 0
+    private var changesWritten: UInt64 = .max
     var stopping = false
     var readingDone = false
+    private var closed = false
     private var lastWritten: [CheckpointEntry]?
     /// The checkpoint thread sleeps on its own lock so that acknowledgements do not wake it.
     private let checkpointSignal = ConditionLock()
@@ -56,7 +60,8 @@ public final class Tailer: @unchecked Sendable {
         /// Truncated lines in flight: the budget was charged their head, not their range.
         var truncated: [(start: Int64, excess: Int64)] = []
         /// Kept for the tail hash at checkpoint time. For a finished source it is owned here
-        /// (closed once everything is acknowledged); otherwise by the reader.
+        /// (closed once everything is acknowledged, or at once when forgotten); otherwise by
+        /// the reader.
         var descriptor: FileDescriptor?
         /// Files yes; pipes and superseded (truncated) instances no.
         var checkpointed: Bool
@@ -87,7 +92,7 @@ public final class Tailer: @unchecked Sendable {
                 logger.error("checkpoint file unusable", ["checkpoint.path": p.path, "reason": p.reason])
             }
             if loaded.usedPath == nil, let first = loaded.problems.first { throw first }
-            if let used = loaded.usedPath, !loaded.problems.isEmpty {
+            if let used = loaded.usedPath, used != CheckpointFile.path(stateDirectory: configuration.stateDirectory) {
                 logger.warning("using the previous checkpoint copy", ["checkpoint.path": used])
                 // Keep the corrupt file for inspection; the next write must not make it `.prev`.
                 let main = CheckpointFile.path(stateDirectory: configuration.stateDirectory)
@@ -133,8 +138,13 @@ public final class Tailer: @unchecked Sendable {
         writeCheckpoint()
     }
 
-    /// Final checkpoint, closes every descriptor, releases the state directory lock.
+    /// Final checkpoint, closes every descriptor, releases the state directory lock. Once.
     public func close() {
+        let first = state.withLock { () -> Bool in
+            defer { closed = true }
+            return !closed
+        }
+        guard first else { return }
         if readerThread != nil { stop() }
         writeCheckpoint()
         state.withLock {
@@ -187,12 +197,18 @@ public final class Tailer: @unchecked Sendable {
         }
     }
 
-    /// The reader lets go of a source (it keeps its descriptor until acknowledged).
+    /// The reader lets go of a source. With `forget` its descriptor closes at once (nothing more
+    /// is needed from a renamed-away or deleted file, and a deleted one holds its disk space);
+    /// otherwise it stays open until acknowledged, for the checkpoint's tail hash.
     func finishSource(_ id: SourceID, forget: Bool) {
         state.withLock {
             guard var s = sources[id] else { return }
             s.finished = true
             s.forget = forget
+            if forget {
+                s.descriptor?.close()
+                s.descriptor = nil
+            }
             if s.fullyAcknowledged { retireLocked(id, s) } else { sources[id] = s }
             state.broadcast()
         }
@@ -258,10 +274,19 @@ public final class Tailer: @unchecked Sendable {
     }
 
     /// Writes `checkpoints.json` if anything changed since the last write. Errors are logged
-    /// (the previous file stays valid) and retried at the next interval.
+    /// (the previous file stays valid) and retried at the next interval. Any thread.
     public func writeCheckpoint() {
+        writing.withLock { writeCheckpointSerialized() }
+    }
+
+    /// One writer at a time (they share the temp file name).
+    private let writing = ConditionLock()
+
+    private func writeCheckpointSerialized() {
         let entries = state.withLock { () -> [CheckpointEntry]? in
+            if changes == changesWritten { return nil }
             let e = snapshotLocked()
+            changesWritten = changes
             return e == lastWritten ? nil : e
         }
         guard let entries else { return }
@@ -269,6 +294,7 @@ public final class Tailer: @unchecked Sendable {
             try CheckpointFile.write(entries, stateDirectory: configuration.stateDirectory)
             state.withLock { lastWritten = entries }
         } catch {
+            state.withLock { changesWritten = .max }
             logger.error("checkpoint write failed", ["checkpoint.path": configuration.stateDirectory, "error": "\(error)"])
         }
     }

@@ -9,6 +9,7 @@ struct ChangeCase: CustomTestStringConvertible, Sendable {
     var readOffset: Int64
     var size: Int64
     var prefix: UInt64?
+    var recentMatches = true
     var expected: FileChange
     var testDescription: String { name }
 }
@@ -26,12 +27,15 @@ let changeCases: [ChangeCase] = [
     ChangeCase(name: "short fingerprint still matches", known: shortFP, readOffset: 10, size: 200, prefix: 0xBBBB, expected: .grown),
     ChangeCase(name: "short file truncated to less", known: shortFP, readOffset: 10, size: 4, prefix: nil, expected: .truncated),
     ChangeCase(name: "empty file stays empty", known: .empty, readOffset: 0, size: 0, prefix: Fingerprint.empty.hash, expected: .unchanged),
+    ChangeCase(name: "rewritten past offset, same first bytes", known: fp, readOffset: 1000, size: 1500, prefix: 0xAAAA, recentMatches: false, expected: .replaced),
+    ChangeCase(name: "rewritten to same size, same first bytes", known: fp, readOffset: 1000, size: 1000, prefix: 0xAAAA, recentMatches: false, expected: .replaced),
     ChangeCase(name: "empty file grows", known: .empty, readOffset: 0, size: 5, prefix: Fingerprint.empty.hash, expected: .grown),
 ]
 
 @Test(arguments: changeCases)
 func fileChangeTable(_ c: ChangeCase) {
-    #expect(FileDecisions.change(known: c.known, readOffset: c.readOffset, size: c.size, prefixHash: c.prefix) == c.expected)
+    #expect(FileDecisions.change(known: c.known, readOffset: c.readOffset, size: c.size, prefixHash: c.prefix,
+                                 recentMatches: c.recentMatches) == c.expected)
 }
 
 @Test(arguments: [
@@ -50,6 +54,9 @@ func fingerprintGrowthTable(_ c: (current: Int, size: Int64, configured: Int, ex
     #expect(FileDecisions.startOffset(startAt: .end, foundAtStartup: true, size: 100) == 100)
     // A file created after start (the new file of a rotation) is read whole even with "end".
     #expect(FileDecisions.startOffset(startAt: .end, foundAtStartup: false, size: 100) == 0)
+    // "end" backs up to the start of an unfinished last line.
+    #expect(FileDecisions.startOffset(startAt: .end, foundAtStartup: true, size: 100, lastLineStart: 90) == 90)
+    #expect(FileDecisions.startOffset(startAt: .beginning, foundAtStartup: true, size: 100, lastLineStart: 90) == 0)
 }
 
 struct OrphanCase: CustomTestStringConvertible, Sendable {
