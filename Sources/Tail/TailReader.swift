@@ -86,6 +86,8 @@ final class TailReader: @unchecked Sendable {
     var openCount = 0
     var dirty: Set<SourceID> = []
     var needScan = false
+    /// Files found at startup that waited for a free open-file slot.
+    var deferredAtStartup: Set<FileIdentity> = []
     var deferredDiscovery = false
     var warnedLimit = false
     var onceQueue: [(path: String, identity: FileIdentity, input: Int, size: Int64)] = []
@@ -319,8 +321,19 @@ final class TailReader: @unchecked Sendable {
                     continue
                 }
                 // Once no slot is free, the rest wait for the next scan (no need to try each).
-                if slotsExhausted { deferredDiscovery = true; continue }
-                if !discover(path: path, identity: identity, input: f.input, startup: startup, onceLimit: nil) { slotsExhausted = true }
+                // A file that was there at startup keeps counting as such (`start_at = "end"`).
+                if slotsExhausted {
+                    deferredDiscovery = true
+                    if startup { deferredAtStartup.insert(identity) }
+                    continue
+                }
+                let wasThere = startup || deferredAtStartup.contains(identity)
+                if discover(path: path, identity: identity, input: f.input, startup: wasThere, onceLimit: nil) {
+                    deferredAtStartup.remove(identity)
+                } else {
+                    slotsExhausted = true
+                    if startup { deferredAtStartup.insert(identity) }
+                }
             }
         }
     }
