@@ -94,6 +94,10 @@ final class TailReader: @unchecked Sendable {
     var failedOpen: Set<String> = []
     /// The batch being pushed belongs to a deleted file past its grace time.
     var abandonCurrent = false
+    /// Keys of instances let go, by identity: a file that reuses the inode with the same first
+    /// line must not get the same key (see `FileDecisions.instanceKey`). Bounded: cleared past
+    /// 4096 entries (the risk it covers needs a reuse soon after the close).
+    var retiredKeys: [FileIdentity: UInt64] = [:]
     let buffer: UnsafeMutableRawBufferPointer
 
     static let tick: Int64 = 1_000_000_000
@@ -450,7 +454,7 @@ final class TailReader: @unchecked Sendable {
         }
         var offset: Int64
         var key: UInt64?
-        var avoidKey: UInt64?
+        var avoidKey = retiredKeys.removeValue(forKey: identity)
         var fingerprint = fp
         let entry = tailer.state.withLock { tailer.unclaimed.removeValue(forKey: identity) }
         if let entry {
@@ -549,6 +553,10 @@ final class TailReader: @unchecked Sendable {
     /// The reader lets go of an instance. `forget`: drop its checkpoint entry once every line is
     /// acknowledged (renamed away or deleted); otherwise keep it (`once` mode).
     func finish(_ inst: FileInstance, forget: Bool) {
+        if let key = inst.key {
+            if retiredKeys.count >= 4096 { retiredKeys.removeAll() }
+            retiredKeys[inst.identity] = key
+        }
         instances[inst.id] = nil
         if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
         if byIdentity[inst.identity] == inst.id { byIdentity[inst.identity] = nil }
