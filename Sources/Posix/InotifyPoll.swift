@@ -10,7 +10,8 @@ public enum InotifyPoll {
     }
 
     /// Waits until one of `descriptors` is readable or `timeoutMilliseconds` passes
-    /// (-1: no time-out). Returns one `Readiness` per descriptor, in order.
+    /// (-1: no time-out). Returns one `Readiness` per descriptor, in order. A signal (`EINTR`)
+    /// returns early with nothing ready: the caller's loop re-checks its deadlines.
     public static func wait(_ descriptors: [FileDescriptor], timeoutMilliseconds: Int32) throws -> [Readiness] {
         var fds = descriptors.map { pollfd(fd: $0.rawValue, events: Int16(POLLIN), revents: 0) }
         let rc = fds.withUnsafeMutableBufferPointer { buffer in

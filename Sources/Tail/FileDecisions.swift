@@ -179,6 +179,42 @@ public enum FileDecisions {
         return .resume(at: entry.offset)
     }
 
+    /// The 64-bit key of a file instance, from which deterministic event ids derive
+    /// (`SourceInfo.key` + line offset). It must come out the same when the same file is read
+    /// again after the checkpoint was lost, so it depends only on the file: device, inode and
+    /// its first line (at most `fingerprintBytes` of it), which an appending writer never
+    /// changes. `nil` while not computable yet (no newline and fewer than `fingerprintBytes`
+    /// bytes: no line can have been emitted either); `atEnd` takes what there is (a last line
+    /// without newline in `once` mode).
+    ///
+    /// `avoid`: a key the previous instance at this device and inode had (after truncation,
+    /// inode reuse or a checkpoint that no longer matches). If the new content starts with the
+    /// same first line, the key is derived from the old one instead, so that new lines at old
+    /// offsets never reuse ids the receiver may drop as duplicates.
+    public static func instanceKey(identity: FileIdentity, head: [UInt8], fingerprintBytes: Int, atEnd: Bool = false,
+                                   avoid: UInt64? = nil) -> UInt64? {
+        let n: Int
+        if let i = head.prefix(fingerprintBytes).firstIndex(of: 0x0A) {
+            n = i + 1
+        } else if head.count >= fingerprintBytes || atEnd {
+            n = min(head.count, fingerprintBytes)
+        } else {
+            return nil
+        }
+        var h = FNV1a()
+        h.add(identity.device)
+        h.add(identity.inode)
+        h.add(head[0..<n])
+        var key = h.value
+        if let avoid, key == avoid {
+            var c = FNV1a()
+            c.add(avoid)
+            c.add(0x6e65_7874 as UInt64)
+            key = c.value
+        }
+        return key
+    }
+
     /// Which open, attached, idle files to close when more than `limit` are open: the ones idle
     /// longest first. Only files read to their end with every line acknowledged qualify; they
     /// are reopened by identity when a scan or an event shows they grew.

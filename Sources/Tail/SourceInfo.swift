@@ -12,9 +12,12 @@ public struct SourceInfo: Sendable, Equatable {
     /// The fingerprint at the time of the call (it grows while the file is shorter than the
     /// configured length); `nil` for a pipe.
     public var fingerprint: Fingerprint?
-    /// Stable for this file instance, also across restarts (it is kept in the checkpoint):
+    /// Stable for this file instance, also across restarts and even when the checkpoint is lost
+    /// (it depends on device, inode and the first line only, see `FileDecisions.instanceKey`):
     /// derive deterministic event ids from `key` and the line's start offset. A truncated or
-    /// replaced file gets a new key. For a pipe, a hash of its path.
+    /// replaced file starting with the same first line gets a derived key. 0 until the first
+    /// line is complete (no line of it has been handed on before that). For a pipe, a hash of
+    /// its path (offsets restart at 0 with each run, so pipe ids are not deterministic).
     public var key: UInt64
     public var isPipe: Bool
 }

@@ -12,7 +12,10 @@ final class FileInstance {
     var readOffset: Int64
     var splitter: LineSplitter
     var fingerprint: Fingerprint
-    var key: UInt64
+    /// `nil` until the first line is there (see `FileDecisions.instanceKey`).
+    var key: UInt64?
+    /// The previous instance's key at this identity, not to be reused.
+    var avoidKey: UInt64?
     /// Monotonic ns since its path stopped naming it (renamed out of the globs or deleted).
     var orphanSince: Int64?
     var deleted = false
@@ -37,7 +40,7 @@ final class FileInstance {
     }
 
     init(id: SourceID, input: Int, path: String, identity: FileIdentity, descriptor: FileDescriptor, offset: Int64,
-         maxLineBytes: Int, fingerprint: Fingerprint, key: UInt64, now: Int64) {
+         maxLineBytes: Int, fingerprint: Fingerprint, key: UInt64?, now: Int64) {
         self.id = id
         self.input = input
         self.path = path
@@ -82,7 +85,6 @@ final class TailReader: @unchecked Sendable {
     var watchedDirectories: Set<String> = []
     var watchFailed = false
     var nextID: UInt32 = 1
-    var keyCounter: UInt64 = 0
     var openCount = 0
     var dirty: Set<SourceID> = []
     var needScan = false
@@ -94,6 +96,10 @@ final class TailReader: @unchecked Sendable {
     var failedOpen: Set<String> = []
     /// The batch being pushed belongs to a deleted file past its grace time.
     var abandonCurrent = false
+    /// Keys of instances let go, by identity: a file that reuses the inode with the same first
+    /// line must not get the same key (see `FileDecisions.instanceKey`). Bounded: cleared past
+    /// 4096 entries (the risk it covers needs a reuse soon after the close).
+    var retiredKeys: [FileIdentity: UInt64] = [:]
     let buffer: UnsafeMutableRawBufferPointer
 
     static let tick: Int64 = 1_000_000_000
@@ -461,6 +467,7 @@ final class TailReader: @unchecked Sendable {
         }
         var offset: Int64
         var key: UInt64?
+        var avoidKey = retiredKeys.removeValue(forKey: identity)
         var fingerprint = fp
         let entry = tailer.state.withLock { tailer.unclaimed.removeValue(forKey: identity) }
         if let entry {
@@ -473,7 +480,7 @@ final class TailReader: @unchecked Sendable {
             switch FileDecisions.validate(entry, identity: st.identity, size: st.size, prefixHash: prefix, tailHash: tail) {
             case .resume(let at):
                 offset = at
-                key = entry.key
+                key = entry.key == 0 ? nil : entry.key
                 if fp.length < entry.fingerprint.length { fingerprint = entry.fingerprint }
                 logger.info("resuming file from checkpoint", ["source.path": path, "source.offset": "\(at)"])
             case .startOver(let reason):
@@ -483,6 +490,7 @@ final class TailReader: @unchecked Sendable {
                     return true
                 }
                 offset = 0
+                avoidKey = entry.key
                 logger.warning("checkpoint does not match the file; reading it from the start",
                                ["source.path": path, "checkpoint.offset": "\(entry.offset)", "reason": reason])
             }
@@ -494,8 +502,10 @@ final class TailReader: @unchecked Sendable {
         if let onceLimit { offset = min(offset, onceLimit) }
         let inst = FileInstance(id: allocateID(), input: input, path: path, identity: identity, descriptor: fd, offset: offset,
                                 maxLineBytes: spec.maxLineBytes, fingerprint: fingerprint,
-                                key: key ?? newKey(identity, fingerprint), now: now)
+                                key: key, now: now)
         inst.onceLimit = onceLimit
+        inst.avoidKey = avoidKey
+        settleKey(inst, fd: fd, atEnd: false)
         register(inst)
         openCount += 1
         // At startup there may be thousands: one line each only when debugging.
@@ -509,7 +519,7 @@ final class TailReader: @unchecked Sendable {
         byIdentity[inst.identity] = inst.id
         dirty.insert(inst.id)
         let info = SourceInfo(input: config.inputs[inst.input].name, path: inst.path, identity: inst.identity,
-                              fingerprint: inst.fingerprint, key: inst.key, isPipe: false)
+                              fingerprint: inst.fingerprint, key: inst.key ?? 0, isPipe: false)
         tailer.state.withLock {
             tailer.sources[inst.id] = Tailer.SharedSource(
                 info: info, tracker: AckTracker(base: inst.readOffset), emittedEnd: inst.readOffset,
@@ -522,15 +532,15 @@ final class TailReader: @unchecked Sendable {
         return SourceID(nextID)
     }
 
-    func newKey(_ identity: FileIdentity, _ fp: Fingerprint) -> UInt64 {
-        keyCounter &+= 1
-        var h = FNV1a()
-        h.add(identity.device)
-        h.add(identity.inode)
-        h.add(fp.hash)
-        h.add(UInt64(bitPattern: SystemClock.wallNanoseconds()))
-        h.add(keyCounter)
-        return h.value
+    /// Computes the instance key once its first line is there; must run before its first push.
+    func settleKey(_ inst: FileInstance, fd: FileDescriptor, atEnd: Bool) {
+        guard inst.key == nil else { return }
+        let length = config.inputs[inst.input].fingerprintBytes
+        guard let head = try? Fingerprint.readBytes(fd, at: 0, count: length),
+              let key = FileDecisions.instanceKey(identity: inst.identity, head: head, fingerprintBytes: length,
+                                                  atEnd: atEnd, avoid: inst.avoidKey) else { return }
+        inst.key = key
+        tailer.state.withLock { tailer.sources[inst.id]?.info.key = key }
     }
 
     /// Offset just past the last newline in the final 64 KiB (0 for a shorter file without one;
@@ -556,6 +566,10 @@ final class TailReader: @unchecked Sendable {
     /// The reader lets go of an instance. `forget`: drop its checkpoint entry once every line is
     /// acknowledged (renamed away or deleted); otherwise keep it (`once` mode).
     func finish(_ inst: FileInstance, forget: Bool) {
+        if let key = inst.key {
+            if retiredKeys.count >= 4096 { retiredKeys.removeAll() }
+            retiredKeys[inst.identity] = key
+        }
         instances[inst.id] = nil
         if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
         if byIdentity[inst.identity] == inst.id { byIdentity[inst.identity] = nil }
@@ -722,7 +736,8 @@ final class TailReader: @unchecked Sendable {
         inst.splitter.reset(to: 0)
         inst.recent = []
         inst.fingerprint = fp
-        inst.key = newKey(inst.identity, fp)
+        inst.avoidKey = inst.key
+        inst.key = nil
         inst.atEOF = false
         register(inst)
     }
@@ -731,6 +746,8 @@ final class TailReader: @unchecked Sendable {
     /// False when stopping or the output was closed.
     func push(_ batch: inout LineBatch, _ id: SourceID) -> Bool {
         guard let first = batch.lines.first, let last = batch.lines.last else { return true }
+        // A line is complete in the file now, so the key is computable (at the latest here).
+        if let inst = instances[id], inst.key == nil, let fd = inst.descriptor { settleKey(inst, fd: fd, atEnd: true) }
         var excess: [(start: Int64, excess: Int64)] = []
         for l in batch.lines where l.truncated { excess.append((l.start, (l.end - l.start) - Int64(l.textCount))) }
         let charge = Int(last.end - first.start - excess.reduce(0) { $0 + $1.excess })

@@ -170,3 +170,27 @@ func checkpointValidationTable(_ c: ValidationCase) {
     #expect(FileDecisions.evictions(candidates: c, openCount: 3, limit: 3) == [])
     #expect(FileDecisions.evictions(candidates: c, openCount: 10, limit: 3).count == 3)
 }
+
+@Test func instanceKeyTable() {
+    let first = Array("{\"a\":1}\n".utf8)
+    let k = FileDecisions.instanceKey(identity: A, head: first + Array("more".utf8), fingerprintBytes: 256)
+    #expect(k != nil)
+    // Only the first line counts: what follows may still be growing.
+    #expect(FileDecisions.instanceKey(identity: A, head: first + Array("other and longer".utf8), fingerprintBytes: 256) == k)
+    #expect(FileDecisions.instanceKey(identity: A, head: first, fingerprintBytes: 256) == k)
+    // Another inode or another first line: another key.
+    #expect(FileDecisions.instanceKey(identity: B, head: first, fingerprintBytes: 256) != k)
+    #expect(FileDecisions.instanceKey(identity: A, head: Array("{\"a\":2}\n".utf8), fingerprintBytes: 256) != k)
+    // No complete first line yet: not computable, unless at the end of a `once` read.
+    #expect(FileDecisions.instanceKey(identity: A, head: Array("partial".utf8), fingerprintBytes: 256) == nil)
+    #expect(FileDecisions.instanceKey(identity: A, head: Array("partial".utf8), fingerprintBytes: 256, atEnd: true) != nil)
+    // A first line longer than the fingerprint: its first `fingerprintBytes` bytes.
+    let long = [UInt8](repeating: 0x61, count: 300)
+    #expect(FileDecisions.instanceKey(identity: A, head: Array(long.prefix(256)), fingerprintBytes: 256)
+        == FileDecisions.instanceKey(identity: A, head: long + [0x0A], fingerprintBytes: 256))
+    // A previous instance had this key (same first line after truncation): derive another.
+    let next = FileDecisions.instanceKey(identity: A, head: first, fingerprintBytes: 256, avoid: k)
+    #expect(next != nil && next != k)
+    #expect(FileDecisions.instanceKey(identity: A, head: Array("{\"b\":1}\n".utf8), fingerprintBytes: 256, avoid: k)
+        == FileDecisions.instanceKey(identity: A, head: Array("{\"b\":1}\n".utf8), fingerprintBytes: 256))
+}

@@ -591,6 +591,32 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         h.stop()
     }
 
+    /// Deterministic event ids survive a lost state directory: the key depends on the file only.
+    /// A truncated file starting with the same first line gets another key.
+    @Test func keyIsDeterministicAndChangesOnTruncation() throws {
+        let h = Harness()
+        h.write("k.log", "header line\nfirst\n")
+        try h.start(h.configuration())
+        #expect(eventually { h.texts.count == 2 })
+        let key = h.tailer.sourceInfo(h.delivered[0].source)?.key
+        #expect(key != nil && key != 0)
+        h.stop()
+        try FileManager.default.removeItem(atPath: h.state)
+        h.clearDelivered()
+        try h.start(h.configuration())
+        #expect(eventually { h.texts.count == 2 })
+        #expect(h.tailer.sourceInfo(h.delivered[0].source)?.key == key)
+        // copytruncate, then the same header line again.
+        let fh = FileHandle(forWritingAtPath: h.path("k.log"))!
+        fh.truncateFile(atOffset: 0)
+        try fh.close()
+        h.append("k.log", "header line\n")
+        #expect(eventually { h.texts.count == 3 })
+        let newKey = h.tailer.sourceInfo(h.delivered[2].source)?.key
+        #expect(newKey != nil && newKey != key)
+        h.stop()
+    }
+
     /// Idle CPU with 100 watched files (a measurement, printed; opt in with TAIL_IDLE_CPU=seconds).
     @Test(.enabled(if: ProcessInfo.processInfo.environment["TAIL_IDLE_CPU"] != nil))
     func idleCPU() throws {
