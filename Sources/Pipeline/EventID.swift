@@ -6,22 +6,11 @@
 /// written as 16 lowercase hex digits. FNV-1a is not cryptographic: the id tells lines apart,
 /// it does not hide where they came from.
 public enum EventID {
-    static let offsetBasis: UInt64 = 0xcbf2_9ce4_8422_2325
-    static let prime: UInt64 = 0x0000_0100_0000_01b3
-
     public static func hash(sourceKey: UInt64, offset: Int64) -> UInt64 {
-        var h = offsetBasis
-        func mix(_ word: UInt64) {
-            var w = word
-            for _ in 0..<8 {
-                h ^= w & 0xff
-                h = h &* prime
-                w >>= 8
-            }
-        }
-        mix(sourceKey)
-        mix(UInt64(bitPattern: offset))
-        return h
+        var h = FNV1a()
+        h.add(sourceKey)
+        h.add(UInt64(bitPattern: offset))
+        return h.value
     }
 
     /// The id as written into `properties`.

@@ -1,6 +1,7 @@
 import JSON
 import Pipeline
 import Posix
+import Tail
 
 /// `tracktail map`: what each line becomes, or why it is rejected. Sends nothing.
 enum MapCommand {
@@ -37,9 +38,7 @@ enum MapCommand {
         let json = args.has("--json")
         var out = OutputBuffer()
         var counts = (lines: 0, events: 0, dropped: 0, rejected: 0, warnings: 0)
-        let reader = LineReader(maxLineBytes: config.limits.maxLineBytes)
-        do {
-            try reader.forEachLine(from: input) { number, text, truncated in
+        func handle(_ number: Int, _ text: ArraySlice<UInt8>, _ truncated: Bool) {
                 counts.lines += 1
                 let result: MapResult = truncated
                     ? .rejected(reason: "line longer than max_line_bytes (\(config.limits.maxLineBytes))", rule: nil)
@@ -92,11 +91,33 @@ enum MapCommand {
                     }
                 }
                 out.flushIfLarge()
+        }
+        // The daemon's own line splitter: same BOM, CR and long-line rules as `run`.
+        var splitter = LineSplitter(maxLineBytes: config.limits.maxLineBytes)
+        var batch = LineBatch(source: SourceID(0))
+        var number = 0
+        func drain() {
+            for line in batch.lines {
+                number += 1
+                handle(number, batch.text(of: line), line.truncated)
+            }
+            batch.bytes.removeAll(keepingCapacity: true)
+            batch.lines.removeAll(keepingCapacity: true)
+        }
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        do {
+            while true {
+                let n = try chunk.withUnsafeMutableBytes { try input.read(into: $0) }
+                if n == 0 { break }
+                chunk.withUnsafeBytes { splitter.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n]), into: &batch) }
+                drain()
             }
         } catch {
             out.flush()
             throw CommandFailure("reading input: \(error)", code: .ioError)
         }
+        splitter.flush(into: &batch)
+        drain()
         out.flush()
         let summary = "\(counts.lines) line\(counts.lines == 1 ? "" : "s"): \(counts.events) event\(counts.events == 1 ? "" : "s"), \(counts.dropped) dropped, \(counts.rejected) rejected\(counts.warnings > 0 ? ", \(counts.warnings) warning\(counts.warnings == 1 ? "" : "s")" : "")\n"
         if json { StandardStreams.err(summary) } else { StandardStreams.out(summary) }
@@ -114,58 +135,5 @@ struct OutputBuffer {
     mutating func flush() {
         StandardStreams.out(bytes)
         bytes.removeAll(keepingCapacity: true)
-    }
-}
-
-/// Splits a descriptor's bytes into lines for the one-shot commands (`map`, `replay`): strips
-/// `\r` and a leading BOM, and cuts lines longer than `maxLineBytes` to their head without
-/// holding the rest. (The daemon's reader is `Tail.LineSplitter`, which also tracks offsets.)
-struct LineReader {
-    let maxLineBytes: Int
-    init(maxLineBytes: Int) { self.maxLineBytes = maxLineBytes }
-
-    func forEachLine(from fd: FileDescriptor, _ body: (_ number: Int, _ text: ArraySlice<UInt8>, _ truncated: Bool) throws -> Void) throws {
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        var pending: [UInt8] = []
-        var skipping = false
-        var number = 0
-        var first = true
-        func emit(_ line: ArraySlice<UInt8>, truncated: Bool) throws {
-            number += 1
-            var text = line
-            if first {
-                first = false
-                if text.starts(with: [0xEF, 0xBB, 0xBF]) { text = text.dropFirst(3) }
-            }
-            if text.last == 0x0D { text = text.dropLast() }
-            try body(number, text, truncated)
-        }
-        while true {
-            let n = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
-            if n == 0 { break }
-            var start = 0
-            while start < n {
-                guard let nl = chunk[start..<n].firstIndex(of: 0x0A) else {
-                    if !skipping { pending.append(contentsOf: chunk[start..<n]) }
-                    if !skipping && pending.count > maxLineBytes {
-                        try emit(pending[0..<min(pending.count, 1024)], truncated: true)
-                        pending.removeAll(keepingCapacity: true)
-                        skipping = true
-                    }
-                    break
-                }
-                if skipping {
-                    skipping = false
-                } else if pending.isEmpty {
-                    try emit(chunk[start..<nl], truncated: nl - start > maxLineBytes)
-                } else {
-                    pending.append(contentsOf: chunk[start..<nl])
-                    try emit(pending[...], truncated: pending.count > maxLineBytes)
-                    pending.removeAll(keepingCapacity: true)
-                }
-                start = nl + 1
-            }
-        }
-        if !pending.isEmpty && !skipping { try emit(pending[...], truncated: false) }
     }
 }
