@@ -49,23 +49,17 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         let days = Timestamp.floorDiv(epochMilliseconds, 86_400_000)
         let msOfDay = Int(epochMilliseconds - days * 86_400_000)
         let (y, m, d) = Timestamp.civil(fromDays: days)
-        func put(_ value: Int, _ width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            var v = value
-            while divisor > 0 {
-                bytes.append(UInt8(truncatingIfNeeded: 48 + v / divisor))
-                v %= divisor
-                divisor /= 10
-            }
-        }
-        put(Int(y), 4); bytes.append(UInt8(ascii: "-"))
-        put(m, 2); bytes.append(UInt8(ascii: "-"))
-        put(d, 2); bytes.append(UInt8(ascii: "T"))
-        put(msOfDay / 3_600_000, 2); bytes.append(UInt8(ascii: ":"))
-        put(msOfDay / 60_000 % 60, 2); bytes.append(UInt8(ascii: ":"))
-        put(msOfDay / 1000 % 60, 2); bytes.append(UInt8(ascii: "."))
-        put(msOfDay % 1000, 3); bytes.append(UInt8(ascii: "Z"))
+        let year = Int(y)
+        @inline(__always) func digit(_ v: Int) -> UInt8 { UInt8(truncatingIfNeeded: 48 + v) }
+        @inline(__always) func two(_ v: Int) { bytes.append(digit(v / 10)); bytes.append(digit(v % 10)) }
+        two(year / 100); two(year % 100); bytes.append(UInt8(ascii: "-"))
+        two(m); bytes.append(UInt8(ascii: "-"))
+        two(d); bytes.append(UInt8(ascii: "T"))
+        two(msOfDay / 3_600_000); bytes.append(UInt8(ascii: ":"))
+        two(msOfDay / 60_000 % 60); bytes.append(UInt8(ascii: ":"))
+        two(msOfDay / 1000 % 60); bytes.append(UInt8(ascii: "."))
+        let ms = msOfDay % 1000
+        bytes.append(digit(ms / 100)); two(ms % 100); bytes.append(UInt8(ascii: "Z"))
     }
 
     // MARK: - Calendar arithmetic (proleptic Gregorian, after H. Hinnant's "chrono-compatible
