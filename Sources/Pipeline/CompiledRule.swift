@@ -5,9 +5,19 @@ import JSON
 /// costs one reference count, not one per array it holds.
 final class CompiledRule: Sendable {
     /// A `properties` or `context` entry.
-    struct Entry: Sendable {
-        var key: String
-        var template: CompiledTemplate
+    /// A class for the same reason as the rule itself: iterating entries per line then costs
+    /// one reference count each.
+    final class Entry: Sendable {
+        let key: String
+        /// `"key":`, escaped, written as is.
+        let keyPrefix: [UInt8]
+        let template: CompiledTemplate
+
+        init(key: String, keyPrefix: [UInt8], template: CompiledTemplate) {
+            self.key = key
+            self.keyPrefix = keyPrefix
+            self.template = template
+        }
     }
 
     struct Rename: Sendable {
@@ -161,7 +171,9 @@ final class CompiledRule: Sendable {
             for (key, source) in list {
                 guard !key.isEmpty else { throw fail(table, "an empty key") }
                 guard !result.contains(where: { $0.key == key }) else { throw fail("\(table).\(key)", "defined twice") }
-                result.append(Entry(key: key, template: try template("\(table).\(key)", source)))
+                var quoted = JSONWriter()
+                quoted.key(key)
+                result.append(Entry(key: key, keyPrefix: quoted.bytes, template: try template("\(table).\(key)", source)))
             }
             return result
         }

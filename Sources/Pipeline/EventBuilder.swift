@@ -127,10 +127,23 @@ struct EventBuilder: Sendable {
 
     // MARK: - Appending single values to `event`
 
+    /// A value from the line. Scalars whose source text is already canonical (numbers, booleans,
+    /// strings without escapes) are copied straight from the line; the rest goes through
+    /// `JSONDocument.write`, which re-escapes strings minimally and minifies containers.
     private mutating func appendNode(_ n: JSONNode, _ doc: JSONDocument) {
-        w.reset()
-        doc.write(n, to: &w)
-        event.append(contentsOf: w.bytes)
+        let raw = doc.rawBytes(n)
+        switch doc.kind(n) {
+        case .number, .bool, .null:
+            event.append(contentsOf: raw)
+            return
+        case .string where !raw.contains(UInt8(ascii: "\\")):
+            event.append(contentsOf: raw)
+            return
+        default:
+            w.reset()
+            doc.write(n, to: &w)
+            event.append(contentsOf: w.bytes)
+        }
     }
 
     private mutating func appendString(_ s: String) {
@@ -155,10 +168,13 @@ struct EventBuilder: Sendable {
             guard !name.isEmpty else { throw Rejection("event_name: the event name is empty") }
             appendString(name)
         case .node(let n):
-            let p = EventBuilder.placeholder(rule.eventName)!
             let kind = doc.kind(n)
-            guard kind == .string else { throw EventBuilder.wrongKind("event_name", p, kind, wanted: "a string") }
-            guard doc.rawBytes(n).count > 2 else { throw Rejection("event_name: empty string at \(p.describedPaths)") }
+            guard kind == .string else {
+                throw EventBuilder.wrongKind("event_name", EventBuilder.placeholder(rule.eventName)!, kind, wanted: "a string")
+            }
+            guard doc.rawBytes(n).count > 2 else {
+                throw Rejection("event_name: empty string at \(EventBuilder.placeholder(rule.eventName)!.describedPaths)")
+            }
             for r in rule.renames where doc.stringEquals(n, r.from) {
                 appendString(r.to)
                 return
@@ -185,10 +201,11 @@ struct EventBuilder: Sendable {
             guard !s.isEmpty else { throw Rejection("user_id: the user id is empty") }
             appendString(s)
         case .node(let n):
-            let p = EventBuilder.placeholder(rule.userID)!
             switch doc.kind(n) {
             case .string:
-                guard doc.rawBytes(n).count > 2 else { throw Rejection("user_id: empty string at \(p.describedPaths)") }
+                guard doc.rawBytes(n).count > 2 else {
+                    throw Rejection("user_id: empty string at \(EventBuilder.placeholder(rule.userID)!.describedPaths)")
+                }
                 appendNode(n, doc)
             case .number:
                 // Number text never needs escaping.
@@ -196,7 +213,7 @@ struct EventBuilder: Sendable {
                 event.append(contentsOf: doc.rawBytes(n))
                 event.append(UInt8(ascii: "\""))
             case let kind:
-                throw EventBuilder.wrongKind("user_id", p, kind, wanted: "a string or a number")
+                throw EventBuilder.wrongKind("user_id", EventBuilder.placeholder(rule.userID)!, kind, wanted: "a string or a number")
             }
         case .text:
             guard !text.isEmpty else { throw Rejection("user_id: the user id is empty") }
@@ -269,7 +286,9 @@ struct EventBuilder: Sendable {
             guard kind == .object else { throw Rejection("properties_from: \"\(described)\" is \(kind.phrase), not an object") }
             fromNodes.append(node)
         }
-        w.reset()
+        // Members copied from objects go through the writer (it places their commas), then the
+        // explicit ones are appended to `event` directly after a comma when needed.
+        var hasMembers = false
         if !fromNodes.isEmpty {
             // Which explicit properties have a value: those replace copied members.
             present.removeAll(keepingCapacity: true)
@@ -280,11 +299,12 @@ struct EventBuilder: Sendable {
                 default: present.append(true)
                 }
             }
+            w.reset()
             if fromNodes.count == 1, doc.count(fromNodes[0]) > 0,
                EventBuilder.copiesWhole(fromNodes[0], rule, doc, present: present, eventIDKey: eventIDKey) {
                 // The usual case: one object, nothing to leave out. Copy it and reopen it.
                 doc.write(fromNodes[0], to: &w)
-                w.bytes.removeLast()   // `}`; the writer still expects a comma before the next member
+                w.bytes.removeLast()   // `}`
             } else {
                 w.beginObject()
                 let nodes = fromNodes, present = present, eventIDKey = eventIDKey
@@ -298,36 +318,46 @@ struct EventBuilder: Sendable {
                     }
                 }
             }
+            hasMembers = w.bytes.count > 1
+            event.append(contentsOf: w.bytes)
         } else {
-            w.beginObject()
+            event.append(UInt8(ascii: "{"))
         }
-        for entry in rule.properties {
-            switch evaluate(entry.template, doc) {
-            case .node(let n):
-                w.key(entry.key)
-                doc.write(n, to: &w)
-            case .constant(let s):
-                w.key(entry.key)
-                w.string(s)
-            case .text:
-                w.key(entry.key)
-                w.string(utf8: text)
-            case .missing:
-                continue
-            case .notText(let p, let kind):
-                throw EventBuilder.notText("properties.\(entry.key)", p, kind)
+        try appendEntries(rule.properties, "properties", doc, hasMembers: &hasMembers)
+        if let eventIDKey {
+            if hasMembers { event.append(UInt8(ascii: ",")) }
+            appendString(eventIDKey)
+            event.append(contentsOf: EventBuilder.idValueHead)
+            EventID.appendHex(EventID.hash(sourceKey: sourceKey, offset: offset), to: &event)
+            event.append(UInt8(ascii: "\""))
+        }
+        event.append(UInt8(ascii: "}"))
+    }
+
+    /// `:"`, between the event id key and its hex digits (which never need escaping).
+    private static let idValueHead = Array(#":""#.utf8)
+
+    /// Appends `"key":value` for each entry with a value, after a comma when `hasMembers`.
+    private mutating func appendEntries(
+        _ entries: [CompiledRule.Entry], _ table: String, _ doc: JSONDocument, hasMembers: inout Bool
+    ) throws(Rejection) {
+        for entry in entries {
+            let value = evaluate(entry.template, doc)
+            switch value {
+            case .missing: continue
+            case .notText(let p, let kind): throw EventBuilder.notText("\(table).\(entry.key)", p, kind)
+            default: break
+            }
+            if hasMembers { event.append(UInt8(ascii: ",")) }
+            hasMembers = true
+            event.append(contentsOf: entry.keyPrefix)
+            switch value {
+            case .node(let n): appendNode(n, doc)
+            case .constant(let s): appendString(s)
+            case .text: appendText()
+            case .missing, .notText: break
             }
         }
-        if let eventIDKey {
-            // `key` leaves the writer expecting a value; the id never needs escaping and
-            // nothing but the closing brace follows, so it is appended directly.
-            w.key(eventIDKey)
-            w.bytes.append(UInt8(ascii: "\""))
-            EventID.appendHex(EventID.hash(sourceKey: sourceKey, offset: offset), to: &w.bytes)
-            w.bytes.append(UInt8(ascii: "\""))
-        }
-        w.endObject()
-        event.append(contentsOf: w.bytes)
     }
 
     /// True when no member of `object` is dropped, replaced or reserved for the event id.
@@ -353,33 +383,19 @@ struct EventBuilder: Sendable {
         return false
     }
 
+    /// `,"context":{…}`, left out when no entry has a value.
     private mutating func writeContext(_ rule: CompiledRule, _ doc: JSONDocument) throws(Rejection) {
         guard !rule.context.isEmpty else { return }
-        w.reset()
-        w.beginObject()
-        var any = false
-        for entry in rule.context {
-            switch evaluate(entry.template, doc) {
-            case .node(let n):
-                w.key(entry.key)
-                doc.write(n, to: &w)
-            case .constant(let s):
-                w.key(entry.key)
-                w.string(s)
-            case .text:
-                w.key(entry.key)
-                w.string(utf8: text)
-            case .missing:
-                continue
-            case .notText(let p, let kind):
-                throw EventBuilder.notText("context.\(entry.key)", p, kind)
-            }
-            any = true
-        }
-        guard any else { return }
-        w.endObject()
+        let mark = event.count
         event.append(contentsOf: EventBuilder.contextKey)
-        event.append(contentsOf: w.bytes)
+        event.append(UInt8(ascii: "{"))
+        var hasMembers = false
+        try appendEntries(rule.context, "context", doc, hasMembers: &hasMembers)
+        if hasMembers {
+            event.append(UInt8(ascii: "}"))
+        } else {
+            event.removeSubrange(mark...)
+        }
     }
 
     /// Whether `object` has a member whose decoded key equals `key` (from another object).
