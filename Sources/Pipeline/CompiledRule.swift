@@ -11,11 +11,16 @@ final class CompiledRule: Sendable {
         let key: String
         /// `"key":`, escaped, written as is.
         let keyPrefix: [UInt8]
+        /// The key as a one-step path: its hash is computed once, for member lookups.
+        let keyPath: JSONPath
         let template: CompiledTemplate
 
-        init(key: String, keyPrefix: [UInt8], template: CompiledTemplate) {
+        init(key: String, template: CompiledTemplate) {
             self.key = key
-            self.keyPrefix = keyPrefix
+            var quoted = JSONWriter()
+            quoted.key(key)
+            keyPrefix = quoted.bytes
+            keyPath = JSONPath(components: [key])
             self.template = template
         }
     }
@@ -44,6 +49,8 @@ final class CompiledRule: Sendable {
     let properties: [Entry]
     let context: [Entry]
     let dropProperties: [String]
+    /// `dropProperties` as one-step paths, for member lookups.
+    let dropPaths: [JSONPath]
 
     init(_ spec: RuleSpec, index: Int, eventIDKey: String?) throws(MappingError) {
         func fail(_ key: String, _ reason: String) -> MappingError {
@@ -90,6 +97,7 @@ final class CompiledRule: Sendable {
             properties = []
             context = []
             dropProperties = []
+            dropPaths = []
             return
         }
 
@@ -165,15 +173,14 @@ final class CompiledRule: Sendable {
             throw fail("drop_properties", "\"\(eventIDKey)\" is the event_id_key; it cannot be dropped")
         }
         dropProperties = dropped
+        dropPaths = dropped.map { JSONPath(components: [$0]) }
 
         func entries(_ table: String, _ list: [(key: String, template: String)]) throws(MappingError) -> [Entry] {
             var result: [Entry] = []
             for (key, source) in list {
                 guard !key.isEmpty else { throw fail(table, "an empty key") }
                 guard !result.contains(where: { $0.key == key }) else { throw fail("\(table).\(key)", "defined twice") }
-                var quoted = JSONWriter()
-                quoted.key(key)
-                result.append(Entry(key: key, keyPrefix: quoted.bytes, template: try template("\(table).\(key)", source)))
+                result.append(Entry(key: key, template: try template("\(table).\(key)", source)))
             }
             return result
         }

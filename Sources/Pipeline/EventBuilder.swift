@@ -29,11 +29,14 @@ struct EventBuilder: Sendable {
     /// Decoded text of a mixed template.
     private var text: [UInt8] = []
     private var fromNodes: [JSONNode] = []
-    private var present: [Bool] = []
+    /// Explicit properties evaluated once to learn which have a value (see `writeProperties`).
+    private var explicit: [Evaluated] = []
     let eventIDKey: String?
+    let eventIDPath: JSONPath?
 
     init(eventIDKey: String?) {
         self.eventIDKey = eventIDKey
+        eventIDPath = eventIDKey.map { JSONPath(components: [$0]) }
         event.reserveCapacity(1024)
         text.reserveCapacity(256)
     }
@@ -85,6 +88,13 @@ struct EventBuilder: Sendable {
         case constant(String)
         case missing(CompiledPlaceholder)
         case notText(CompiledPlaceholder, JSONKind)
+
+        var hasValue: Bool {
+            switch self {
+            case .node, .text, .constant: true
+            case .missing, .notText: false
+            }
+        }
     }
 
     private mutating func evaluate(_ t: CompiledTemplate, _ doc: JSONDocument) -> Evaluated {
@@ -291,26 +301,24 @@ struct EventBuilder: Sendable {
         var hasMembers = false
         if !fromNodes.isEmpty {
             // Which explicit properties have a value: those replace copied members.
-            present.removeAll(keepingCapacity: true)
+            explicit.removeAll(keepingCapacity: true)
             for entry in rule.properties {
-                switch evaluate(entry.template, doc) {
-                case .missing: present.append(false)
-                case .notText(let p, let kind): throw EventBuilder.notText("properties.\(entry.key)", p, kind)
-                default: present.append(true)
-                }
+                let value = evaluate(entry.template, doc)
+                if case .notText(let p, let kind) = value { throw EventBuilder.notText("properties.\(entry.key)", p, kind) }
+                explicit.append(value)
             }
             w.reset()
             if fromNodes.count == 1, doc.count(fromNodes[0]) > 0,
-               EventBuilder.copiesWhole(fromNodes[0], rule, doc, present: present, eventIDKey: eventIDKey) {
+               EventBuilder.copiesWhole(fromNodes[0], rule, doc, explicit: explicit, eventIDPath: eventIDPath) {
                 // The usual case: one object, nothing to leave out. Copy it and reopen it.
                 doc.write(fromNodes[0], to: &w)
                 w.bytes.removeLast()   // `}`
             } else {
                 w.beginObject()
-                let nodes = fromNodes, present = present, eventIDKey = eventIDKey
+                let nodes = fromNodes, explicit = explicit, eventIDKey = eventIDKey
                 for i in nodes.indices {
                     doc.forEachMember(nodes[i]) { key, value in
-                        if EventBuilder.isLeftOut(key, nodes[(i + 1)...], rule, doc, present: present, eventIDKey: eventIDKey) {
+                        if EventBuilder.isLeftOut(key, nodes[(i + 1)...], rule, doc, explicit: explicit, eventIDKey: eventIDKey) {
                             return
                         }
                         doc.writeKey(key, to: &w)
@@ -320,10 +328,11 @@ struct EventBuilder: Sendable {
             }
             hasMembers = w.bytes.count > 1
             event.append(contentsOf: w.bytes)
+            try appendEntries(rule.properties, "properties", doc, hasMembers: &hasMembers, evaluated: true)
         } else {
             event.append(UInt8(ascii: "{"))
+            try appendEntries(rule.properties, "properties", doc, hasMembers: &hasMembers, evaluated: false)
         }
-        try appendEntries(rule.properties, "properties", doc, hasMembers: &hasMembers)
         if let eventIDKey {
             if hasMembers { event.append(UInt8(ascii: ",")) }
             appendString(eventIDKey)
@@ -338,11 +347,18 @@ struct EventBuilder: Sendable {
     private static let idValueHead = Array(#":""#.utf8)
 
     /// Appends `"key":value` for each entry with a value, after a comma when `hasMembers`.
+    /// With `evaluated`, values come from `explicit` (except text, whose buffer was reused).
     private mutating func appendEntries(
-        _ entries: [CompiledRule.Entry], _ table: String, _ doc: JSONDocument, hasMembers: inout Bool
+        _ entries: [CompiledRule.Entry], _ table: String, _ doc: JSONDocument, hasMembers: inout Bool, evaluated: Bool = false
     ) throws(Rejection) {
-        for entry in entries {
-            let value = evaluate(entry.template, doc)
+        for (i, entry) in entries.enumerated() {
+            var value: Evaluated
+            if evaluated {
+                value = explicit[i]
+                if case .text = value { value = evaluate(entry.template, doc) }
+            } else {
+                value = evaluate(entry.template, doc)
+            }
             switch value {
             case .missing: continue
             case .notText(let p, let kind): throw EventBuilder.notText("\(table).\(entry.key)", p, kind)
@@ -362,11 +378,13 @@ struct EventBuilder: Sendable {
 
     /// True when no member of `object` is dropped, replaced or reserved for the event id.
     private static func copiesWhole(
-        _ object: JSONNode, _ rule: CompiledRule, _ doc: JSONDocument, present: [Bool], eventIDKey: String?
+        _ object: JSONNode, _ rule: CompiledRule, _ doc: JSONDocument, explicit: [Evaluated], eventIDPath: JSONPath?
     ) -> Bool {
-        for drop in rule.dropProperties where doc.member(object, drop) != nil { return false }
-        if let eventIDKey, doc.member(object, eventIDKey) != nil { return false }
-        for (j, entry) in rule.properties.enumerated() where present[j] && doc.member(object, entry.key) != nil { return false }
+        for drop in rule.dropPaths where doc.lookup(drop, from: object) != nil { return false }
+        if let eventIDPath, doc.lookup(eventIDPath, from: object) != nil { return false }
+        for (j, entry) in rule.properties.enumerated() where explicit[j].hasValue && doc.lookup(entry.keyPath, from: object) != nil {
+            return false
+        }
         return true
     }
 
@@ -374,11 +392,11 @@ struct EventBuilder: Sendable {
     /// has the event id's key.
     private static func isLeftOut(
         _ key: JSONKey, _ laterObjects: ArraySlice<JSONNode>, _ rule: CompiledRule, _ doc: JSONDocument,
-        present: [Bool], eventIDKey: String?
+        explicit: [Evaluated], eventIDKey: String?
     ) -> Bool {
         for drop in rule.dropProperties where doc.keyEquals(key, drop) { return true }
         if let eventIDKey, doc.keyEquals(key, eventIDKey) { return true }
-        for j in rule.properties.indices where present[j] && doc.keyEquals(key, rule.properties[j].key) { return true }
+        for j in rule.properties.indices where explicit[j].hasValue && doc.keyEquals(key, rule.properties[j].key) { return true }
         for later in laterObjects where EventBuilder.has(doc, later, key) { return true }
         return false
     }
