@@ -83,6 +83,7 @@ public struct RuleSpec: Sendable {
     public var timestampUnit: String?
     public var timestampMissing: MissingTimestamp
     /// Paths of objects whose members are copied into `properties`; later paths win on equal keys.
+    /// `$` is the whole line (then `dropProperties` usually removes the logger's own keys).
     /// A path with no value is skipped; a value that is not an object rejects the line.
     public var propertiesFrom: [String]
     /// Explicit properties (key, template), written over those from `propertiesFrom`.
@@ -147,7 +148,7 @@ public struct ConditionSpec: Sendable, Equatable {
         case prefix(String)
     }
 
-    /// A dotted path (see `Template`); `$` is not allowed here.
+    /// A dotted path (see `JSONPath`); `$` has no special meaning here.
     public var field: String
     public var op: Operator
 
