@@ -23,7 +23,7 @@ public struct JSONDocument: @unchecked Sendable {
     /// Containers nested deeper than this are rejected. The parser keeps one 24-byte frame per level, so
     /// the value is clamped to 0...1_000_000.
     public let maxDepth: Int
-    /// The input followed by `Parser.padding` zero bytes (count may exceed that: capacity is kept).
+    /// The input followed by `Parser.padding` zero bytes.
     @usableFromInline var input: [UInt8] = []
     @usableFromInline var tape: TapeBuffer
     /// Entries of the last successful parse (0 after a failed one).
@@ -72,9 +72,15 @@ public struct JSONDocument: @unchecked Sendable {
         guard n < Int(UInt32.max) - Parser.padding else {
             return JSONError(reason: "input of \(n) bytes is too large (limit 4 GiB)", offset: 0)
         }
+        // removeAll(keepingCapacity:) never copies: if a caller still holds a `rawBytes` slice of the old
+        // input, the array gets a fresh buffer and the slice keeps the old one.
         let needed = n + Parser.padding
-        if input.count < needed {
-            input = [UInt8](repeating: 0, count: max(needed, input.count * 2))
+        input.removeAll(keepingCapacity: true)
+        if input.capacity < needed { input.reserveCapacity(max(needed, 2 * input.capacity)) }
+        if n > 0 { input.append(contentsOf: UnsafeBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Parser.padding) { zeros in
+            zeros.initialize(repeating: 0)
+            input.append(contentsOf: zeros)
         }
         if !isKnownUniquelyReferenced(&tape) {
             tape = TapeBuffer(capacity: tape.capacity, maxDepth: maxDepth)
@@ -86,10 +92,8 @@ public struct JSONDocument: @unchecked Sendable {
         var grown: TapeBuffer? = nil
         var count = 0
         var canonical = false
-        let error: JSONError? = input.withUnsafeMutableBufferPointer { dst in
-            let base = dst.baseAddress!
-            if n > 0 { UnsafeMutableRawPointer(base).copyMemory(from: bytes.baseAddress!, byteCount: n) }
-            (base + n).update(repeating: 0, count: Parser.padding)
+        let error: JSONError? = input.withUnsafeBufferPointer { all in
+            let base = all.baseAddress!
             var start = 0
             if n >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF { start = 3 }
             var parser = Parser(bytes: base, start: start, count: n, tape: entries, capacity: capacity, stack: frames, maxDepth: maxDepth)
