@@ -1,56 +1,35 @@
 extension JSONDocument {
     /// Writes the node minified and canonical: duplicate keys resolved (last wins), strings re-escaped
-    /// minimally, numbers as their exact text. When the whole line was already canonical (the usual
-    /// minified NDJSON line) this is one copy of the node's source bytes; otherwise the subtree is walked
-    /// iteratively (no recursion, whatever the depth).
+    /// minimally, numbers as their exact text.
+    ///
+    /// | source                                         | how                                         |
+    /// |------------------------------------------------|---------------------------------------------|
+    /// | whole line canonical (usual minified NDJSON)   | one copy of the node's source bytes         |
+    /// | a scalar whose text is canonical               | one copy                                    |
+    /// | anything else                                  | iterative walk of the tape (no recursion) writing through a pointer into space reserved up front |
+    ///
+    /// The canonical form is never longer than the source (whitespace and shadowed members only go away,
+    /// and every escape sequence re-escapes to at most its own length), so the node's source length is
+    /// enough space to reserve.
     public func write(_ n: JSONNode, to w: inout JSONWriter) {
         guard let e = entry(n.index) else {
             w.null()
             return
         }
+        w.comma()
+        w.needsComma = true
         input.withUnsafeBufferPointer { all in
-            if canonical || e.kind < JSONKind.array.rawValue {
-                writeScalar(e, all, &w)
+            if canonical || e.flags & TapeFlag.rewrite == 0 && e.kind < JSONKind.array.rawValue {
+                w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: all[Int(e.start)..<Int(e.end)]))
                 return
             }
-            withUnsafeTemporaryAllocation(of: Int32.self, capacity: maxDepth + 1) { open in
-                var depth = 0
-                var j = Int(n.index)
-                let stop = Int(e.next)
-                while true {
-                    while depth > 0 && j == Int(entryAt(Int(open[depth - 1])).next) {
-                        w.bytes.append(entryAt(Int(open[depth - 1])).kind == JSONKind.object.rawValue ? 0x7D : 0x5D)
-                        w.needsComma = true
-                        depth -= 1
-                    }
-                    if j >= stop { break }
-                    if depth > 0 && entryAt(Int(open[depth - 1])).kind == JSONKind.object.rawValue {
-                        let key = entryAt(j)
-                        if key.flags & TapeFlag.shadowed != 0 {
-                            j = Int(entryAt(j + 1).next)
-                            continue
-                        }
-                        writeKey(key, all, &w)
-                        j += 1
-                    }
-                    let v = entryAt(j)
-                    switch v.kind {
-                    case JSONKind.object.rawValue:
-                        w.beginObject()
-                        open[depth] = Int32(truncatingIfNeeded: j)
-                        depth += 1
-                        j += 1
-                    case JSONKind.array.rawValue:
-                        w.beginArray()
-                        open[depth] = Int32(truncatingIfNeeded: j)
-                        depth += 1
-                        j += 1
-                    default:
-                        writeScalar(v, all, &w)
-                        j = Int(v.next)
-                    }
-                }
+            let bound = Int(e.end - e.start)
+            let before = w.bytes.count
+            w.bytes.append(contentsOf: repeatElement(0, count: bound))
+            let written = w.bytes.withUnsafeMutableBufferPointer { out in
+                writeCanonical(Int(n.index), all.baseAddress!, into: out.baseAddress! + before)
             }
+            w.bytes.removeLast(bound - written)
         }
     }
 
@@ -61,24 +40,95 @@ extension JSONDocument {
             w.key("")
             return
         }
-        input.withUnsafeBufferPointer { writeKey(e, $0, &w) }
-    }
-
-    func writeKey(_ e: TapeEntry, _ all: UnsafeBufferPointer<UInt8>, _ w: inout JSONWriter) {
-        writeScalar(e, all, &w)
+        w.comma()
+        input.withUnsafeBufferPointer { all in
+            if e.flags & TapeFlag.rewrite == 0 {
+                w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: all[Int(e.start)..<Int(e.end)]))
+            } else {
+                let bound = Int(e.end - e.start)
+                let before = w.bytes.count
+                w.bytes.append(contentsOf: repeatElement(0, count: bound))
+                let written = w.bytes.withUnsafeMutableBufferPointer { out in
+                    Self.writeString(e, all.baseAddress!, into: out.baseAddress! + before)
+                }
+                w.bytes.removeLast(bound - written)
+            }
+        }
         w.bytes.append(0x3A)
         w.needsComma = false
     }
 
-    /// A value whose source text is canonical, or a string to re-escape.
-    func writeScalar(_ e: TapeEntry, _ all: UnsafeBufferPointer<UInt8>, _ w: inout JSONWriter) {
-        w.comma()
-        if e.flags & TapeFlag.rewrite == 0 {
-            w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: all[Int(e.start)..<Int(e.end)]))
-        } else {
-            let content = UnsafeBufferPointer(rebasing: all[Int(e.start + 1)..<Int(e.end - 1)])
-            JSONStringDecoding.decoded(content, escaped: true).withUnsafeBufferPointer { w.appendEscaped($0) }
+    /// The canonical form of the subtree at tape index `root`; returns the bytes written.
+    func writeCanonical(_ root: Int, _ src: UnsafePointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        withUnsafeTemporaryAllocation(of: Int32.self, capacity: maxDepth + 1) { open in
+            var o = out
+            var depth = 0
+            var needsComma = false
+            var j = root
+            let stop = Int(entryAt(root).next)
+            while true {
+                while depth > 0 && j == Int(entryAt(Int(open[depth - 1])).next) {
+                    o.pointee = entryAt(Int(open[depth - 1])).kind == JSONKind.object.rawValue ? 0x7D : 0x5D
+                    o += 1
+                    needsComma = true
+                    depth -= 1
+                }
+                if j >= stop { break }
+                let inObject = depth > 0 && entryAt(Int(open[depth - 1])).kind == JSONKind.object.rawValue
+                if inObject && entryAt(j).flags & TapeFlag.shadowed != 0 {
+                    j = Int(entryAt(j + 1).next) // a later member repeats this key: skip key and value
+                    continue
+                }
+                if needsComma {
+                    o.pointee = 0x2C
+                    o += 1
+                }
+                if inObject {
+                    o += Self.writeString(entryAt(j), src, into: o)
+                    o.pointee = 0x3A
+                    o += 1
+                    j += 1
+                }
+                let v = entryAt(j)
+                if v.kind >= JSONKind.array.rawValue {
+                    o.pointee = v.kind == JSONKind.object.rawValue ? 0x7B : 0x5B
+                    o += 1
+                    open[depth] = Int32(truncatingIfNeeded: j)
+                    depth += 1
+                    needsComma = false
+                    j += 1
+                } else {
+                    o += Self.writeString(v, src, into: o)
+                    needsComma = true
+                    j = Int(v.next)
+                }
+            }
+            return o - out
         }
-        w.needsComma = true
+    }
+
+    /// A scalar: its source bytes, or for a string whose escapes are not canonical, decoded and re-escaped.
+    @inline(__always)
+    static func writeString(_ e: TapeEntry, _ src: UnsafePointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        let start = Int(e.start)
+        let count = Int(e.end) - start
+        if e.flags & TapeFlag.rewrite == 0 {
+            out.update(from: src + start, count: count)
+            return count
+        }
+        var o = out
+        o.pointee = 0x22
+        o += 1
+        JSONStringDecoding.decode(UnsafeBufferPointer(start: src + start + 1, count: count - 2)) { c in
+            if c >= 0x20 && c != 0x22 && c != 0x5C {
+                o.pointee = c
+                o += 1
+            } else {
+                o += JSONWriter.escape(c, into: o)
+            }
+        }
+        o.pointee = 0x22
+        o += 1
+        return o - out
     }
 }

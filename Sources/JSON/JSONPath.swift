@@ -3,7 +3,7 @@
 /// | written            | components            | note                                        |
 /// |--------------------|-----------------------|---------------------------------------------|
 /// | `user.id`          | `user`, `id`          |                                             |
-/// | `items.0.sku`      | `items`, `0`, `sku`   | an all-digit component also indexes arrays  |
+/// | `items.0.sku`      | `items`, `0`, `sku`   | a decimal component (`0`, `12`, not `01`) also indexes arrays |
 /// | `@timestamp`       | `@timestamp`          | any character but `.` and `\` is literal     |
 /// | `a\.b`             | `a.b`                 | `\.` is a literal dot                        |
 /// | `a\\b`             | `a\b`                 | `\\` is a literal backslash                  |
@@ -19,7 +19,8 @@ public struct JSONPath: Hashable, Sendable, CustomStringConvertible {
         init(_ component: String) {
             key = Array(component.utf8)
             hash = key.withUnsafeBytes { quickKeyHash($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, $0.count) }
-            index = key.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) && !key.isEmpty ? Int(component) : nil
+            let digits = !key.isEmpty && key.allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+            index = digits && (key.count == 1 || key[0] != 0x30) ? Int(component) : nil
         }
     }
 

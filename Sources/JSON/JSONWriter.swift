@@ -11,6 +11,7 @@
 /// Strings are escaped minimally per RFC 8259: `"` `\` and control characters (`\b \f \n \r \t`, others
 /// as `\u00XX` lowercase); everything else, including non-ASCII, is written as UTF-8.
 public struct JSONWriter: Sendable {
+    /// The JSON written so far; take it (or a slice) when done, then `reset()` to reuse the capacity.
     public var bytes: [UInt8]
     /// True after a complete value: the next value or key needs a comma first.
     @usableFromInline var needsComma = false
@@ -68,13 +69,15 @@ public struct JSONWriter: Sendable {
         needsComma = false
     }
 
+    /// A string value, escaped minimally.
     public mutating func string(_ s: String) {
         comma()
         withUTF8(s) { appendEscaped($0) }
         needsComma = true
     }
 
-    /// A string from validated UTF-8 bytes.
+    /// A string value from UTF-8 bytes. They are escaped but not validated: pass only valid UTF-8 (for
+    /// example the decoded bytes of a document string).
     public mutating func string(utf8 bytes: some Collection<UInt8>) {
         comma()
         if bytes.withContiguousStorageIfAvailable({ appendEscaped($0) }) == nil {
@@ -95,7 +98,7 @@ public struct JSONWriter: Sendable {
         if v < 0 { bytes.append(0x2D) }
         var magnitude = v.magnitude
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0) // 24 bytes ≥ 20 digits of UInt64.max
-        let count = withUnsafeMutableBytes(of: &digits) { buf -> Int in
+        withUnsafeMutableBytes(of: &digits) { buf in
             var k = buf.count
             repeat {
                 k -= 1
@@ -103,25 +106,19 @@ public struct JSONWriter: Sendable {
                 magnitude /= 10
             } while magnitude > 0
             bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[k...]))
-            return buf.count - k
         }
-        _ = count
         needsComma = true
     }
 
     public mutating func bool(_ v: Bool) {
         comma()
-        if v {
-            bytes.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
-        } else {
-            bytes.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
-        }
+        bytes.append(contentsOf: v ? "true".utf8 : "false".utf8)
         needsComma = true
     }
 
     public mutating func null() {
         comma()
-        bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        bytes.append(contentsOf: "null".utf8)
         needsComma = true
     }
 
@@ -156,17 +153,33 @@ public struct JSONWriter: Sendable {
 
     @usableFromInline
     mutating func appendEscape(_ c: UInt8) {
-        switch c {
-        case 0x22: bytes.append(contentsOf: [0x5C, 0x22])
-        case 0x5C: bytes.append(contentsOf: [0x5C, 0x5C])
-        case 0x08: bytes.append(contentsOf: [0x5C, 0x62])
-        case 0x0C: bytes.append(contentsOf: [0x5C, 0x66])
-        case 0x0A: bytes.append(contentsOf: [0x5C, 0x6E])
-        case 0x0D: bytes.append(contentsOf: [0x5C, 0x72])
-        case 0x09: bytes.append(contentsOf: [0x5C, 0x74])
-        default:
-            let hex: [UInt8] = [0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66]
-            bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 15)]])
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6) { buf in
+            let n = JSONWriter.escape(c, into: buf.baseAddress!)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[0..<n]))
         }
+    }
+
+    /// Writes the escape sequence of `c` (a quote, a backslash or a control character) and returns its
+    /// length: the short forms where JSON has them, `\u00xx` (lowercase hex) otherwise.
+    @inline(__always)
+    static func escape(_ c: UInt8, into o: UnsafeMutablePointer<UInt8>) -> Int {
+        o[0] = 0x5C
+        switch c {
+        case 0x22, 0x5C: o[1] = c
+        case 0x08: o[1] = 0x62 // b
+        case 0x0C: o[1] = 0x66 // f
+        case 0x0A: o[1] = 0x6E // n
+        case 0x0D: o[1] = 0x72 // r
+        case 0x09: o[1] = 0x74 // t
+        default:
+            let low = c & 15
+            o[1] = 0x75 // u
+            o[2] = 0x30
+            o[3] = 0x30
+            o[4] = (c >> 4) + 0x30
+            o[5] = low < 10 ? low + 0x30 : low + 0x57
+            return 6
+        }
+        return 2
     }
 }

@@ -13,22 +13,32 @@ struct Parser {
     var i: Int
     var tape: UnsafeMutablePointer<TapeEntry>
     var capacity: Int
-    var buffer: TapeBuffer
+    /// A bigger tape, when the one passed in filled up; the caller adopts it.
+    var grown: TapeBuffer? = nil
     var count = 0
-    let stack: UnsafeMutablePointer<Int32>
+    /// Open containers, innermost last.
+    let stack: UnsafeMutablePointer<Frame>
     let maxDepth: Int
     var depth = 0
     /// Whitespace seen between tokens, or an escape `JSONWriter` would write differently, or a duplicate key:
     /// when none of these happened the source text of any node is already its canonical form.
     var nonCanonical = false
 
-    init(bytes: UnsafePointer<UInt8>, start: Int, count n: Int, buffer: TapeBuffer, stack: UnsafeMutablePointer<Int32>, maxDepth: Int) {
+    /// An open container: its tape index and, for objects, two 64-bit Bloom filters of its key hashes. Only
+    /// when a key hits both filters can it repeat an earlier key, so duplicate resolution (a second walk
+    /// over the members) runs only for those objects.
+    struct Frame {
+        var index: Int32
+        var bloomA: UInt64
+        var bloomB: UInt64
+    }
+
+    init(bytes: UnsafePointer<UInt8>, start: Int, count n: Int, tape: UnsafeMutablePointer<TapeEntry>, capacity: Int, stack: UnsafeMutablePointer<Frame>, maxDepth: Int) {
         self.b = bytes
         self.n = n
         self.i = start
-        self.buffer = buffer
-        self.tape = buffer.pointer
-        self.capacity = buffer.capacity
+        self.tape = tape
+        self.capacity = capacity
         self.stack = stack
         self.maxDepth = maxDepth
     }
@@ -49,7 +59,7 @@ struct Parser {
                 if let e = open(.object) { return e }
                 skipWhitespace()
                 if b[i] == 0x7D {
-                    close(Int(stack[depth - 1]))
+                    close(Int(stack[depth - 1].index))
                 } else {
                     if let e = memberKey() { return e }
                     continue outer
@@ -58,7 +68,7 @@ struct Parser {
                 if let e = open(.array) { return e }
                 skipWhitespace()
                 if b[i] == 0x5D {
-                    close(Int(stack[depth - 1]))
+                    close(Int(stack[depth - 1].index))
                 } else {
                     continue outer
                 }
@@ -88,7 +98,7 @@ struct Parser {
             // A value is complete: continue in the enclosing container, closing as many as end here.
             while true {
                 guard depth > 0 else { break outer }
-                let top = Int(stack[depth - 1])
+                let top = Int(stack[depth - 1].index)
                 tape[top].aux &+= 1
                 skipWhitespace()
                 let c = b[i]
@@ -140,9 +150,11 @@ struct Parser {
 
     @inline(never)
     mutating func grow() {
-        let bigger = TapeBuffer(capacity: capacity * 2)
+        // This parse keeps using the frames of the original buffer, which the document keeps alive until it
+        // returns; the next parse uses the new buffer's own frames.
+        let bigger = TapeBuffer(capacity: capacity * 2, maxDepth: maxDepth)
         bigger.pointer.moveInitialize(from: tape, count: count)
-        buffer = bigger
+        grown = bigger
         tape = bigger.pointer
         capacity = bigger.capacity
     }
@@ -150,7 +162,7 @@ struct Parser {
     @inline(__always)
     mutating func open(_ kind: JSONKind) -> JSONError? {
         if depth >= maxDepth { return JSONError(reason: "nesting deeper than \(maxDepth)", offset: i) }
-        stack[depth] = Int32(truncatingIfNeeded: count)
+        stack[depth] = Frame(index: Int32(truncatingIfNeeded: count), bloomA: 0, bloomB: 0)
         depth += 1
         append(kind, start: i, end: i)
         i += 1
@@ -162,7 +174,8 @@ struct Parser {
     mutating func close(_ top: Int) {
         tape[top].end = UInt32(truncatingIfNeeded: i + 1)
         tape[top].next = UInt32(truncatingIfNeeded: count)
-        if tape[top].kind == JSONKind.object.rawValue && tape[top].aux > 1 {
+        if tape[top].flags & TapeFlag.checkDuplicates != 0 {
+            tape[top].flags &= ~TapeFlag.checkDuplicates
             resolveDuplicates(top)
         }
         depth -= 1
@@ -185,6 +198,15 @@ struct Parser {
     mutating func memberKey() -> JSONError? {
         guard b[i] == 0x22 else { return unexpected(expecting: "a string key") }
         if let e = scanString(key: true) { return e }
+        let hash = tape[count - 1].aux
+        let bitA: UInt64 = 1 << UInt64(hash & 63)
+        let bitB: UInt64 = 1 << UInt64((hash >> 6) & 63)
+        let frame = stack + (depth - 1)
+        if frame.pointee.bloomA & bitA != 0 && frame.pointee.bloomB & bitB != 0 {
+            tape[Int(frame.pointee.index)].flags |= TapeFlag.checkDuplicates
+        }
+        frame.pointee.bloomA |= bitA
+        frame.pointee.bloomB |= bitB
         skipWhitespace()
         guard b[i] == 0x3A else { return unexpected(expecting: "':' after object key") }
         i += 1
@@ -193,9 +215,11 @@ struct Parser {
 
     // MARK: - Strings
 
-    /// True when any of the eight bytes is a quote, a backslash, a control character or non-ASCII.
+    /// A word whose lowest set bit marks the first of eight bytes (in memory order) that is a quote, a
+    /// backslash, a control character or non-ASCII; zero when there is none. The classic "has zero byte"
+    /// tricks can flag bytes after a true hit (borrows), never before one, so the lowest bit is exact.
     @inline(__always)
-    static func needsAttention(_ w: UInt64) -> Bool {
+    static func attention(_ w: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let quote = w ^ (ones &* 0x22)
@@ -203,46 +227,42 @@ struct Parser {
         let control = (w &- ones &* 0x20) & ~w
         let hasQuote = (quote &- ones) & ~quote
         let hasBackslash = (backslash &- ones) & ~backslash
-        return ((w | control | hasQuote | hasBackslash) & highs) != 0
+        return (w | control | hasQuote | hasBackslash) & highs
     }
 
     mutating func scanString(key: Bool) -> JSONError? {
         let s = i
         var flags: UInt8 = 0
-        i += 1
+        // The position lives in a local so the hot loop keeps it in a register; `i` is synced around
+        // the (rare) calls that need it.
+        var j = i &+ 1
         while true {
-            if !Parser.needsAttention(UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self)) {
-                i += 8
+            let hits = Parser.attention(UInt64(littleEndian: UnsafeRawPointer(b + j).loadUnaligned(as: UInt64.self)))
+            if hits == 0 {
+                j &+= 8
                 continue
             }
-            let c = b[i]
+            j &+= hits.trailingZeroBitCount &>> 3
+            let c = b[j]
             if c == 0x22 { break }
+            i = j
             if c == 0x5C {
                 flags |= TapeFlag.escaped
                 if let e = scanEscape(&flags) { return e }
-                continue
-            }
-            if c < 0x20 {
-                if i >= n { return JSONError(reason: "unterminated string", offset: s) }
+            } else if c >= 0x80 {
+                if let e = scanUTF8() { return e }
+            } else if i >= n {
+                return JSONError(reason: "unterminated string", offset: s)
+            } else {
                 return JSONError(reason: "unescaped control character \(hexByte(c)) in string", offset: i)
             }
-            if c >= 0x80 {
-                if let e = scanUTF8() { return e }
-                continue
-            }
-            i += 1
+            j = i
         }
-        i += 1
+        i = j &+ 1 // past the closing quote
         var aux: UInt32 = 0
         if key {
             if flags & TapeFlag.escaped == 0 {
-                let count = i - s - 2
-                let p = UnsafeRawPointer(b + s + 1)
-                if count >= 8 {
-                    aux = quickKeyHash(p, count)
-                } else {
-                    aux = quickKeyHashShort(p, count)
-                }
+                aux = quickKeyHash(UnsafeRawPointer(b + s + 1), i - s - 2, padded: true)
             } else {
                 aux = decodedString(start: s, end: i) { quickKeyHash($0.baseAddress!, $0.count) }
             }
@@ -250,18 +270,6 @@ struct Parser {
         if flags & TapeFlag.rewrite != 0 { nonCanonical = true }
         append(.string, start: s, end: i, aux: aux, flags: flags)
         return nil
-    }
-
-    /// `quickKeyHash` for fewer than eight bytes, using the padding to load a whole word.
-    @inline(__always)
-    func quickKeyHashShort(_ p: UnsafeRawPointer, _ count: Int) -> UInt32 {
-        let word = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
-        let masked = word & ((1 << UInt64(8 * count)) &- 1)
-        var h = UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15
-        h ^= masked &* 0xFF51_AFD7_ED55_8CCD
-        h = (h << 29) | (h >> 35)
-        h ^= h >> 32
-        return UInt32(truncatingIfNeeded: h)
     }
 
     /// One escape sequence at `i` (a backslash). Lone surrogates are rejected, so every decoded string is

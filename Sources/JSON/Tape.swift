@@ -40,35 +40,45 @@ enum TapeFlag {
     @usableFromInline static let shadowed: UInt8 = 4
     /// An object with at least one shadowed key.
     @usableFromInline static let duplicates: UInt8 = 8
+    /// While parsing: an object whose keys may repeat (Bloom filter hit); cleared when it closes.
+    @usableFromInline static let checkDuplicates: UInt8 = 16
 }
 
-/// Owner of a tape allocation. Immutable after creation (growing makes a new buffer), so readers need no
+/// Owner of a tape allocation and of the parser's stack of open containers (kept here so that a parse
+/// allocates nothing). Its properties never change (growing makes a new buffer), so readers need no
 /// exclusivity checks; `JSONDocument` replaces it instead of writing into it when it is shared.
 @usableFromInline
 final class TapeBuffer {
     @usableFromInline let pointer: UnsafeMutablePointer<TapeEntry>
     @usableFromInline let capacity: Int
+    let frames: UnsafeMutablePointer<Parser.Frame>
 
-    init(capacity: Int) {
+    init(capacity: Int, maxDepth: Int) {
         self.capacity = capacity
         self.pointer = .allocate(capacity: capacity)
+        self.frames = .allocate(capacity: maxDepth + 1)
     }
 
     deinit {
         pointer.deallocate()
+        frames.deallocate()
     }
 }
 
 /// Hash of a key's decoded UTF-8 bytes: length plus the first and last eight bytes. Cheap enough to run on
 /// every key during parsing; only used as a pre-filter before comparing bytes, so collisions cost time,
-/// never correctness (objects with many members use a seeded full hash, see `Parser.closeObject`).
-@inlinable
-func quickKeyHash(_ p: UnsafeRawPointer, _ count: Int) -> UInt32 {
+/// never correctness (objects with many members use a seeded full hash, see `Parser.resolveDuplicates`).
+/// `padded`: at least eight bytes are readable from `p` whatever `count` is (the parser's input padding),
+/// so a short key is one masked load instead of a byte loop.
+@inline(__always)
+func quickKeyHash(_ p: UnsafeRawPointer, _ count: Int, padded: Bool = false) -> UInt32 {
     var first: UInt64 = 0
     var last: UInt64 = 0
     if count >= 8 {
         first = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self))
         last = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
+    } else if padded {
+        first = UInt64(littleEndian: p.loadUnaligned(as: UInt64.self)) & ((1 << UInt64(8 * count)) &- 1)
     } else {
         var k = 0
         while k < count {
