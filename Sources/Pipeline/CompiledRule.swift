@@ -42,6 +42,9 @@ final class CompiledRule: Sendable {
     let timestamp: CompiledTemplate?
     let timestampUnit: TimestampUnit?
     let timestampMissing: RuleSpec.MissingTimestamp
+    /// Constant `event_name` / `user_id`, already as JSON strings (renamed, escaped, quoted).
+    let quotedEventName: [UInt8]?
+    let quotedUserID: [UInt8]?
     /// A constant `timestamp` template, parsed once.
     let constantTimestamp: Timestamp?
     /// `nil` entries stand for `$` (the whole line).
@@ -90,6 +93,8 @@ final class CompiledRule: Sendable {
             eventName = .constant("")
             renames = []
             userID = .constant("")
+            quotedEventName = nil
+            quotedUserID = nil
             timestamp = nil
             timestampUnit = nil
             constantTimestamp = nil
@@ -118,11 +123,13 @@ final class CompiledRule: Sendable {
             name = .constant(renamed)
         }
         eventName = name
+        quotedEventName = CompiledRule.quoted(name)
 
         guard let userIDSource = spec.userID else { throw fail("user_id", "required (e.g. user_id = \"{user.id}\")") }
         let userID = try template("user_id", userIDSource)
         if case .constant(let c) = userID, c.isEmpty { throw fail("user_id", "the user id is empty") }
         self.userID = userID
+        quotedUserID = CompiledRule.quoted(userID)
 
         // timestamp
         var unit: TimestampUnit?
@@ -192,6 +199,13 @@ final class CompiledRule: Sendable {
         explicit.removeAll { dropped.contains($0.key) }
         properties = explicit
         context = try entries("context", spec.context)
+    }
+
+    private static func quoted(_ t: CompiledTemplate) -> [UInt8]? {
+        guard case .constant(let s) = t else { return nil }
+        var w = JSONWriter()
+        w.string(s)
+        return w.bytes
     }
 
     /// All conditions hold (none: always).

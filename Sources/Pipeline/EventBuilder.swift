@@ -31,6 +31,8 @@ struct EventBuilder: Sendable {
     private var fromNodes: [JSONNode] = []
     /// Explicit properties evaluated once to learn which have a value (see `writeProperties`).
     private var explicit: [Evaluated] = []
+    /// The date part of the last timestamp written: consecutive events share it.
+    private var dateCache = Timestamp.DateCache()
     let eventIDKey: String?
     let eventIDPath: JSONPath?
 
@@ -68,7 +70,7 @@ struct EventBuilder: Sendable {
             try writeUserID(rule, doc)
             let stamp = try timestamp(rule, doc, readTime: readTime)
             event.append(contentsOf: EventBuilder.timestampKey)
-            stamp.write(to: &event)
+            stamp.write(to: &event, cache: &dateCache)
             event.append(contentsOf: EventBuilder.propertiesKey)
             try writeProperties(rule, doc, sourceKey: sourceKey, offset: offset)
             try writeContext(rule, doc)
@@ -171,6 +173,10 @@ struct EventBuilder: Sendable {
     // MARK: - Fields
 
     private mutating func writeEventName(_ rule: CompiledRule, _ doc: JSONDocument) throws(Rejection) {
+        if let quoted = rule.quotedEventName {
+            event.append(contentsOf: quoted)
+            return
+        }
         switch evaluate(rule.eventName, doc) {
         case .constant(let s):
             // Constants were renamed at compile time; defaults are renamed here.
@@ -206,6 +212,10 @@ struct EventBuilder: Sendable {
 
     /// A string as is, a number as its decimal text (`12345678901234567891` → `"12345678901234567891"`).
     private mutating func writeUserID(_ rule: CompiledRule, _ doc: JSONDocument) throws(Rejection) {
+        if let quoted = rule.quotedUserID {
+            event.append(contentsOf: quoted)
+            return
+        }
         switch evaluate(rule.userID, doc) {
         case .constant(let s):
             guard !s.isEmpty else { throw Rejection("user_id: the user id is empty") }

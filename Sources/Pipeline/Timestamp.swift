@@ -46,15 +46,32 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Appends the 24-byte wire form (no quotes) to `bytes`.
     public func write(to bytes: inout [UInt8]) {
+        var cache = DateCache()
+        write(to: &bytes, cache: &cache)
+    }
+
+    /// The `YYYY-MM-DDT` of the last day written: log lines come in time order, so the calendar
+    /// arithmetic runs once per day instead of once per event.
+    struct DateCache: Sendable {
+        var days: Int64 = .min
+        var prefix: [UInt8] = []
+    }
+
+    func write(to bytes: inout [UInt8], cache: inout DateCache) {
         let days = Timestamp.floorDiv(epochMilliseconds, 86_400_000)
         let msOfDay = Int(epochMilliseconds - days * 86_400_000)
-        let (y, m, d) = Timestamp.civil(fromDays: days)
-        let year = Int(y)
         @inline(__always) func digit(_ v: Int) -> UInt8 { UInt8(truncatingIfNeeded: 48 + v) }
+        if days != cache.days {
+            let (y, m, d) = Timestamp.civil(fromDays: days)
+            let year = Int(y)
+            cache.days = days
+            cache.prefix = [
+                digit(year / 1000), digit(year / 100 % 10), digit(year / 10 % 10), digit(year % 10), UInt8(ascii: "-"),
+                digit(m / 10), digit(m % 10), UInt8(ascii: "-"), digit(d / 10), digit(d % 10), UInt8(ascii: "T"),
+            ]
+        }
+        bytes.append(contentsOf: cache.prefix)
         @inline(__always) func two(_ v: Int) { bytes.append(digit(v / 10)); bytes.append(digit(v % 10)) }
-        two(year / 100); two(year % 100); bytes.append(UInt8(ascii: "-"))
-        two(m); bytes.append(UInt8(ascii: "-"))
-        two(d); bytes.append(UInt8(ascii: "T"))
         two(msOfDay / 3_600_000); bytes.append(UInt8(ascii: ":"))
         two(msOfDay / 60_000 % 60); bytes.append(UInt8(ascii: ":"))
         two(msOfDay / 1000 % 60); bytes.append(UInt8(ascii: "."))
