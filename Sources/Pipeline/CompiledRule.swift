@@ -41,6 +41,8 @@ final class CompiledRule: Sendable {
     /// `nil`: the read time.
     let timestamp: CompiledTemplate?
     let timestampUnit: TimestampUnit?
+    /// Minutes east of UTC assumed for zone-less ISO text.
+    let timestampZone: Int?
     let timestampMissing: RuleSpec.MissingTimestamp
     /// Constant `event_name` / `user_id`, already as JSON strings (renamed, escaped, quoted).
     let quotedEventName: [UInt8]?
@@ -83,6 +85,7 @@ final class CompiledRule: Sendable {
             let mappingKeys: [(String, Bool)] = [
                 ("event_name", spec.eventName != nil), ("user_id", spec.userID != nil),
                 ("timestamp", spec.timestamp != nil), ("timestamp_unit", spec.timestampUnit != nil),
+                ("timestamp_zone", spec.timestampZone != nil),
                 ("properties_from", !spec.propertiesFrom.isEmpty), ("properties", !spec.properties.isEmpty),
                 ("context", !spec.context.isEmpty), ("drop_properties", !spec.dropProperties.isEmpty),
                 ("rename_events", !spec.renameEvents.isEmpty),
@@ -97,6 +100,7 @@ final class CompiledRule: Sendable {
             quotedUserID = nil
             timestamp = nil
             timestampUnit = nil
+            timestampZone = nil
             constantTimestamp = nil
             propertiesFrom = []
             properties = []
@@ -140,12 +144,20 @@ final class CompiledRule: Sendable {
             unit = named
         }
         timestampUnit = unit
+        var zone: Int?
+        if let zoneName = spec.timestampZone {
+            guard let minutes = Timestamp.offsetMinutes(named: zoneName) else {
+                throw fail("timestamp_zone", "\"\(zoneName)\" is not a fixed offset (use \"UTC\" or an offset like \"+02:00\"; zones with daylight saving are not supported)")
+            }
+            zone = minutes
+        }
+        timestampZone = zone
         var constantTimestamp: Timestamp?
         if let source = spec.timestamp {
             let t = try template("timestamp", source)
             if case .constant(let c) = t {
                 do {
-                    constantTimestamp = try Timestamp.parse(text: c, unit: unit)
+                    constantTimestamp = try Timestamp.parse(text: c, unit: unit, assumedOffset: zone)
                 } catch {
                     throw fail("timestamp", "\"\(c)\": \(error.reason)")
                 }

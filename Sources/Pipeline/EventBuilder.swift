@@ -283,7 +283,7 @@ struct EventBuilder: Sendable {
         do {
             return isNumber
                 ? try Timestamp.parse(epoch: source, unit: rule.timestampUnit)
-                : try Timestamp.parse(text: source, unit: rule.timestampUnit)
+                : try Timestamp.parse(text: source, unit: rule.timestampUnit, assumedOffset: rule.timestampZone)
         } catch {
             throw Rejection("timestamp: \(EventBuilder.quoted(source, isNumber: isNumber)): \(error.reason)")
         }

@@ -128,6 +128,10 @@ let base = #""event":"e","uid":"u","ts":"2024-10-20T15:51:36.514Z""#
                 head + #""properties":{}}"#),
         MapCase("constant timestamp", rule { $0.timestamp = "2000-01-01T00:00:00Z" }, "{\(base)}",
                 #"{"event_name":"e","user_id":"u","timestamp":"2000-01-01T00:00:00.000Z","properties":{}}"#),
+        MapCase("zone-less time with timestamp_zone", rule { $0.timestampZone = "+02:00" },
+                #"{"event":"e","uid":"u","ts":"2024-10-20 17:51:36.514"}"#, head + #""properties":{}}"#),
+        MapCase("zone-less time without timestamp_zone", rule(), #"{"event":"e","uid":"u","ts":"2024-10-20 17:51:36.514"}"#,
+                #"rejected: timestamp: "2024-10-20 17:51:36.514": no time zone (Z or an offset like +02:00); set timestamp_zone to say which one the source means"#),
         MapCase("mixed timestamp", rule { $0.timestamp = "{date}T{time}Z" }, #"{"event":"e","uid":"u","date":"2024-10-20","time":"15:51:36.514"}"#,
                 head + #""properties":{}}"#),
         // properties: types, defaults, mixed

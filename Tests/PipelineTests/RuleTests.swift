@@ -131,6 +131,8 @@ import Testing
         ("empty constant user", RuleSpec(eventName: "e", userID: ""), nil, "rule[0].user_id: the user id is empty"),
         ("unit", RuleSpec(eventName: "e", userID: "{u}", timestampUnit: "minutes"), nil,
          "rule[0].timestamp_unit: unknown unit \"minutes\" (use \"s\", \"ms\", \"us\" or \"ns\")"),
+        ("zone", RuleSpec(eventName: "e", userID: "{u}", timestampZone: "Europe/Berlin"), nil,
+         "rule[0].timestamp_zone: \"Europe/Berlin\" is not a fixed offset (use \"UTC\" or an offset like \"+02:00\"; zones with daylight saving are not supported)"),
         ("constant timestamp", RuleSpec(eventName: "e", userID: "{u}", timestamp: "20-11-23T22:28:55.111Z"), nil,
          "rule[0].timestamp: \"20-11-23T22:28:55.111Z\": two-digit year \"20\" is ambiguous; the source must write all four digits (e.g. 2020)"),
         ("condition path", RuleSpec(when: [ConditionSpec(field: "", .exists(true))], eventName: "e", userID: "{u}"), nil,
