@@ -10,7 +10,7 @@ import JSON
 /// | it parses as JSON | rejected: `invalid JSON at byte 17: trailing comma in object` |
 /// | it is an object | rejected: `not a JSON object but an array` |
 /// | the first rule whose `when` all hold takes it | `unmatched`: dropped, or rejected `no rule matched` |
-/// | a `drop` rule: | dropped |
+/// | the rule says `action = "drop"` | dropped |
 /// | a `map` rule builds the event (see `EventBuilder`) | rejected, e.g. `user_id: no value at "user.id" or "uid"` |
 ///
 /// A `Mapper` is a value with its own parse and write buffers: one per mapping thread, no
