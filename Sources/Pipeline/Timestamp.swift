@@ -8,7 +8,7 @@
 /// All arithmetic is integer arithmetic on the source text: no `Double`, no Foundation.
 public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Milliseconds since 1970-01-01T00:00:00Z (negative before 1970).
-    public var epochMilliseconds: Int64
+    public private(set) var epochMilliseconds: Int64
 
     /// 0001-01-01T00:00:00.000Z
     public static let earliest = Timestamp(unchecked: -62_135_596_800_000)
