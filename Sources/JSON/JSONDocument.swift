@@ -20,9 +20,10 @@ public struct JSONDocument: @unchecked Sendable {
     // @unchecked: `tape` is a class-owned allocation. It is written only by `parse`, and only after
     // `isKnownUniquelyReferenced` proved this document is its sole owner, so shared copies are read-only.
 
-    /// Containers nested deeper than this are rejected.
+    /// Containers nested deeper than this are rejected. The parser keeps one 24-byte frame per level, so
+    /// the value is clamped to 0...1_000_000.
     public let maxDepth: Int
-    /// The input followed by `Parser.padding` zero bytes (count may exceed that: capacity is kept).
+    /// The input followed by `Parser.padding` zero bytes.
     @usableFromInline var input: [UInt8] = []
     @usableFromInline var tape: TapeBuffer
     /// Entries of the last successful parse (0 after a failed one).
@@ -31,32 +32,39 @@ public struct JSONDocument: @unchecked Sendable {
     @usableFromInline var canonical = false
 
     public init(maxDepth: Int = 64) {
-        self.maxDepth = max(0, maxDepth)
+        self.maxDepth = min(max(0, maxDepth), 1_000_000)
         self.tape = TapeBuffer(capacity: 64, maxDepth: self.maxDepth)
     }
 
     // MARK: - Parsing
 
+    /// Parses one JSON text (an NDJSON line without its `\n`), replacing the previous content. The bytes are
+    /// copied, so the buffer may be reused as soon as this returns. On error the document reads as empty.
     public mutating func parse(_ bytes: UnsafeRawBufferPointer) throws(JSONError) {
         if let error = parseBytes(bytes) { throw error }
     }
 
+    /// `parse` of a slice; error offsets count from the slice's first byte.
     public mutating func parse(_ bytes: ArraySlice<UInt8>) throws(JSONError) {
         let error = bytes.withUnsafeBytes { parseBytes($0) }
         if let error { throw error }
     }
 
+    /// `parse` of an array.
     public mutating func parse(_ bytes: [UInt8]) throws(JSONError) {
         let error = bytes.withUnsafeBytes { parseBytes($0) }
         if let error { throw error }
     }
 
+    /// `parse` of a string's UTF-8 (tests and configuration; lines arrive as bytes).
     public mutating func parse(_ string: String) throws(JSONError) {
         var string = string
         let error = string.withUTF8 { parseBytes(UnsafeRawBufferPointer($0)) }
         if let error { throw error }
     }
 
+    /// The parse itself; returns the error instead of throwing so that it can run inside the buffer
+    /// closures (which rethrow untyped errors).
     mutating func parseBytes(_ bytes: UnsafeRawBufferPointer) -> JSONError? {
         tapeCount = 0
         canonical = false
@@ -64,9 +72,15 @@ public struct JSONDocument: @unchecked Sendable {
         guard n < Int(UInt32.max) - Parser.padding else {
             return JSONError(reason: "input of \(n) bytes is too large (limit 4 GiB)", offset: 0)
         }
+        // removeAll(keepingCapacity:) never copies: if a caller still holds a `rawBytes` slice of the old
+        // input, the array gets a fresh buffer and the slice keeps the old one.
         let needed = n + Parser.padding
-        if input.count < needed {
-            input = [UInt8](repeating: 0, count: max(needed, input.count * 2))
+        input.removeAll(keepingCapacity: true)
+        if input.capacity < needed { input.reserveCapacity(max(needed, 2 * input.capacity)) }
+        if n > 0 { input.append(contentsOf: UnsafeBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Parser.padding) { zeros in
+            zeros.initialize(repeating: 0)
+            input.append(contentsOf: zeros)
         }
         if !isKnownUniquelyReferenced(&tape) {
             tape = TapeBuffer(capacity: tape.capacity, maxDepth: maxDepth)
@@ -78,10 +92,8 @@ public struct JSONDocument: @unchecked Sendable {
         var grown: TapeBuffer? = nil
         var count = 0
         var canonical = false
-        let error: JSONError? = input.withUnsafeMutableBufferPointer { dst in
-            let base = dst.baseAddress!
-            if n > 0 { UnsafeMutableRawPointer(base).copyMemory(from: bytes.baseAddress!, byteCount: n) }
-            (base + n).update(repeating: 0, count: Parser.padding)
+        let error: JSONError? = input.withUnsafeBufferPointer { all in
+            let base = all.baseAddress!
             var start = 0
             if n >= 3 && base[0] == 0xEF && base[1] == 0xBB && base[2] == 0xBF { start = 3 }
             var parser = Parser(bytes: base, start: start, count: n, tape: entries, capacity: capacity, stack: frames, maxDepth: maxDepth)
@@ -112,6 +124,7 @@ public struct JSONDocument: @unchecked Sendable {
     @inlinable
     func entryAt(_ n: Int) -> TapeEntry { tape.pointer[n] }
 
+    /// The node's type; `.null` for a node that is not from this document's last successful parse.
     @inlinable
     public func kind(_ n: JSONNode) -> JSONKind {
         guard let e = entry(n.index) else { return .null }

@@ -12,6 +12,7 @@ public indirect enum JSONValue: Equatable, Sendable {
     case array([JSONValue])
     case object([JSONMember])
 
+    /// Parses with the same strict rules as `JSONDocument.parse`.
     public init(parsing bytes: some Collection<UInt8>, maxDepth: Int = 64) throws(JSONError) {
         var doc = JSONDocument(maxDepth: maxDepth)
         let error: JSONError? =
@@ -57,6 +58,7 @@ public indirect enum JSONValue: Equatable, Sendable {
         String(decoding: serialized(), as: UTF8.self)
     }
 
+    /// Appends the value, minified, as the writer's next value.
     public func write(to w: inout JSONWriter) {
         switch self {
         case .null: w.null()

@@ -11,6 +11,7 @@
 /// Strings are escaped minimally per RFC 8259: `"` `\` and control characters (`\b \f \n \r \t`, others
 /// as `\u00XX` lowercase); everything else, including non-ASCII, is written as UTF-8.
 public struct JSONWriter: Sendable {
+    /// The JSON written so far; take it (or a slice) when done, then `reset()` to reuse the capacity.
     public var bytes: [UInt8]
     /// True after a complete value: the next value or key needs a comma first.
     @usableFromInline var needsComma = false
@@ -68,13 +69,15 @@ public struct JSONWriter: Sendable {
         needsComma = false
     }
 
+    /// A string value, escaped minimally.
     public mutating func string(_ s: String) {
         comma()
         withUTF8(s) { appendEscaped($0) }
         needsComma = true
     }
 
-    /// A string from validated UTF-8 bytes.
+    /// A string value from UTF-8 bytes. They are escaped but not validated: pass only valid UTF-8 (for
+    /// example the decoded bytes of a document string).
     public mutating func string(utf8 bytes: some Collection<UInt8>) {
         comma()
         if bytes.withContiguousStorageIfAvailable({ appendEscaped($0) }) == nil {

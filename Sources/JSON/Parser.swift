@@ -233,32 +233,32 @@ struct Parser {
     mutating func scanString(key: Bool) -> JSONError? {
         let s = i
         var flags: UInt8 = 0
-        i += 1
+        // The position lives in a local so the hot loop keeps it in a register; `i` is synced around
+        // the (rare) calls that need it.
+        var j = i &+ 1
         while true {
-            let hits = Parser.attention(UInt64(littleEndian: UnsafeRawPointer(b + i).loadUnaligned(as: UInt64.self)))
+            let hits = Parser.attention(UInt64(littleEndian: UnsafeRawPointer(b + j).loadUnaligned(as: UInt64.self)))
             if hits == 0 {
-                i += 8
+                j &+= 8
                 continue
             }
-            i += hits.trailingZeroBitCount >> 3
-            let c = b[i]
+            j &+= hits.trailingZeroBitCount &>> 3
+            let c = b[j]
             if c == 0x22 { break }
+            i = j
             if c == 0x5C {
                 flags |= TapeFlag.escaped
                 if let e = scanEscape(&flags) { return e }
-                continue
-            }
-            if c < 0x20 {
-                if i >= n { return JSONError(reason: "unterminated string", offset: s) }
+            } else if c >= 0x80 {
+                if let e = scanUTF8() { return e }
+            } else if i >= n {
+                return JSONError(reason: "unterminated string", offset: s)
+            } else {
                 return JSONError(reason: "unescaped control character \(hexByte(c)) in string", offset: i)
             }
-            if c >= 0x80 {
-                if let e = scanUTF8() { return e }
-                continue
-            }
-            i += 1
+            j = i
         }
-        i += 1
+        i = j &+ 1 // past the closing quote
         var aux: UInt32 = 0
         if key {
             if flags & TapeFlag.escaped == 0 {

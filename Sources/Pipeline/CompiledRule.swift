@@ -1,14 +1,28 @@
 import JSON
 
 /// A `RuleSpec` checked and compiled: every template parsed, every path prepared, every
-/// constant already in its final form.
-struct CompiledRule: Sendable {
+/// constant already in its final form. A class so that handing a rule to the event builder
+/// costs one reference count, not one per array it holds.
+final class CompiledRule: Sendable {
     /// A `properties` or `context` entry.
-    struct Entry: Sendable {
-        var key: String
-        /// The key as JSON text with quotes: written as is.
-        var quotedKey: [UInt8]
-        var template: CompiledTemplate
+    /// A class for the same reason as the rule itself: iterating entries per line then costs
+    /// one reference count each.
+    final class Entry: Sendable {
+        let key: String
+        /// `"key":`, escaped, written as is.
+        let keyPrefix: [UInt8]
+        /// The key as a one-step path: its hash is computed once, for member lookups.
+        let keyPath: JSONPath
+        let template: CompiledTemplate
+
+        init(key: String, template: CompiledTemplate) {
+            self.key = key
+            var quoted = JSONWriter()
+            quoted.key(key)
+            keyPrefix = quoted.bytes
+            keyPath = JSONPath(components: [key])
+            self.template = template
+        }
     }
 
     struct Rename: Sendable {
@@ -17,24 +31,31 @@ struct CompiledRule: Sendable {
         var to: String
     }
 
-    var name: String
-    var index: Int
-    var conditions: [CompiledCondition]
-    var action: RuleSpec.Action
-    var eventName: CompiledTemplate
-    var renames: [Rename]
-    var userID: CompiledTemplate
+    let name: String
+    let index: Int
+    let conditions: [CompiledCondition]
+    let action: RuleSpec.Action
+    let eventName: CompiledTemplate
+    let renames: [Rename]
+    let userID: CompiledTemplate
     /// `nil`: the read time.
-    var timestamp: CompiledTemplate?
-    var timestampUnit: TimestampUnit?
-    var timestampMissing: RuleSpec.MissingTimestamp
+    let timestamp: CompiledTemplate?
+    let timestampUnit: TimestampUnit?
+    /// Minutes east of UTC assumed for zone-less ISO text.
+    let timestampZone: Int?
+    let timestampMissing: RuleSpec.MissingTimestamp
+    /// Constant `event_name` / `user_id`, already as JSON strings (renamed, escaped, quoted).
+    let quotedEventName: [UInt8]?
+    let quotedUserID: [UInt8]?
     /// A constant `timestamp` template, parsed once.
-    var constantTimestamp: Timestamp?
+    let constantTimestamp: Timestamp?
     /// `nil` entries stand for `$` (the whole line).
-    var propertiesFrom: [(path: JSONPath?, text: String)]
-    var properties: [Entry]
-    var context: [Entry]
-    var dropProperties: [String]
+    let propertiesFrom: [(path: JSONPath?, text: String)]
+    let properties: [Entry]
+    let context: [Entry]
+    let dropProperties: [String]
+    /// `dropProperties` as one-step paths, for member lookups.
+    let dropPaths: [JSONPath]
 
     init(_ spec: RuleSpec, index: Int, eventIDKey: String?) throws(MappingError) {
         func fail(_ key: String, _ reason: String) -> MappingError {
@@ -47,17 +68,24 @@ struct CompiledRule: Sendable {
         name = spec.name.isEmpty ? "rule[\(index)]" : spec.name
         self.index = index
         action = spec.action
+        timestampMissing = spec.timestampMissing
 
-        conditions = []
+        var conditions: [CompiledCondition] = []
         for (i, c) in spec.when.enumerated() {
-            do { conditions.append(try CompiledCondition(c)) } catch { throw fail("when[\(i)]", error.reason) }
+            do throws(TemplateError) {
+                conditions.append(try CompiledCondition(c))
+            } catch {
+                throw fail("when[\(i)]", error.reason)
+            }
         }
+        self.conditions = conditions
 
         if spec.action == .drop {
             // A drop rule that also says how to build an event is a misunderstanding worth reporting.
             let mappingKeys: [(String, Bool)] = [
                 ("event_name", spec.eventName != nil), ("user_id", spec.userID != nil),
                 ("timestamp", spec.timestamp != nil), ("timestamp_unit", spec.timestampUnit != nil),
+                ("timestamp_zone", spec.timestampZone != nil),
                 ("properties_from", !spec.propertiesFrom.isEmpty), ("properties", !spec.properties.isEmpty),
                 ("context", !spec.context.isEmpty), ("drop_properties", !spec.dropProperties.isEmpty),
                 ("rename_events", !spec.renameEvents.isEmpty),
@@ -68,26 +96,30 @@ struct CompiledRule: Sendable {
             eventName = .constant("")
             renames = []
             userID = .constant("")
+            quotedEventName = nil
+            quotedUserID = nil
             timestamp = nil
             timestampUnit = nil
-            timestampMissing = spec.timestampMissing
+            timestampZone = nil
             constantTimestamp = nil
             propertiesFrom = []
             properties = []
             context = []
             dropProperties = []
+            dropPaths = []
             return
         }
 
         // event_name and its renames.
         guard let eventNameSource = spec.eventName else { throw fail("event_name", "required (e.g. event_name = \"{event}\")") }
-        renames = []
+        var renames: [Rename] = []
         for (from, to) in spec.renameEvents {
             guard !from.isEmpty else { throw fail("rename_events", "an empty event name cannot be renamed") }
             guard !to.isEmpty else { throw fail("rename_events.\(from)", "the new event name is empty") }
             guard !renames.contains(where: { $0.from == from }) else { throw fail("rename_events.\(from)", "renamed twice") }
             renames.append(Rename(from: from, fromUTF8: Array(from.utf8), to: to))
         }
+        self.renames = renames
         var name = try template("event_name", eventNameSource)
         if case .constant(let constant) = name {
             let renamed = renames.first { $0.from == constant }?.to ?? constant
@@ -95,27 +127,37 @@ struct CompiledRule: Sendable {
             name = .constant(renamed)
         }
         eventName = name
+        quotedEventName = CompiledRule.quoted(name)
 
         guard let userIDSource = spec.userID else { throw fail("user_id", "required (e.g. user_id = \"{user.id}\")") }
-        userID = try template("user_id", userIDSource)
+        let userID = try template("user_id", userIDSource)
         if case .constant(let c) = userID, c.isEmpty { throw fail("user_id", "the user id is empty") }
+        self.userID = userID
+        quotedUserID = CompiledRule.quoted(userID)
 
         // timestamp
+        var unit: TimestampUnit?
         if let unitName = spec.timestampUnit {
-            guard let unit = TimestampUnit(name: unitName) else {
+            guard let named = TimestampUnit(name: unitName) else {
                 throw fail("timestamp_unit", "unknown unit \"\(unitName)\" (use \"s\", \"ms\", \"us\" or \"ns\")")
             }
-            timestampUnit = unit
-        } else {
-            timestampUnit = nil
+            unit = named
         }
-        timestampMissing = spec.timestampMissing
-        constantTimestamp = nil
+        timestampUnit = unit
+        var zone: Int?
+        if let zoneName = spec.timestampZone {
+            guard let minutes = Timestamp.offsetMinutes(named: zoneName) else {
+                throw fail("timestamp_zone", "\"\(zoneName)\" is not a fixed offset (use \"UTC\" or an offset like \"+02:00\"; zones with daylight saving are not supported)")
+            }
+            zone = minutes
+        }
+        timestampZone = zone
+        var constantTimestamp: Timestamp?
         if let source = spec.timestamp {
             let t = try template("timestamp", source)
             if case .constant(let c) = t {
                 do {
-                    constantTimestamp = try Timestamp.parse(text: c, unit: timestampUnit)
+                    constantTimestamp = try Timestamp.parse(text: c, unit: unit, assumedOffset: zone)
                 } catch {
                     throw fail("timestamp", "\"\(c)\": \(error.reason)")
                 }
@@ -124,38 +166,40 @@ struct CompiledRule: Sendable {
         } else {
             timestamp = nil
         }
+        self.constantTimestamp = constantTimestamp
 
         // properties_from
-        propertiesFrom = []
+        var from: [(path: JSONPath?, text: String)] = []
         for (i, text) in spec.propertiesFrom.enumerated() {
             if text == "$" {
-                propertiesFrom.append((nil, text))
+                from.append((nil, text))
                 continue
             }
-            do {
-                propertiesFrom.append((try JSONPath(text), text))
+            do throws(JSONPathError) {
+                from.append((try JSONPath(text), text))
             } catch {
                 throw fail(spec.propertiesFrom.count == 1 ? "properties_from" : "properties_from[\(i)]", error.reason)
             }
         }
+        propertiesFrom = from
 
-        dropProperties = []
+        var dropped: [String] = []
         for key in spec.dropProperties {
             guard !key.isEmpty else { throw fail("drop_properties", "an empty key") }
-            if !dropProperties.contains(key) { dropProperties.append(key) }
+            if !dropped.contains(key) { dropped.append(key) }
         }
-        if let eventIDKey, dropProperties.contains(eventIDKey) {
+        if let eventIDKey, dropped.contains(eventIDKey) {
             throw fail("drop_properties", "\"\(eventIDKey)\" is the event_id_key; it cannot be dropped")
         }
+        dropProperties = dropped
+        dropPaths = dropped.map { JSONPath(components: [$0]) }
 
         func entries(_ table: String, _ list: [(key: String, template: String)]) throws(MappingError) -> [Entry] {
             var result: [Entry] = []
             for (key, source) in list {
                 guard !key.isEmpty else { throw fail(table, "an empty key") }
                 guard !result.contains(where: { $0.key == key }) else { throw fail("\(table).\(key)", "defined twice") }
-                var quoted = JSONWriter()
-                quoted.string(key)
-                result.append(Entry(key: key, quotedKey: quoted.bytes, template: try template("\(table).\(key)", source)))
+                result.append(Entry(key: key, template: try template("\(table).\(key)", source)))
             }
             return result
         }
@@ -164,10 +208,16 @@ struct CompiledRule: Sendable {
             throw fail("properties.\(eventIDKey)", "collides with event_id_key (the event id is written there)")
         }
         // An explicit property that is dropped again is never written: leave it out now.
-        let dropped = dropProperties
         explicit.removeAll { dropped.contains($0.key) }
         properties = explicit
         context = try entries("context", spec.context)
+    }
+
+    private static func quoted(_ t: CompiledTemplate) -> [UInt8]? {
+        guard case .constant(let s) = t else { return nil }
+        var w = JSONWriter()
+        w.string(s)
+        return w.bytes
     }
 
     /// All conditions hold (none: always).

@@ -2,9 +2,9 @@ import JSON
 
 /// Writes one event object for a line that a rule took, or says why the line is rejected.
 ///
-/// Owns the reusable buffers of the hot path (the writer and two scratch arrays), so that in
-/// steady state an event costs no allocation beyond the bytes that go out. Values the line
-/// holds are copied as JSON (`JSONDocument.write`) or as decoded bytes, never through `String`.
+/// Owns the reusable buffers of the hot path, so that in steady state an event costs no
+/// allocation beyond the bytes that go out. Values the line holds are copied as JSON
+/// (`JSONDocument.write`) or as decoded bytes, never through `String`.
 ///
 /// The object's keys always come in this order, `properties` always present, `context` only
 /// when it has a member:
@@ -17,50 +17,68 @@ import JSON
 /// an equal key), then the explicit `properties` (winning over copied ones when they have a
 /// value; an explicit property without a value leaves a copied one alone), minus
 /// `drop_properties`, plus the event id when `event_id_key` is set.
+///
+/// The event's frame (keys, quotes, timestamp) is appended to `event` directly; values and
+/// the `properties`/`context` objects go through a `JSONWriter` that is reset before each use,
+/// then copied over. (Calling the writer's generic `raw`/`rawKey` from this module costs a
+/// generic-metadata lookup per call, which measured as a sixth of the mapping time.)
 struct EventBuilder: Sendable {
-    var writer = JSONWriter(capacity: 1024)
+    /// The event built by the last successful `build`.
+    private(set) var event: [UInt8] = []
+    private var w = JSONWriter(capacity: 512)
     /// Decoded text of a mixed template.
     private var text: [UInt8] = []
-    /// `"…Z"` and event-id scratch.
-    private var small: [UInt8] = []
     private var fromNodes: [JSONNode] = []
-    private var present: [Bool] = []
+    /// Explicit properties evaluated once to learn which have a value (see `writeProperties`).
+    private var explicit: [Evaluated] = []
+    /// The date part of the last timestamp written: consecutive events share it.
+    private var dateCache = Timestamp.DateCache()
     let eventIDKey: String?
-    let eventIDQuotedKey: [UInt8]
+    let eventIDPath: JSONPath?
 
     init(eventIDKey: String?) {
         self.eventIDKey = eventIDKey
-        var w = JSONWriter()
-        if let eventIDKey { w.string(eventIDKey) }
-        eventIDQuotedKey = w.bytes
+        eventIDPath = eventIDKey.map { JSONPath(components: [$0]) }
+        event.reserveCapacity(1024)
         text.reserveCapacity(256)
-        small.reserveCapacity(32)
     }
 
-    private static let eventNameKey = Array(#""event_name""#.utf8)
-    private static let userIDKey = Array(#""user_id""#.utf8)
-    private static let timestampKey = Array(#""timestamp""#.utf8)
-    private static let propertiesKey = Array(#""properties""#.utf8)
-    private static let contextKey = Array(#""context""#.utf8)
+    private static let eventNameHead = Array(#"{"event_name":"#.utf8)
+    private static let userIDKey = Array(#","user_id":"#.utf8)
+    /// Ends with the timestamp's opening quote.
+    private static let timestampKey = Array(#","timestamp":""#.utf8)
+    /// Starts with the timestamp's closing quote.
+    private static let propertiesKey = Array(#"","properties":"#.utf8)
+    private static let contextKey = Array(#","context":"#.utf8)
 
-    /// Builds the event into `writer.bytes`; returns the rejection reason instead when the line
-    /// cannot make a valid event (the writer then holds garbage).
+    /// Why a line makes no event; a typed error so that throwing costs no existential box.
+    struct Rejection: Error {
+        var reason: String
+        init(_ reason: String) { self.reason = reason }
+    }
+
+    /// Builds the event into `event`; returns the rejection reason instead when the line cannot
+    /// make a valid event (`event` then holds garbage).
     mutating func build(
         _ rule: CompiledRule, _ doc: JSONDocument, readTime: Int64, sourceKey: UInt64, offset: Int64
     ) -> String? {
-        writer.reset()
-        writer.beginObject()
-        writer.rawKey(EventBuilder.eventNameKey)
-        if let reason = writeEventName(rule, doc) { return reason }
-        writer.rawKey(EventBuilder.userIDKey)
-        if let reason = writeUserID(rule, doc) { return reason }
-        writer.rawKey(EventBuilder.timestampKey)
-        if let reason = writeTimestamp(rule, doc, readTime: readTime) { return reason }
-        writer.rawKey(EventBuilder.propertiesKey)
-        if let reason = writeProperties(rule, doc, sourceKey: sourceKey, offset: offset) { return reason }
-        if let reason = writeContext(rule, doc) { return reason }
-        writer.endObject()
-        return nil
+        do throws(Rejection) {
+            event.removeAll(keepingCapacity: true)
+            event.append(contentsOf: EventBuilder.eventNameHead)
+            try writeEventName(rule, doc)
+            event.append(contentsOf: EventBuilder.userIDKey)
+            try writeUserID(rule, doc)
+            let stamp = try timestamp(rule, doc, readTime: readTime)
+            event.append(contentsOf: EventBuilder.timestampKey)
+            stamp.write(to: &event, cache: &dateCache)
+            event.append(contentsOf: EventBuilder.propertiesKey)
+            try writeProperties(rule, doc, sourceKey: sourceKey, offset: offset)
+            try writeContext(rule, doc)
+            event.append(UInt8(ascii: "}"))
+            return nil
+        } catch {
+            return error.reason
+        }
     }
 
     // MARK: - Evaluating templates
@@ -72,6 +90,13 @@ struct EventBuilder: Sendable {
         case constant(String)
         case missing(CompiledPlaceholder)
         case notText(CompiledPlaceholder, JSONKind)
+
+        var hasValue: Bool {
+            switch self {
+            case .node, .text, .constant: true
+            case .missing, .notText: false
+            }
+        }
     }
 
     private mutating func evaluate(_ t: CompiledTemplate, _ doc: JSONDocument) -> Evaluated {
@@ -94,138 +119,174 @@ struct EventBuilder: Sendable {
         }
     }
 
-    private static func noValue(_ field: String, _ p: CompiledPlaceholder) -> String {
-        "\(field): no value at \(p.describedPaths)"
+    private static func noValue(_ field: String, _ p: CompiledPlaceholder) -> Rejection {
+        Rejection("\(field): no value at \(p.describedPaths)")
     }
 
-    private static func notText(_ field: String, _ p: CompiledPlaceholder, _ kind: JSONKind) -> String {
-        "\(field): the value at \(p.describedPaths) is \(kind.phrase), which cannot be part of a text (only a template that is exactly one placeholder copies it)"
+    private static func notText(_ field: String, _ p: CompiledPlaceholder, _ kind: JSONKind) -> Rejection {
+        Rejection("\(field): the value at \(p.describedPaths) is \(kind.phrase), which cannot be part of a text (only a template that is exactly one placeholder copies it)")
     }
 
-    private static func wrongKind(_ field: String, _ p: CompiledPlaceholder, _ kind: JSONKind, wanted: String) -> String {
-        "\(field): expected \(wanted) at \(p.describedPaths), got \(kind.phrase)"
+    private static func wrongKind(_ field: String, _ p: CompiledPlaceholder, _ kind: JSONKind, wanted: String) -> Rejection {
+        Rejection("\(field): expected \(wanted) at \(p.describedPaths), got \(kind.phrase)")
+    }
+
+    /// The placeholder of a `.single` template (for messages about a `.node` value).
+    private static func placeholder(_ t: CompiledTemplate) -> CompiledPlaceholder? {
+        if case .single(let p) = t { return p }
+        return nil
+    }
+
+    // MARK: - Appending single values to `event`
+
+    /// A value from the line. Scalars whose source text is already canonical (numbers, booleans,
+    /// strings without escapes) are copied straight from the line; the rest goes through
+    /// `JSONDocument.write`, which re-escapes strings minimally and minifies containers.
+    private mutating func appendNode(_ n: JSONNode, _ doc: JSONDocument) {
+        let raw = doc.rawBytes(n)
+        switch doc.kind(n) {
+        case .number, .bool, .null:
+            event.append(contentsOf: raw)
+            return
+        case .string where !raw.contains(UInt8(ascii: "\\")):
+            event.append(contentsOf: raw)
+            return
+        default:
+            w.reset()
+            doc.write(n, to: &w)
+            event.append(contentsOf: w.bytes)
+        }
+    }
+
+    private mutating func appendString(_ s: String) {
+        w.reset()
+        w.string(s)
+        event.append(contentsOf: w.bytes)
+    }
+
+    private mutating func appendText() {
+        w.reset()
+        w.string(utf8: text)
+        event.append(contentsOf: w.bytes)
     }
 
     // MARK: - Fields
 
-    private mutating func writeEventName(_ rule: CompiledRule, _ doc: JSONDocument) -> String? {
+    private mutating func writeEventName(_ rule: CompiledRule, _ doc: JSONDocument) throws(Rejection) {
+        if let quoted = rule.quotedEventName {
+            event.append(contentsOf: quoted)
+            return
+        }
         switch evaluate(rule.eventName, doc) {
         case .constant(let s):
             // Constants were renamed at compile time; defaults are renamed here.
             let name = rule.renames.first { $0.from == s }?.to ?? s
-            guard !name.isEmpty else { return "event_name: the event name is empty" }
-            writer.string(name)
+            guard !name.isEmpty else { throw Rejection("event_name: the event name is empty") }
+            appendString(name)
         case .node(let n):
-            guard case .single(let p) = rule.eventName else { return nil }
             let kind = doc.kind(n)
-            guard kind == .string else { return EventBuilder.wrongKind("event_name", p, kind, wanted: "a string") }
-            guard doc.rawBytes(n).count > 2 else { return "event_name: empty string at \(p.describedPaths)" }
+            guard kind == .string else {
+                throw EventBuilder.wrongKind("event_name", EventBuilder.placeholder(rule.eventName)!, kind, wanted: "a string")
+            }
+            guard doc.rawBytes(n).count > 2 else {
+                throw Rejection("event_name: empty string at \(EventBuilder.placeholder(rule.eventName)!.describedPaths)")
+            }
             for r in rule.renames where doc.stringEquals(n, r.from) {
-                writer.string(r.to)
-                return nil
+                appendString(r.to)
+                return
             }
-            doc.write(n, to: &writer)
+            appendNode(n, doc)
         case .text:
-            guard !text.isEmpty else { return "event_name: the event name is empty" }
+            guard !text.isEmpty else { throw Rejection("event_name: the event name is empty") }
             for r in rule.renames where r.fromUTF8 == text {
-                writer.string(r.to)
-                return nil
+                appendString(r.to)
+                return
             }
-            writer.string(utf8: text)
+            appendText()
         case .missing(let p):
-            return EventBuilder.noValue("event_name", p)
+            throw EventBuilder.noValue("event_name", p)
         case .notText(let p, let kind):
-            return EventBuilder.notText("event_name", p, kind)
+            throw EventBuilder.notText("event_name", p, kind)
         }
-        return nil
     }
 
     /// A string as is, a number as its decimal text (`12345678901234567891` → `"12345678901234567891"`).
-    private mutating func writeUserID(_ rule: CompiledRule, _ doc: JSONDocument) -> String? {
+    private mutating func writeUserID(_ rule: CompiledRule, _ doc: JSONDocument) throws(Rejection) {
+        if let quoted = rule.quotedUserID {
+            event.append(contentsOf: quoted)
+            return
+        }
         switch evaluate(rule.userID, doc) {
         case .constant(let s):
-            guard !s.isEmpty else { return "user_id: the user id is empty" }
-            writer.string(s)
+            guard !s.isEmpty else { throw Rejection("user_id: the user id is empty") }
+            appendString(s)
         case .node(let n):
-            guard case .single(let p) = rule.userID else { return nil }
             switch doc.kind(n) {
             case .string:
-                guard doc.rawBytes(n).count > 2 else { return "user_id: empty string at \(p.describedPaths)" }
-                doc.write(n, to: &writer)
+                guard doc.rawBytes(n).count > 2 else {
+                    throw Rejection("user_id: empty string at \(EventBuilder.placeholder(rule.userID)!.describedPaths)")
+                }
+                appendNode(n, doc)
             case .number:
-                writer.string(utf8: doc.rawBytes(n))
+                // Number text never needs escaping.
+                event.append(UInt8(ascii: "\""))
+                event.append(contentsOf: doc.rawBytes(n))
+                event.append(UInt8(ascii: "\""))
             case let kind:
-                return EventBuilder.wrongKind("user_id", p, kind, wanted: "a string or a number")
+                throw EventBuilder.wrongKind("user_id", EventBuilder.placeholder(rule.userID)!, kind, wanted: "a string or a number")
             }
         case .text:
-            guard !text.isEmpty else { return "user_id: the user id is empty" }
-            writer.string(utf8: text)
+            guard !text.isEmpty else { throw Rejection("user_id: the user id is empty") }
+            appendText()
         case .missing(let p):
-            return EventBuilder.noValue("user_id", p)
+            throw EventBuilder.noValue("user_id", p)
         case .notText(let p, let kind):
-            return EventBuilder.notText("user_id", p, kind)
+            throw EventBuilder.notText("user_id", p, kind)
         }
-        return nil
     }
 
-    private mutating func writeTimestamp(_ rule: CompiledRule, _ doc: JSONDocument, readTime: Int64) -> String? {
-        let stamp: Timestamp
-        if let constant = rule.constantTimestamp {
-            stamp = constant
-        } else if let template = rule.timestamp {
-            let source: ArraySlice<UInt8>
-            var isNumber = false
-            switch evaluate(template, doc) {
-            case .constant(let s):
-                source = ArraySlice(s.utf8)
-            case .node(let n):
-                guard case .single(let p) = template else { return nil }
-                let raw = doc.rawBytes(n)
-                switch doc.kind(n) {
-                case .number:
-                    source = raw
-                    isNumber = true
-                case .string:
-                    if raw.contains(UInt8(ascii: "\\")) {
-                        text.removeAll(keepingCapacity: true)
-                        _ = doc.withStringBytes(n) { text.append(contentsOf: $0) }
-                        source = text[...]
-                    } else {
-                        source = raw.dropFirst().dropLast()
-                    }
-                case let kind:
-                    return EventBuilder.wrongKind("timestamp", p, kind, wanted: "a string or a number")
+    private mutating func timestamp(_ rule: CompiledRule, _ doc: JSONDocument, readTime: Int64) throws(Rejection) -> Timestamp {
+        if let constant = rule.constantTimestamp { return constant }
+        guard let template = rule.timestamp else { return Timestamp(epochNanoseconds: readTime) }
+        let source: ArraySlice<UInt8>
+        var isNumber = false
+        switch evaluate(template, doc) {
+        case .constant(let s):
+            source = ArraySlice(s.utf8)
+        case .node(let n):
+            let raw = doc.rawBytes(n)
+            switch doc.kind(n) {
+            case .number:
+                source = raw
+                isNumber = true
+            case .string:
+                if raw.contains(UInt8(ascii: "\\")) {
+                    text.removeAll(keepingCapacity: true)
+                    _ = doc.withStringBytes(n) { text.append(contentsOf: $0) }
+                    source = text[...]
+                } else {
+                    source = raw.dropFirst().dropLast()
                 }
-            case .text:
-                source = text[...]
-            case .missing(let p):
-                guard rule.timestampMissing == .readTime else {
-                    return EventBuilder.noValue("timestamp", p) + " (set timestamp_missing = \"read_time\" to use the time the line was read)"
-                }
-                return writeStamp(Timestamp(epochNanoseconds: readTime))
-            case .notText(let p, let kind):
-                return EventBuilder.notText("timestamp", p, kind)
+            case let kind:
+                throw EventBuilder.wrongKind("timestamp", EventBuilder.placeholder(template)!, kind, wanted: "a string or a number")
             }
-            do {
-                stamp = isNumber
-                    ? try Timestamp.parse(epoch: source, unit: rule.timestampUnit)
-                    : try Timestamp.parse(text: source, unit: rule.timestampUnit)
-            } catch {
-                return "timestamp: \(EventBuilder.quoted(source, isNumber: isNumber)): \(error.reason)"
+        case .text:
+            source = text[...]
+        case .missing(let p):
+            guard rule.timestampMissing == .readTime else {
+                throw Rejection("timestamp: no value at \(p.describedPaths) (set timestamp_missing = \"read_time\" to use the time the line was read)")
             }
-        } else {
-            stamp = Timestamp(epochNanoseconds: readTime)
+            return Timestamp(epochNanoseconds: readTime)
+        case .notText(let p, let kind):
+            throw EventBuilder.notText("timestamp", p, kind)
         }
-        return writeStamp(stamp)
-    }
-
-    private mutating func writeStamp(_ stamp: Timestamp) -> String? {
-        small.removeAll(keepingCapacity: true)
-        small.append(UInt8(ascii: "\""))
-        stamp.write(to: &small)
-        small.append(UInt8(ascii: "\""))
-        writer.raw(small)
-        return nil
+        do {
+            return isNumber
+                ? try Timestamp.parse(epoch: source, unit: rule.timestampUnit)
+                : try Timestamp.parse(text: source, unit: rule.timestampUnit, assumedOffset: rule.timestampZone)
+        } catch {
+            throw Rejection("timestamp: \(EventBuilder.quoted(source, isNumber: isNumber)): \(error.reason)")
+        }
     }
 
     /// A value for a message: at most 64 bytes, quoted unless a number.
@@ -236,85 +297,133 @@ struct EventBuilder: Sendable {
 
     private mutating func writeProperties(
         _ rule: CompiledRule, _ doc: JSONDocument, sourceKey: UInt64, offset: Int64
-    ) -> String? {
-        writer.beginObject()
+    ) throws(Rejection) {
         fromNodes.removeAll(keepingCapacity: true)
         for (path, described) in rule.propertiesFrom {
             guard let node = path.map({ doc.lookup($0) }) ?? doc.root else { continue }
             let kind = doc.kind(node)
             if kind == .null { continue }
-            guard kind == .object else { return "properties_from: \"\(described)\" is \(kind.phrase), not an object" }
+            guard kind == .object else { throw Rejection("properties_from: \"\(described)\" is \(kind.phrase), not an object") }
             fromNodes.append(node)
         }
+        // Members copied from objects go through the writer (it places their commas), then the
+        // explicit ones are appended to `event` directly after a comma when needed.
+        var hasMembers = false
         if !fromNodes.isEmpty {
             // Which explicit properties have a value: those replace copied members.
-            present.removeAll(keepingCapacity: true)
+            explicit.removeAll(keepingCapacity: true)
             for entry in rule.properties {
-                switch evaluate(entry.template, doc) {
-                case .missing: present.append(false)
-                case .notText(let p, let kind): return EventBuilder.notText("properties.\(entry.key)", p, kind)
-                default: present.append(true)
+                let value = evaluate(entry.template, doc)
+                if case .notText(let p, let kind) = value { throw EventBuilder.notText("properties.\(entry.key)", p, kind) }
+                explicit.append(value)
+            }
+            w.reset()
+            if fromNodes.count == 1, doc.count(fromNodes[0]) > 0,
+               EventBuilder.copiesWhole(fromNodes[0], rule, doc, explicit: explicit, eventIDPath: eventIDPath) {
+                // The usual case: one object, nothing to leave out. Copy it and reopen it.
+                doc.write(fromNodes[0], to: &w)
+                w.bytes.removeLast()   // `}`
+            } else {
+                w.beginObject()
+                let nodes = fromNodes, explicit = explicit, eventIDKey = eventIDKey
+                for i in nodes.indices {
+                    doc.forEachMember(nodes[i]) { key, value in
+                        if EventBuilder.isLeftOut(key, nodes[(i + 1)...], rule, doc, explicit: explicit, eventIDKey: eventIDKey) {
+                            return
+                        }
+                        doc.writeKey(key, to: &w)
+                        doc.write(value, to: &w)
+                    }
                 }
             }
-            for i in fromNodes.indices {
-                let node = fromNodes[i]
-                doc.forEachMember(node) { key, value in
-                    for drop in rule.dropProperties where doc.keyEquals(key, drop) { return }
-                    if let eventIDKey, doc.keyEquals(key, eventIDKey) { return }
-                    for (j, entry) in rule.properties.enumerated() where present[j] && doc.keyEquals(key, entry.key) { return }
-                    for later in fromNodes[(i + 1)...] where EventBuilder.has(doc, later, key) { return }
-                    doc.writeKey(key, to: &writer)
-                    doc.write(value, to: &writer)
-                }
+            hasMembers = w.bytes.count > 1
+            event.append(contentsOf: w.bytes)
+            try appendEntries(rule.properties, "properties", doc, hasMembers: &hasMembers, evaluated: true)
+        } else {
+            event.append(UInt8(ascii: "{"))
+            try appendEntries(rule.properties, "properties", doc, hasMembers: &hasMembers, evaluated: false)
+        }
+        if let eventIDKey {
+            if hasMembers { event.append(UInt8(ascii: ",")) }
+            appendString(eventIDKey)
+            event.append(contentsOf: EventBuilder.idValueHead)
+            EventID.appendHex(EventID.hash(sourceKey: sourceKey, offset: offset), to: &event)
+            event.append(UInt8(ascii: "\""))
+        }
+        event.append(UInt8(ascii: "}"))
+    }
+
+    /// `:"`, between the event id key and its hex digits (which never need escaping).
+    private static let idValueHead = Array(#":""#.utf8)
+
+    /// Appends `"key":value` for each entry with a value, after a comma when `hasMembers`.
+    /// With `evaluated`, values come from `explicit` (except text, whose buffer was reused).
+    private mutating func appendEntries(
+        _ entries: [CompiledRule.Entry], _ table: String, _ doc: JSONDocument, hasMembers: inout Bool, evaluated: Bool = false
+    ) throws(Rejection) {
+        for (i, entry) in entries.enumerated() {
+            var value: Evaluated
+            if evaluated {
+                value = explicit[i]
+                if case .text = value { value = evaluate(entry.template, doc) }
+            } else {
+                value = evaluate(entry.template, doc)
             }
-        }
-        var opened = true
-        if let reason = writeEntries(rule.properties, "properties", doc, lazyHead: nil, opened: &opened) { return reason }
-        if eventIDKey != nil {
-            writer.rawKey(eventIDQuotedKey)
-            small.removeAll(keepingCapacity: true)
-            EventID.appendHex(EventID.hash(sourceKey: sourceKey, offset: offset), to: &small)
-            writer.string(utf8: small)
-        }
-        writer.endObject()
-        return nil
-    }
-
-    private mutating func writeContext(_ rule: CompiledRule, _ doc: JSONDocument) -> String? {
-        var opened = false
-        if let reason = writeEntries(rule.context, "context", doc, lazyHead: EventBuilder.contextKey, opened: &opened) {
-            return reason
-        }
-        if opened { writer.endObject() }
-        return nil
-    }
-
-    /// Writes each entry with a value. With a `lazyHead` key, `"key":{` is written before the
-    /// first entry that has a value (so an empty context is left out), and `opened` set.
-    private mutating func writeEntries(
-        _ entries: [CompiledRule.Entry], _ table: String, _ doc: JSONDocument, lazyHead: [UInt8]?, opened: inout Bool
-    ) -> String? {
-        for entry in entries {
-            let value = evaluate(entry.template, doc)
             switch value {
             case .missing: continue
-            case .notText(let p, let kind): return EventBuilder.notText("\(table).\(entry.key)", p, kind)
+            case .notText(let p, let kind): throw EventBuilder.notText("\(table).\(entry.key)", p, kind)
             default: break
             }
-            if !opened, let lazyHead {
-                writer.rawKey(lazyHead)
-                writer.beginObject()
-                opened = true
-            }
-            writer.rawKey(entry.quotedKey)
+            if hasMembers { event.append(UInt8(ascii: ",")) }
+            hasMembers = true
+            event.append(contentsOf: entry.keyPrefix)
             switch value {
-            case .node(let n): doc.write(n, to: &writer)
-            case .constant(let s): writer.string(s)
-            case .text: writer.string(utf8: text)
+            case .node(let n): appendNode(n, doc)
+            case .constant(let s): appendString(s)
+            case .text: appendText()
             case .missing, .notText: break
             }
         }
-        return nil
+    }
+
+    /// True when no member of `object` is dropped, replaced or reserved for the event id.
+    private static func copiesWhole(
+        _ object: JSONNode, _ rule: CompiledRule, _ doc: JSONDocument, explicit: [Evaluated], eventIDPath: JSONPath?
+    ) -> Bool {
+        for drop in rule.dropPaths where doc.lookup(drop, from: object) != nil { return false }
+        if let eventIDPath, doc.lookup(eventIDPath, from: object) != nil { return false }
+        for (j, entry) in rule.properties.enumerated() where explicit[j].hasValue && doc.lookup(entry.keyPath, from: object) != nil {
+            return false
+        }
+        return true
+    }
+
+    /// A copied member that is dropped, replaced by an explicit property or a later object, or
+    /// has the event id's key.
+    private static func isLeftOut(
+        _ key: JSONKey, _ laterObjects: ArraySlice<JSONNode>, _ rule: CompiledRule, _ doc: JSONDocument,
+        explicit: [Evaluated], eventIDKey: String?
+    ) -> Bool {
+        for drop in rule.dropProperties where doc.keyEquals(key, drop) { return true }
+        if let eventIDKey, doc.keyEquals(key, eventIDKey) { return true }
+        for j in rule.properties.indices where explicit[j].hasValue && doc.keyEquals(key, rule.properties[j].key) { return true }
+        for later in laterObjects where EventBuilder.has(doc, later, key) { return true }
+        return false
+    }
+
+    /// `,"context":{…}`, left out when no entry has a value.
+    private mutating func writeContext(_ rule: CompiledRule, _ doc: JSONDocument) throws(Rejection) {
+        guard !rule.context.isEmpty else { return }
+        let mark = event.count
+        event.append(contentsOf: EventBuilder.contextKey)
+        event.append(UInt8(ascii: "{"))
+        var hasMembers = false
+        try appendEntries(rule.context, "context", doc, hasMembers: &hasMembers)
+        if hasMembers {
+            event.append(UInt8(ascii: "}"))
+        } else {
+            event.removeSubrange(mark...)
+        }
     }
 
     /// Whether `object` has a member whose decoded key equals `key` (from another object).

@@ -10,7 +10,7 @@ import JSON
 /// | it parses as JSON | rejected: `invalid JSON at byte 17: trailing comma in object` |
 /// | it is an object | rejected: `not a JSON object but an array` |
 /// | the first rule whose `when` all hold takes it | `unmatched`: dropped, or rejected `no rule matched` |
-/// | a `drop` rule: | dropped |
+/// | the rule says `action = "drop"` | dropped |
 /// | a `map` rule builds the event (see `EventBuilder`) | rejected, e.g. `user_id: no value at "user.id" or "uid"` |
 ///
 /// A `Mapper` is a value with its own parse and write buffers: one per mapping thread, no
@@ -46,7 +46,7 @@ public struct Mapper: Sendable {
         builder = EventBuilder(eventIDKey: configuration.eventIDKey)
     }
 
-    /// What happened to one line, by rule index; the event itself is in `builder.writer.bytes`.
+    /// What happened to one line, by rule index; the event itself is in `builder.event`.
     enum Step: Equatable {
         case event(rule: Int)
         case dropped(rule: Int?)
@@ -84,7 +84,7 @@ public struct Mapper: Sendable {
             switch step(text, truncated: line.truncated, readTime: batch.readTime, sourceKey: sourceKey, offset: line.start) {
             case .event:
                 let start = out.eventBytes.count
-                out.eventBytes.append(contentsOf: builder.writer.bytes)
+                out.eventBytes.append(contentsOf: builder.event)
                 out.events.append(EventRecord(byteStart: start, byteEnd: out.eventBytes.count, start: line.start, end: line.end))
             case .dropped:
                 out.others.append(NonEventRecord(start: line.start, end: line.end, rejection: nil, lineHead: []))
@@ -112,7 +112,7 @@ public struct Mapper: Sendable {
     ) -> MapResult {
         switch step(text, truncated: false, readTime: readTime, sourceKey: sourceKey, offset: offset) {
         case .event(let i):
-            let json = builder.writer.bytes
+            let json = builder.event
             return .event(json: json, rule: rules[i].name, warnings: Mapper.catalogueWarnings(json))
         case .dropped(let i):
             return .dropped(rule: i.map { rules[$0].name })

@@ -18,6 +18,7 @@
 /// timestamp = "{ts|time}"
 /// timestamp_unit = "ms"              # optional; otherwise by magnitude
 /// timestamp_missing = "read_time"    # or "reject" (the default)
+/// timestamp_zone = "UTC"             # optional: for ISO times written without a zone
 /// properties_from = ["props"]
 /// properties = { email = "{user.email}", plan = "{plan|'free'}" }
 /// drop_properties = ["password"]
@@ -82,7 +83,11 @@ public struct RuleSpec: Sendable {
     /// `s`, `ms`, `us`, `ns` (see `TimestampUnit`); `nil`: by magnitude.
     public var timestampUnit: String?
     public var timestampMissing: MissingTimestamp
+    /// The fixed offset to assume for ISO timestamps written without a zone (`UTC`, `+02:00`);
+    /// `nil`: such timestamps are rejected. Zone names with daylight saving are not supported.
+    public var timestampZone: String?
     /// Paths of objects whose members are copied into `properties`; later paths win on equal keys.
+    /// `$` is the whole line (then `dropProperties` usually removes the logger's own keys).
     /// A path with no value is skipped; a value that is not an object rejects the line.
     public var propertiesFrom: [String]
     /// Explicit properties (key, template), written over those from `propertiesFrom`.
@@ -103,6 +108,7 @@ public struct RuleSpec: Sendable {
         timestamp: String? = nil,
         timestampUnit: String? = nil,
         timestampMissing: MissingTimestamp = .reject,
+        timestampZone: String? = nil,
         propertiesFrom: [String] = [],
         properties: [(key: String, template: String)] = [],
         context: [(key: String, template: String)] = [],
@@ -117,6 +123,7 @@ public struct RuleSpec: Sendable {
         self.timestamp = timestamp
         self.timestampUnit = timestampUnit
         self.timestampMissing = timestampMissing
+        self.timestampZone = timestampZone
         self.propertiesFrom = propertiesFrom
         self.properties = properties
         self.context = context
@@ -147,7 +154,7 @@ public struct ConditionSpec: Sendable, Equatable {
         case prefix(String)
     }
 
-    /// A dotted path (see `Template`); `$` is not allowed here.
+    /// A dotted path (see `JSONPath`); `$` has no special meaning here.
     public var field: String
     public var op: Operator
 

@@ -10,8 +10,9 @@
 /// | zone | `Z`, `z`, `±HH:MM`, `±HHMM`, `±HH` | `+02:00`, `-0530`, `+02` |
 ///
 /// Rejected with a reason: a two-digit year (`20-11-23T…`, reference document 002: guessing the
-/// century would silently put events in the wrong decade), a missing zone (local time is
-/// ambiguous; the rule cannot know the writer's zone), a date without a time, hour 24, invalid
+/// century would silently put events in the wrong decade), a missing zone unless the rule names
+/// a fixed offset to assume (`timestamp_zone = "+02:00"`; local time is ambiguous and tracktail
+/// will not guess the writer's zone), a date without a time, hour 24, invalid
 /// dates (`02-30`, `13` as a month). Seconds may be omitted (`15:51Z` is `15:51:00.000Z`), as
 /// ISO-8601 allows. A leap second (`23:59:60`) is written as `23:59:59.999`, the last instant the
 /// wire form can say before the next minute.
@@ -32,14 +33,43 @@
 /// (`timestamp_unit = "ms"`) for such data.
 extension Timestamp {
     /// A string value: epoch text if it is a decimal number, otherwise ISO-8601.
-    /// `unit` applies only to epoch text.
-    public static func parse(text: ArraySlice<UInt8>, unit: TimestampUnit?) throws(TimestampError) -> Timestamp {
+    /// `unit` applies only to epoch text, `assumedOffset` (minutes east of UTC) only to ISO text
+    /// that has no zone of its own.
+    public static func parse(
+        text: ArraySlice<UInt8>, unit: TimestampUnit?, assumedOffset: Int? = nil
+    ) throws(TimestampError) -> Timestamp {
         if looksLikeEpoch(text) { return try parse(epoch: text, unit: unit) }
-        return try parse(iso: text)
+        return try parse(iso: text, assumedOffset: assumedOffset)
     }
 
-    public static func parse(text: String, unit: TimestampUnit? = nil) throws(TimestampError) -> Timestamp {
-        try parse(text: ArraySlice(text.utf8), unit: unit)
+    public static func parse(text: String, unit: TimestampUnit? = nil, assumedOffset: Int? = nil) throws(TimestampError) -> Timestamp {
+        try parse(text: ArraySlice(text.utf8), unit: unit, assumedOffset: assumedOffset)
+    }
+
+    /// A fixed offset as a rule's `timestamp_zone` names it, in minutes east of UTC:
+    /// `Z`, `UTC`, `+02:00`, `-0530`, `+02`. `nil` for anything else: zone names such as
+    /// `Europe/Berlin` change their offset with daylight saving, which needs the tz database.
+    public static func offsetMinutes(named name: String) -> Int? {
+        if name == "Z" || name == "z" || name == "UTC" || name == "utc" { return 0 }
+        var p = Cursor(ArraySlice(name.utf8))
+        guard let sign = p.next(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-"),
+              let minutes = try? offset(&p, sign: sign), p.atEnd
+        else { return nil }
+        return minutes
+    }
+
+    /// `HH`, `HHMM` or `HH:MM` after the sign, as minutes east of UTC.
+    static func offset(_ p: inout Cursor, sign: UInt8) throws(TimestampError) -> Int {
+        let oh = try p.digits(2, "offset hours")
+        var om = 0
+        if p.peek() == UInt8(ascii: ":") {
+            _ = p.next()
+            om = try p.digits(2, "offset minutes")
+        } else if p.peek() != nil {
+            om = try p.digits(2, "offset minutes")
+        }
+        guard oh <= 23, om <= 59 else { throw TimestampError("offset out of range") }
+        return (oh * 60 + om) * (sign == UInt8(ascii: "-") ? -1 : 1)
     }
 
     /// Only characters of a decimal number and no `-` after the first character (a date has one).
@@ -69,7 +99,7 @@ extension Timestamp {
 
     // MARK: - ISO-8601
 
-    public static func parse(iso text: ArraySlice<UInt8>) throws(TimestampError) -> Timestamp {
+    public static func parse(iso text: ArraySlice<UInt8>, assumedOffset: Int? = nil) throws(TimestampError) -> Timestamp {
         var p = Cursor(text)
 
         // Date. Count the leading digits first so that a two-digit year gets its own reason.
@@ -124,25 +154,18 @@ extension Timestamp {
         if second == 60 { second = 59; millis = 999 }   // leap second: last writable instant
 
         // Zone.
-        guard let z = p.next() else {
-            throw TimestampError("no time zone; the source must end it with Z or an offset like +02:00")
-        }
         var offsetMinutes = 0
-        switch z {
+        switch p.next() {
+        case nil:
+            guard let assumedOffset else {
+                throw TimestampError("no time zone (Z or an offset like +02:00); set timestamp_zone to say which one the source means")
+            }
+            offsetMinutes = assumedOffset
         case UInt8(ascii: "Z"), UInt8(ascii: "z"):
             break
-        case UInt8(ascii: "+"), UInt8(ascii: "-"):
-            let oh = try p.digits(2, "offset hours")
-            var om = 0
-            if p.peek() == UInt8(ascii: ":") {
-                _ = p.next()
-                om = try p.digits(2, "offset minutes")
-            } else if p.peek() != nil {
-                om = try p.digits(2, "offset minutes")
-            }
-            guard oh <= 23, om <= 59 else { throw TimestampError("offset out of range") }
-            offsetMinutes = (oh * 60 + om) * (z == UInt8(ascii: "-") ? -1 : 1)
-        default:
+        case let sign? where sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-"):
+            offsetMinutes = try offset(&p, sign: sign)
+        case let z?:
             throw TimestampError("unexpected '\(Character(Unicode.Scalar(z)))' where the time zone should be")
         }
         guard p.atEnd else { throw TimestampError("unexpected text after the time zone") }
@@ -152,8 +175,8 @@ extension Timestamp {
         return try Timestamp(epochMilliseconds: seconds * 1000 + Int64(millis))
     }
 
-    public static func parse(iso text: String) throws(TimestampError) -> Timestamp {
-        try parse(iso: ArraySlice(text.utf8))
+    public static func parse(iso text: String, assumedOffset: Int? = nil) throws(TimestampError) -> Timestamp {
+        try parse(iso: ArraySlice(text.utf8), assumedOffset: assumedOffset)
     }
 
     static func pad2(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }

@@ -8,7 +8,7 @@
 /// All arithmetic is integer arithmetic on the source text: no `Double`, no Foundation.
 public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Milliseconds since 1970-01-01T00:00:00Z (negative before 1970).
-    public var epochMilliseconds: Int64
+    public private(set) var epochMilliseconds: Int64
 
     /// 0001-01-01T00:00:00.000Z
     public static let earliest = Timestamp(unchecked: -62_135_596_800_000)
@@ -46,26 +46,37 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Appends the 24-byte wire form (no quotes) to `bytes`.
     public func write(to bytes: inout [UInt8]) {
+        var cache = DateCache()
+        write(to: &bytes, cache: &cache)
+    }
+
+    /// The `YYYY-MM-DDT` of the last day written: log lines come in time order, so the calendar
+    /// arithmetic runs once per day instead of once per event.
+    struct DateCache: Sendable {
+        var days: Int64 = .min
+        var prefix: [UInt8] = []
+    }
+
+    func write(to bytes: inout [UInt8], cache: inout DateCache) {
         let days = Timestamp.floorDiv(epochMilliseconds, 86_400_000)
         let msOfDay = Int(epochMilliseconds - days * 86_400_000)
-        let (y, m, d) = Timestamp.civil(fromDays: days)
-        func put(_ value: Int, _ width: Int) {
-            var divisor = 1
-            for _ in 1..<width { divisor *= 10 }
-            var v = value
-            while divisor > 0 {
-                bytes.append(UInt8(truncatingIfNeeded: 48 + v / divisor))
-                v %= divisor
-                divisor /= 10
-            }
+        @inline(__always) func digit(_ v: Int) -> UInt8 { UInt8(truncatingIfNeeded: 48 + v) }
+        if days != cache.days {
+            let (y, m, d) = Timestamp.civil(fromDays: days)
+            let year = Int(y)
+            cache.days = days
+            cache.prefix = [
+                digit(year / 1000), digit(year / 100 % 10), digit(year / 10 % 10), digit(year % 10), UInt8(ascii: "-"),
+                digit(m / 10), digit(m % 10), UInt8(ascii: "-"), digit(d / 10), digit(d % 10), UInt8(ascii: "T"),
+            ]
         }
-        put(Int(y), 4); bytes.append(UInt8(ascii: "-"))
-        put(m, 2); bytes.append(UInt8(ascii: "-"))
-        put(d, 2); bytes.append(UInt8(ascii: "T"))
-        put(msOfDay / 3_600_000, 2); bytes.append(UInt8(ascii: ":"))
-        put(msOfDay / 60_000 % 60, 2); bytes.append(UInt8(ascii: ":"))
-        put(msOfDay / 1000 % 60, 2); bytes.append(UInt8(ascii: "."))
-        put(msOfDay % 1000, 3); bytes.append(UInt8(ascii: "Z"))
+        bytes.append(contentsOf: cache.prefix)
+        @inline(__always) func two(_ v: Int) { bytes.append(digit(v / 10)); bytes.append(digit(v % 10)) }
+        two(msOfDay / 3_600_000); bytes.append(UInt8(ascii: ":"))
+        two(msOfDay / 60_000 % 60); bytes.append(UInt8(ascii: ":"))
+        two(msOfDay / 1000 % 60); bytes.append(UInt8(ascii: "."))
+        let ms = msOfDay % 1000
+        bytes.append(digit(ms / 100)); two(ms % 100); bytes.append(UInt8(ascii: "Z"))
     }
 
     // MARK: - Calendar arithmetic (proleptic Gregorian, after H. Hinnant's "chrono-compatible

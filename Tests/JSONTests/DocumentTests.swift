@@ -230,4 +230,28 @@ import Testing
         let s = try Self.parsed(#""s""#)
         #expect(s.string(s.root) == "s")
     }
+
+    /// The string scanner reads eight bytes at a time: put every kind of special byte at every offset.
+    @Test func stringScanningAtEveryAlignment() throws {
+        var doc = JSONDocument()
+        for prefix in 0..<20 {
+            let pad = String(repeating: "a", count: prefix)
+            for (inner, decoded) in [("", ""), (#"\n"#, "\n"), ("é", "é"), ("😀", "😀"), (#"\u00e9"#, "é"), (#"\""#, "\"")] {
+                let text = "[\"" + pad + inner + pad + "\",\"" + pad + "\"]"
+                try doc.parse(text)
+                let expected = pad + decoded + pad
+                #expect(doc.element(doc.root, 0).flatMap { doc.string($0) } == expected, "\(text)")
+                #expect(doc.element(doc.root, 1).flatMap { doc.string($0) } == pad)
+            }
+            #expect(throws: JSONError(reason: "unescaped control character 0x0A in string", offset: 2 + prefix)) {
+                try doc.parse("[\"" + pad + "\n" + pad + "\"]")
+            }
+            #expect(throws: JSONError(reason: "invalid UTF-8 byte 0xFF", offset: 2 + prefix)) {
+                try doc.parse([0x5B, 0x22] + Array(pad.utf8) + [0xFF] + Array(pad.utf8) + [0x22, 0x5D])
+            }
+            #expect(throws: JSONError(reason: "unterminated string", offset: 1)) {
+                try doc.parse("[\"" + pad)
+            }
+        }
+    }
 }

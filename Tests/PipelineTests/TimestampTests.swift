@@ -144,6 +144,24 @@ import Testing
         #expect(Timestamp.days(fromCivil: 1970, 1, 1) == 0)
     }
 
+    static let zones: [(String, Int?)] = [
+        ("UTC", 0), ("Z", 0), ("+02:00", 120), ("+0200", 120), ("+02", 120), ("-05:30", -330), ("+23:59", 1439),
+        ("Europe/Berlin", nil), ("+24:00", nil), ("2", nil), ("+2", nil), ("+02:00x", nil), ("", nil),
+    ]
+
+    @Test(arguments: zones)
+    func fixedOffsets(_ name: String, _ minutes: Int?) {
+        #expect(Timestamp.offsetMinutes(named: name) == minutes)
+    }
+
+    @Test func assumedOffsetOnlyForZonelessText() throws {
+        #expect(try Timestamp.parse(text: "2024-10-20 17:51:36,514", assumedOffset: 120).description == "2024-10-20T15:51:36.514Z")
+        #expect(try Timestamp.parse(text: "2024-10-20T15:51:36.514", assumedOffset: 0).description == "2024-10-20T15:51:36.514Z")
+        // A zone in the text wins over the assumed one.
+        #expect(try Timestamp.parse(text: "2024-10-20T15:51:36.514Z", assumedOffset: 120).description == "2024-10-20T15:51:36.514Z")
+        #expect(try Timestamp.parse(text: "2024-10-20T16:51:36.514+01:00", assumedOffset: 120).description == "2024-10-20T15:51:36.514Z")
+    }
+
     @Test func units() {
         #expect(TimestampUnit(name: "ms") == .milliseconds)
         #expect(TimestampUnit(name: "µs") == .microseconds)
