@@ -52,6 +52,7 @@ extension Configuration {
             if let v = r.userID { s += "user_id = \(q(v))\n" }
             s += "timestamp = \(r.timestamp.map(q) ?? "# none: the read time")\n"
             if let u = r.timestampUnit { s += "timestamp_unit = \(q(u))\n" }
+            if let z = r.timestampZone { s += "timestamp_zone = \(q(z))\n" }
             s += "timestamp_missing = \(q(r.timestampMissing.rawValue))\n"
             if !r.propertiesFrom.isEmpty { s += "properties_from = \(list(r.propertiesFrom))\n" }
             s += "properties = { \(r.properties.map { "\(key($0.key)) = \(q($0.template))" }.joined(separator: ", ")) }\n"

@@ -56,6 +56,7 @@ extension Configuration {
         rule.userID = try r.string("user_id")
         rule.timestamp = try r.string("timestamp")
         rule.timestampUnit = try r.string("timestamp_unit")
+        rule.timestampZone = try r.string("timestamp_zone")
         let missing = try r.choice("timestamp_missing", RuleSpec.MissingTimestamp.allCases.map(\.rawValue), default: "reject")
         rule.timestampMissing = RuleSpec.MissingTimestamp(rawValue: missing)!
         rule.propertiesFrom = try r.strings("properties_from") ?? []
@@ -78,7 +79,7 @@ extension Configuration {
             }
         }
         try r.finish(known: ["name", "when", "action", "event_name", "rename_events", "user_id", "timestamp", "timestamp_unit",
-                             "timestamp_missing", "properties_from", "properties", "drop_properties", "context"])
+                             "timestamp_missing", "timestamp_zone", "properties_from", "properties", "drop_properties", "context"])
         return rule
     }
 
