@@ -1,3 +1,4 @@
+import JSON
 import Posix
 
 /// One file's saved position: which file (identity confirmed by fingerprint), how far every
@@ -45,7 +46,7 @@ public struct CheckpointFileError: Error, CustomStringConvertible, Sendable, Equ
 }
 
 /// `<state>/checkpoints.json`, versioned JSON, with `checkpoints.json.prev` as the previous
-/// good copy:
+/// good copy. One entry per line, so that a person can read and diff it:
 ///
 /// ```json
 /// {"version":1,"entries":[
@@ -59,9 +60,22 @@ public struct CheckpointFileError: Error, CustomStringConvertible, Sendable, Equ
 /// (temp, fsync, rename, fsync directory). Reading: the current file, else `.prev` (a crash
 /// between the two steps leaves only `.prev`; a corrupt current file is reported and `.prev`
 /// used). Hashes and keys are 16 hex digits so that JavaScript-based tools read them exactly.
-/// This module has its own small reader for this fixed shape (the JSON module came later).
+///
+/// Reading is strict, and every error names what is wrong:
+///
+/// | problem                                  | reason (example)                                        |
+/// |------------------------------------------|---------------------------------------------------------|
+/// | not JSON                                 | `byte 17: trailing comma in object` (from the JSON module) |
+/// | wrong shape                              | `top level is not an object`, `missing "entries" array`  |
+/// | other version                            | `unsupported version 2 (this build reads 1)`            |
+/// | field missing or of the wrong type       | `entries[2].offset: missing or not an integer`          |
+/// | number with fraction or exponent, or out of range | as above (`device`/`inode`: `not an unsigned integer`) |
+/// | negative offset or length                | `entries[2].tail.length: negative`                      |
+/// | hash or key not hex                      | `entries[0].key: not hex`                               |
 public enum CheckpointFile {
     public static let version = 1
+    /// The file is four levels deep; anything much deeper is not a checkpoint.
+    static let maxDepth = 16
     public static func path(stateDirectory: String) -> String { Path.join(stateDirectory, "checkpoints.json") }
     public static func previousPath(stateDirectory: String) -> String { path(stateDirectory: stateDirectory) + ".prev" }
 
@@ -114,69 +128,96 @@ public enum CheckpointFile {
         try FileSystem.writeAtomically(main, encode(entries), mode: 0o640)
     }
 
+    /// The file's bytes: minified JSON except for a line break before each entry and the closing
+    /// bracket (each entry is written on its own and added whole, with its line break, by `raw`).
     public static func encode(_ entries: [CheckpointEntry]) -> [UInt8] {
-        var s = "{\"version\":\(version),\"entries\":["
-        for (i, e) in entries.enumerated() {
-            s += i == 0 ? "\n " : ",\n "
-            s += "{\"input\":"
-            appendQuoted(e.input, to: &s)
-            s += ",\"path\":"
-            appendQuoted(e.path, to: &s)
-            s += ",\"device\":\(e.identity.device),\"inode\":\(e.identity.inode)"
-            s += ",\"fingerprint\":{\"length\":\(e.fingerprint.length),\"hash\":\"\(Hex.string(e.fingerprint.hash))\"}"
-            s += ",\"offset\":\(e.offset)"
-            s += ",\"tail\":{\"length\":\(e.tailLength),\"hash\":\"\(Hex.string(e.tailHash))\"}"
-            s += ",\"key\":\"\(Hex.string(e.key))\",\"updated\":\(e.updated)}"
+        var w = JSONWriter(capacity: 32 + entries.count * 320)
+        w.beginObject()
+        w.key("version")
+        w.int(Int64(version))
+        w.key("entries")
+        w.beginArray()
+        var line = JSONWriter(capacity: 320)
+        for e in entries {
+            line.reset()
+            line.bytes.append(contentsOf: "\n ".utf8)
+            write(e, to: &line)
+            w.raw(line.bytes)
         }
-        s += "\n]}\n"
-        return Array(s.utf8)
+        w.bytes.append(UInt8(ascii: "\n"))
+        w.endArray()
+        w.endObject()
+        w.bytes.append(UInt8(ascii: "\n"))
+        return w.bytes
     }
 
-    static func appendQuoted(_ v: String, to s: inout String) {
-        s += "\""
-        for ch in v.unicodeScalars {
-            switch ch {
-            case "\"": s += "\\\""
-            case "\\": s += "\\\\"
-            default:
-                if ch.value < 0x20 {
-                    let h = String(ch.value, radix: 16)
-                    s += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-                } else {
-                    s.unicodeScalars.append(ch)
-                }
-            }
-        }
-        s += "\""
+    static func write(_ e: CheckpointEntry, to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("input")
+        w.string(e.input)
+        w.key("path")
+        w.string(e.path)
+        // UInt64: above Int64.max too, so written from its decimal text.
+        w.key("device")
+        w.number(text: String(e.identity.device))
+        w.key("inode")
+        w.number(text: String(e.identity.inode))
+        w.key("fingerprint")
+        writeHashed(length: e.fingerprint.length, hash: e.fingerprint.hash, to: &w)
+        w.key("offset")
+        w.int(e.offset)
+        w.key("tail")
+        writeHashed(length: e.tailLength, hash: e.tailHash, to: &w)
+        w.key("key")
+        w.string(Hex.string(e.key))
+        w.key("updated")
+        w.int(e.updated)
+        w.endObject()
+    }
+
+    /// `{"length":N,"hash":"16 hex"}`
+    static func writeHashed(length: Int, hash: UInt64, to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("length")
+        w.int(Int64(length))
+        w.key("hash")
+        w.string(Hex.string(hash))
+        w.endObject()
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> [CheckpointEntry] {
-        var reader = MiniJSON(bytes: bytes)
-        let root = try reader.parseDocument()
         func fail(_ why: String) -> CheckpointFileError { CheckpointFileError(path: "checkpoints.json", reason: why) }
-        guard case .object(let top) = root else { throw fail("top level is not an object") }
-        guard let v = top["version"]?.integer else { throw fail("missing \"version\"") }
+        let root: JSONValue
+        do {
+            root = try JSONValue(parsing: bytes, maxDepth: maxDepth)
+        } catch {
+            throw fail("\(error)")
+        }
+        guard case .object = root else { throw fail("top level is not an object") }
+        guard let v = root["version"]?.int64Value else { throw fail("missing \"version\"") }
         guard v == Int64(version) else { throw fail("unsupported version \(v) (this build reads \(version))") }
-        guard case .array(let list)? = top["entries"] else { throw fail("missing \"entries\" array") }
+        guard case .array(let list)? = root["entries"] else { throw fail("missing \"entries\" array") }
         var out: [CheckpointEntry] = []
-        for (i, item) in list.enumerated() {
-            guard case .object(let o) = item else { throw fail("entries[\(i)] is not an object") }
+        out.reserveCapacity(list.count)
+        for (i, o) in list.enumerated() {
+            guard case .object = o else { throw fail("entries[\(i)] is not an object") }
             func str(_ k: String) throws -> String {
-                guard case .string(let s)? = o[k] else { throw fail("entries[\(i)].\(k): missing or not a string") }
+                guard let s = o[k]?.stringValue else { throw fail("entries[\(i)].\(k): missing or not a string") }
                 return s
             }
-            func int(_ k: String, in obj: [String: MiniJSON.Value], path: String) throws -> Int64 {
-                guard let n = obj[k]?.integer else { throw fail("entries[\(i)].\(path): missing or not an integer") }
+            func int(_ k: String, in obj: JSONValue, path: String) throws -> Int64 {
+                guard let n = obj[k]?.int64Value else { throw fail("entries[\(i)].\(path): missing or not an integer") }
                 return n
             }
             func uint(_ k: String) throws -> UInt64 {
+                // From the exact decimal text: fractions, exponents, negatives and overflow fail.
                 guard case .number(let raw)? = o[k], let n = UInt64(raw) else { throw fail("entries[\(i)].\(k): missing or not an unsigned integer") }
                 return n
             }
             func hashed(_ k: String) throws -> (Int, UInt64) {
-                guard case .object(let f)? = o[k] else { throw fail("entries[\(i)].\(k): missing or not an object") }
+                guard let f = o[k], case .object = f else { throw fail("entries[\(i)].\(k): missing or not an object") }
                 let length = try int("length", in: f, path: "\(k).length")
-                guard case .string(let h)? = f["hash"], let hash = Hex.parse(h) else { throw fail("entries[\(i)].\(k).hash: missing or not hex") }
+                guard let h = f["hash"]?.stringValue, let hash = Hex.parse(h) else { throw fail("entries[\(i)].\(k).hash: missing or not hex") }
                 guard length >= 0 else { throw fail("entries[\(i)].\(k).length: negative") }
                 return (Int(length), hash)
             }
@@ -192,148 +233,5 @@ public enum CheckpointFile {
                 tailLength: tl, tailHash: th, key: key, updated: try int("updated", in: o, path: "updated")))
         }
         return out
-    }
-}
-
-/// A small strict JSON reader for the checkpoint file's fixed shape (objects, arrays, strings,
-/// integers, booleans, null). Numbers are kept as text so 64-bit values stay exact.
-struct MiniJSON {
-    indirect enum Value {
-        case object([String: Value])
-        case array([Value])
-        case string(String)
-        case number(String)
-        case bool(Bool)
-        case null
-
-        var integer: Int64? {
-            if case .number(let raw) = self { return Int64(raw) }
-            return nil
-        }
-    }
-
-    let bytes: [UInt8]
-    var i = 0
-    var depth = 0
-
-    init(bytes: [UInt8]) { self.bytes = bytes }
-
-    func error(_ why: String) -> CheckpointFileError {
-        CheckpointFileError(path: "checkpoints.json", reason: "byte \(i): \(why)")
-    }
-
-    mutating func parseDocument() throws -> Value {
-        let v = try parseValue()
-        skipSpace()
-        if i != bytes.count { throw error("unexpected data after the document") }
-        return v
-    }
-
-    mutating func skipSpace() {
-        while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
-    }
-
-    mutating func parseValue() throws -> Value {
-        skipSpace()
-        guard i < bytes.count else { throw error("unexpected end of file") }
-        switch bytes[i] {
-        case UInt8(ascii: "{"):
-            depth += 1
-            if depth > 16 { throw error("nested too deeply") }
-            defer { depth -= 1 }
-            i += 1
-            var o: [String: Value] = [:]
-            skipSpace()
-            if i < bytes.count && bytes[i] == UInt8(ascii: "}") { i += 1; return .object(o) }
-            while true {
-                skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw error("expected a key string") }
-                let k = try parseString()
-                skipSpace()
-                guard i < bytes.count, bytes[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
-                i += 1
-                o[k] = try parseValue()
-                skipSpace()
-                guard i < bytes.count else { throw error("unexpected end of file") }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(o) }
-                throw error("expected ',' or '}'")
-            }
-        case UInt8(ascii: "["):
-            depth += 1
-            if depth > 16 { throw error("nested too deeply") }
-            defer { depth -= 1 }
-            i += 1
-            var a: [Value] = []
-            skipSpace()
-            if i < bytes.count && bytes[i] == UInt8(ascii: "]") { i += 1; return .array(a) }
-            while true {
-                a.append(try parseValue())
-                skipSpace()
-                guard i < bytes.count else { throw error("unexpected end of file") }
-                if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-                if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(a) }
-                throw error("expected ',' or ']'")
-            }
-        case UInt8(ascii: "\""):
-            return .string(try parseString())
-        case UInt8(ascii: "t"): return try literal("true", .bool(true))
-        case UInt8(ascii: "f"): return try literal("false", .bool(false))
-        case UInt8(ascii: "n"): return try literal("null", .null)
-        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            let start = i
-            i += 1
-            while i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) { i += 1 }
-            if i < bytes.count, bytes[i] == UInt8(ascii: ".") || bytes[i] == UInt8(ascii: "e") || bytes[i] == UInt8(ascii: "E") {
-                throw error("only integers are expected here")
-            }
-            return .number(String(decoding: bytes[start..<i], as: UTF8.self))
-        default:
-            throw error("unexpected character")
-        }
-    }
-
-    mutating func literal(_ word: String, _ v: Value) throws -> Value {
-        let w = Array(word.utf8)
-        guard i + w.count <= bytes.count, Array(bytes[i..<(i + w.count)]) == w else { throw error("invalid literal") }
-        i += w.count
-        return v
-    }
-
-    mutating func parseString() throws -> String {
-        i += 1
-        var out: [UInt8] = []
-        while true {
-            guard i < bytes.count else { throw error("unterminated string") }
-            let b = bytes[i]
-            if b == UInt8(ascii: "\"") { i += 1; break }
-            if b < 0x20 { throw error("control character in string") }
-            if b != UInt8(ascii: "\\") { out.append(b); i += 1; continue }
-            i += 1
-            guard i < bytes.count else { throw error("unterminated escape") }
-            let e = bytes[i]
-            i += 1
-            switch e {
-            case UInt8(ascii: "\""): out.append(0x22)
-            case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
-            case UInt8(ascii: "n"): out.append(0x0A)
-            case UInt8(ascii: "t"): out.append(0x09)
-            case UInt8(ascii: "r"): out.append(0x0D)
-            case UInt8(ascii: "b"): out.append(0x08)
-            case UInt8(ascii: "f"): out.append(0x0C)
-            case UInt8(ascii: "u"):
-                guard i + 4 <= bytes.count, let code = UInt32(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16) else {
-                    throw error("bad \\u escape")
-                }
-                i += 4
-                // Paths with surrogate pairs are not written by us; keep the scalar or U+FFFD.
-                let scalar = Unicode.Scalar(code) ?? "\u{FFFD}"
-                out.append(contentsOf: Array(String(Character(scalar)).utf8))
-            default: throw error("bad escape")
-            }
-        }
-        guard let s = String(validating: out, as: UTF8.self) else { throw error("string is not UTF-8") }
-        return s
     }
 }
