@@ -7,6 +7,7 @@
 #   Benchmarks/run.sh live            # 5,000 lines/s for 30 s: lag p50/p99 and CPU
 #   EVENTS=200000 REPEAT=1 Benchmarks/run.sh
 #   SINK_ARGS="--fail-rate 0.05" Benchmarks/run.sh   # with fault injection
+#   SET="batch=10" Benchmarks/run.sh                 # knobs of Benchmarks/tracktail.toml (batch, linger, in_flight, buffer)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bench="$root/../shared/bench"
@@ -18,9 +19,10 @@ swift build -c release --static-swift-stdlib --package-path "$root" >&2
 bin="$root/.build/release/tracktail"
 
 cd "$bench"
-common=(--name tracktail --config peers/tracktail.toml --env TRACKTAIL_TOKEN=bench-token
+common=(--name tracktail --config "$root/Benchmarks/tracktail.toml" --env TRACKTAIL_TOKEN=bench-token
         --cmd "$bin run --config {config}" --repeat "$repeat" --sink-args "${SINK_ARGS:-}")
 if [ -n "${OUT:-}" ]; then common+=(--out "$OUT"); fi
+for knob in ${SET:-}; do common+=(--set "$knob"); done
 if [ "$mode" = live ]; then
   python3 run.py "${common[@]}" --mode live --rate "${RATE:-5000}" --duration "${DURATION:-30}"
 else
