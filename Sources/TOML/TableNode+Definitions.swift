@@ -157,24 +157,34 @@ extension TableNode {
 
     /// A key path in TOML syntax: bare keys as they are, other keys as basic strings.
     static func bare(_ path: [String]) -> String {
-        path.map { key in
-            if !key.isEmpty, key.utf8.allSatisfy(Parser.isBareKeyByte) { return key }
-            var quoted = "\""
-            for scalar in key.unicodeScalars {
-                switch scalar {
-                case "\"": quoted += "\\\""
-                case "\\": quoted += "\\\\"
-                case "\n": quoted += "\\n"
-                case "\t": quoted += "\\t"
-                default:
-                    if scalar.value < 0x20 || scalar.value == 0x7F {
-                        quoted += "\\u" + Parser.hex(scalar.value, width: 4)
-                    } else {
-                        quoted.unicodeScalars.append(scalar)
-                    }
+        path.map(TOML.key).joined(separator: ".")
+    }
+}
+
+extension TOML {
+    /// One key as TOML writes it: bare when it can be, otherwise a basic string.
+    public static func key(_ key: String) -> String {
+        if !key.isEmpty, key.utf8.allSatisfy(Parser.isBareKeyByte) { return key }
+        return basicString(key)
+    }
+
+    /// A TOML basic string literal (`"…"`) holding `text`, with the escapes TOML requires.
+    public static func basicString(_ text: String) -> String {
+        var quoted = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": quoted += "\\\""
+            case "\\": quoted += "\\\\"
+            case "\n": quoted += "\\n"
+            case "\t": quoted += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7F {
+                    quoted += "\\u" + Parser.hex(scalar.value, width: 4)
+                } else {
+                    quoted.unicodeScalars.append(scalar)
                 }
             }
-            return quoted + "\""
-        }.joined(separator: ".")
+        }
+        return quoted + "\""
     }
 }

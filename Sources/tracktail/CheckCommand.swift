@@ -1,5 +1,6 @@
 import Pipeline
 import Posix
+import TOML
 
 /// `tracktail check`: validate, print the resolved configuration, warn about catalogue events.
 enum CheckCommand {
@@ -50,7 +51,7 @@ extension Configuration {
             if let v = r.eventName { s += "event_name = \(q(v))\n" }
             if !r.renameEvents.isEmpty { s += "rename_events = { \(r.renameEvents.map { "\(key($0.from)) = \(q($0.to))" }.joined(separator: ", ")) }\n" }
             if let v = r.userID { s += "user_id = \(q(v))\n" }
-            s += "timestamp = \(r.timestamp.map(q) ?? "# none: the read time")\n"
+            s += r.timestamp.map { "timestamp = \(q($0))\n" } ?? "# no timestamp: the time each line is read\n"
             if let u = r.timestampUnit { s += "timestamp_unit = \(q(u))\n" }
             if let z = r.timestampZone { s += "timestamp_zone = \(q(z))\n" }
             s += "timestamp_missing = \(q(r.timestampMissing.rawValue))\n"
@@ -62,7 +63,13 @@ extension Configuration {
         if sections.contains(.output) { s += "\n[output]\ntype = \(q(output.kind.rawValue))\n" }
         if sections.contains(.output), output.kind == .http {
             let o = output
-            s += "url = \(q(o.url))\n# token: \(o.token.redacted)\n"
+            s += "url = \(q(o.url))\n"
+            switch o.token {
+            case .none: break
+            case .environment(let n): s += "token_env = \(q(n))   # the token itself is never printed\n"
+            case .file(let p): s += "token_file = \(q(p))   # the token itself is never printed\n"
+            case .credential(let c): s += "token_credential = \(q(c))   # the token itself is never printed\n"
+            }
             s += "bearer = \(o.bearer)\n"
             if let h = o.apiKeyHeader { s += "api_key_header = \(q(h))\n" }
             s += "batch_max_events = \(o.maxEvents)\nbatch_max_bytes = \(o.maxBytes)\nlinger = \(d(o.linger))\nmax_in_flight = \(o.maxInFlight)\n"
@@ -80,30 +87,8 @@ extension Configuration {
         return s
     }
 
-    private func q(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if c.value < 0x20 || c.value == 0x7F {
-                    let hex = String(c.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(c)
-                }
-            }
-        }
-        return out + "\""
-    }
-
-    private func key(_ k: String) -> String {
-        let bare = !k.isEmpty && k.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || $0 == 0x5F || $0 == 0x2D }
-        return bare ? k : q(k)
-    }
+    private func q(_ s: String) -> String { TOML.basicString(s) }
+    private func key(_ k: String) -> String { TOML.key(k) }
 
     private func list(_ items: [String]) -> String { "[" + items.map(q).joined(separator: ", ") + "]" }
     private func d(_ ns: Int64) -> String { q(Units.describe(nanoseconds: ns)) }

@@ -37,15 +37,6 @@ struct Configuration: Sendable {
         case environment(String)
         case file(String)
         case credential(String)
-
-        var redacted: String {
-            switch self {
-            case .none: "none"
-            case .environment(let n): "environment variable \(n) (value redacted)"
-            case .file(let p): "file \(p) (contents redacted)"
-            case .credential(let n): "systemd credential \(n) (value redacted)"
-            }
-        }
     }
 
     struct Output: Sendable {

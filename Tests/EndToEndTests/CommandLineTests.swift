@@ -35,6 +35,14 @@ import Testing
         let r = try Harness.run(["check", "--config", "\(config)/\(name).toml"])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("[[rule]]"))
+        // What `check` prints is itself a valid configuration that resolves to the same thing.
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let resolved = dir.appendingPathComponent("resolved.toml")
+        try r.stdout.write(to: resolved, atomically: true, encoding: .utf8)
+        let again = try Harness.run(["check", "--config", resolved.path])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.split(separator: "\n").dropFirst() == r.stdout.split(separator: "\n").dropFirst())
     }
 
     /// Every example maps its sample log to payloads CONTRACT.md accepts, and drops the rest.
