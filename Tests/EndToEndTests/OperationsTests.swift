@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+
+/// Operating the daemon: `replay` after a fix, a named pipe as input, and the systemd
+/// notification protocol.
+@Suite(.serialized) struct OperationsTests {
+    let env = ["TRACKTAIL_TEST_TOKEN": "test-token"]
+
+    /// Lines rejected by a rule and events rejected by the API both reach the dead letter;
+    /// after the rule and the API are fixed, `replay` sends them, and nothing else.
+    @Test func replaySendsDeadLetteredLinesAfterTheFix() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let api = try FakeTrackAPI()
+        defer { api.stop() }
+        api.setPoison { ($0.object["properties"] as? [String: Any])?["poison"] as? Bool == true }
+        let log = dir.appendingPathComponent("app.log")
+        // 0..<100 good; 100..<105 poisoned (API says 400); 105..<110 have their user id under "uid".
+        var text = Harness.lines(0..<100)
+        text += Harness.lines(100..<105) { _ in #","poison":true"# }
+        text += Harness.lines(105..<110).replacingOccurrences(of: #""user":{"id""#, with: #""user":{"uid""#)
+        try Harness.append(text, to: log)
+        let config = dir.appendingPathComponent("t.toml")
+        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
+            .write(to: config, atomically: true, encoding: .utf8)
+        let r = try Harness.run(["run", "--once", "--config", config.path], environment: env)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(api.acceptedCount == 100)
+        let deadLetter = dir.appendingPathComponent("state/dead-letter/dead-letter.ndjson")
+        #expect((try String(contentsOf: deadLetter, encoding: .utf8)).split(separator: "\n").count == 10)
+
+        // Dry run: prints what would go, sends nothing.
+        let dry = try Harness.run(["replay", "--dry-run", "--config", config.path, deadLetter.path], environment: env)
+        #expect(dry.stdout.contains("5 rejected again"), "\(dry.stdout)")
+        #expect(api.acceptedCount == 100)
+
+        // Fix the rule (fall back to "uid") and the API (no more poison), then replay.
+        var fixed = try String(contentsOf: config, encoding: .utf8)
+        fixed = fixed.replacingOccurrences(of: #"user_id = "{user.id}""#, with: #"user_id = "{user.id|user.uid}""#)
+        try fixed.write(to: config, atomically: true, encoding: .utf8)
+        api.setPoison(nil)
+        api.resetRecords()
+        let replay = try Harness.run(["replay", "--config", config.path, deadLetter.path], environment: env)
+        #expect(replay.status == 0, "\(replay.stderr)")
+        #expect(replay.stderr.contains("10 events sent"), "\(replay.stderr)")
+        #expect(Set(api.acceptedSeqs()) == Set(100..<110))
+        #expect(api.violations.isEmpty)
+    }
+
+    /// A named pipe: lines written by several writers in turn arrive; the reader does not spin
+    /// or stop when the last writer closes.
+    @Test func namedPipeInput() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let api = try FakeTrackAPI()
+        defer { api.stop() }
+        let fifo = dir.appendingPathComponent("events.pipe")
+        #expect(mkfifo(fifo.path, 0o600) == 0)
+        let config = dir.appendingPathComponent("t.toml")
+        var text = Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [], url: api.url)
+        text = text.replacingOccurrences(of: "type = \"file\"\npaths = []", with: "type = \"pipe\"\npath = \"\(fifo.path)\"")
+        try text.write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env)
+        for writer in 0..<3 {
+            let h = try FileHandle(forWritingTo: fifo)
+            try h.write(contentsOf: Data(Harness.lines((writer * 1_000)..<((writer + 1) * 1_000)).utf8))
+            try h.close()
+            #expect(api.waitForAccepted((writer + 1) * 1_000, timeout: 60), "\(api.summary)\n\(daemon.log)")
+        }
+        #expect(daemon.stop() == 0)
+        #expect(api.missingSeqs(0..<3_000).isEmpty)
+    }
+
+    /// `Type=notify`: READY=1 once the inputs are open, STATUS= lines, STOPPING=1 at SIGTERM,
+    /// RELOADING=1 at SIGHUP — over $NOTIFY_SOCKET, without libsystemd.
+    @Test func systemdNotifications() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let socketPath = dir.appendingPathComponent("notify.sock").path
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        #expect(fd >= 0)
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in socketPath.utf8.enumerated() { raw[i] = b }
+        }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0)
+        var tv = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var messages: [String] = []
+        func receive() {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n <= 0 { return }
+                messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
+            }
+        }
+
+        let log = dir.appendingPathComponent("app.log")
+        try Harness.append(Harness.lines(0..<10), to: log)
+        let config = dir.appendingPathComponent("t.toml")
+        try """
+            [state]
+            directory = "\(dir.path)/state"
+            [[input]]
+            name = "app"
+            paths = ["\(log.path)"]
+            [[rule]]
+            event_name = "{event}"
+            user_id = "{user.id}"
+            timestamp = "{ts}"
+            [output]
+            type = "stdout"
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir,
+                                        environment: ["NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "2000000"])
+        #expect(Harness.waitUntil(seconds: 30) { receive(); return messages.contains("READY=1") && messages.contains { $0.hasPrefix("STATUS=") } && messages.contains("WATCHDOG=1") }, "\(messages)")
+        daemon.signal(SIGHUP)
+        #expect(Harness.waitUntil(seconds: 30) { receive(); return messages.contains { $0.hasPrefix("RELOADING=1") } }, "\(messages)")
+        #expect(daemon.stop() == 0)
+        receive()
+        #expect(messages.contains("STOPPING=1"), "\(messages)")
+    }
+}
