@@ -108,4 +108,35 @@ import Testing
         #expect(daemon.stop() == 0)
         #expect(api.missingSeqs(0..<20_000).isEmpty)
     }
+
+    /// A file deleted and created again at the same path (often with the same inode number),
+    /// and a file replaced by a copy of itself: the new content is read from its start, nothing
+    /// is lost (a copy may be sent again: at-least-once).
+    @Test func inodeReuseAndReplacementByACopy() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let api = try FakeTrackAPI()
+        defer { api.stop() }
+        let log = dir.appendingPathComponent("app.log")
+        try Harness.append(Harness.lines(0..<1_000), to: log)
+        let config = dir.appendingPathComponent("t.toml")
+        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
+            .write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env)
+        #expect(api.waitForAccepted(1_000, timeout: 60), "\(api.summary)\n\(daemon.log)")
+
+        // Delete and write a shorter file at the same path: its lines are new, read from 0.
+        try FileManager.default.removeItem(at: log)
+        try Harness.append(Harness.lines(1_000..<1_300), to: log)
+        #expect(Harness.waitUntil(seconds: 60) { api.missingSeqs(0..<1_300).isEmpty }, "\(api.summary)\n\(daemon.log)")
+
+        // Replace the file by a copy of itself plus new lines (new inode, same first bytes).
+        let copy = dir.appendingPathComponent("app.log.tmp")
+        try FileManager.default.copyItem(at: log, to: copy)
+        try Harness.append(Harness.lines(1_300..<1_400), to: copy)
+        #expect(rename(copy.path, log.path) == 0)
+        #expect(Harness.waitUntil(seconds: 60) { api.missingSeqs(0..<1_400).isEmpty }, "\(api.summary)\n\(daemon.log)")
+        #expect(daemon.stop() == 0)
+        #expect(api.violations.isEmpty)
+    }
 }
