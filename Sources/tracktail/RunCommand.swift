@@ -1,8 +1,6 @@
-import Pipeline
 import Posix
 import Runtime
 import Ship
-import Synchronization
 
 /// `tracktail run`: the daemon. The main thread supervises: it starts the topology, turns
 /// signals into reloads and shutdown, reports to systemd, and pets the watchdog only while the
@@ -52,6 +50,8 @@ enum RunCommand {
         var exit = ExitCode.ok
         var lastShipped = 0
         var lastTick = SystemClock.monotonicNanoseconds()
+        var lastLagCheck: Int64 = 0
+        var lag: Int64 = 0
         loop: while true {
             switch supervisor.next(until: SystemClock.monotonicNanoseconds() + (once ? 100_000_000 : 1_000_000_000)) {
             case .stop(let why):
@@ -75,7 +75,11 @@ enum RunCommand {
             }
             if notifier.isActive {
                 let rate = Double(shipped - lastShipped) / (Double(now - lastTick) / 1e9)
-                var line = "\(Int(rate)) events/s, \(topology.budget.inUse) bytes in flight"
+                if now - lastLagCheck >= 5_000_000_000 {
+                    lag = topology.lagBytes()
+                    lastLagCheck = now
+                }
+                var line = "\(Int(rate)) events/s, lag \(lag) bytes, \(topology.budget.inUse) bytes in flight"
                 if case .degraded(let reason) = health { line += ", \(reason)" }
                 notifier.status(line)
                 // Progress, or nothing left to do; a wedged pipeline stops petting and gets restarted.
@@ -134,28 +138,29 @@ enum RunCommand {
 }
 
 /// Events for the main thread: posted by the signal thread, taken with a deadline.
-final class Supervisor: Sendable {
+final class Supervisor: @unchecked Sendable {
     enum Event: Sendable {
         case stop(String)
         case reload
     }
 
     private let lock = ConditionLock()
-    private let events = Mutex<[Event]>([])
+    /// Guarded by `lock`.
+    private var events: [Event] = []
 
     func post(_ e: Event) {
         lock.withLock {
-            events.withLock { $0.append(e) }
+            events.append(e)
             lock.broadcast()
         }
     }
 
     func next(until deadline: Int64) -> Event? {
         lock.withLock {
-            while events.withLock({ $0.isEmpty }) {
+            while events.isEmpty {
                 if !lock.wait(until: deadline) && SystemClock.monotonicNanoseconds() >= deadline { break }
             }
-            return events.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+            return events.isEmpty ? nil : events.removeFirst()
         }
     }
 }
