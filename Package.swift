@@ -11,12 +11,13 @@ let package = Package(
     name: "tracktail",
     targets: [
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "Posix", swiftSettings: settings),
         .target(name: "JSON", swiftSettings: settings),
         .target(name: "TOML", swiftSettings: settings),
         .target(name: "Runtime", dependencies: ["Posix"], swiftSettings: settings),
         .target(name: "Pipeline", dependencies: ["JSON"], swiftSettings: settings),
-        .target(name: "HTTP", dependencies: ["Posix", "COpenSSL"], swiftSettings: settings),
+        .target(name: "HTTP", dependencies: ["Posix", "COpenSSL", "CZlib"], swiftSettings: settings),
         .target(name: "Tail", dependencies: ["Posix", "JSON", "Pipeline", "Runtime"], swiftSettings: settings),
         .target(name: "Ship", dependencies: ["HTTP", "JSON", "Pipeline", "Runtime", "Posix"], swiftSettings: settings),
         .executableTarget(
@@ -27,7 +28,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: settings),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: settings),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "JSON"], swiftSettings: settings),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Posix"], swiftSettings: settings),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Posix", "CZlib"], swiftSettings: settings),
         .testTarget(name: "TailTests", dependencies: ["Tail", "Posix", "Pipeline", "Runtime"], swiftSettings: settings),
         .testTarget(name: "ShipTests", dependencies: ["Ship", "Pipeline", "HTTP"], swiftSettings: settings),
         .testTarget(name: "EndToEndTests", dependencies: ["tracktail", "COpenSSL"], swiftSettings: settings),

@@ -79,6 +79,7 @@ extension Configuration {
             s += "allow_insecure_http = \(o.allowInsecureHTTP)\n"
             s += "retry_initial = \(d(o.retryInitial))\nretry_max = \(d(o.retryMax))\nretry_after_max = \(d(o.retryAfterMax))\nhold_retry = \(d(o.holdRetry))\n"
             s += "drain_timeout = \(d(o.drainTimeout))\ndead_letter_max_bytes = \(o.deadLetterMaxBytes)\n"
+            s += "compression = \(q(o.gzip ? "gzip" : "none"))\n"
         }
         let l = limits
         if sections.contains(.limits) { s += "\n[limits]\nbuffer_bytes = \(l.bufferBytes)\nmax_line_bytes = \(l.maxLineBytes)\nmax_open_files = \(l.maxOpenFiles)\n"

@@ -143,10 +143,11 @@ extension Configuration {
         o.holdRetry = try t.duration("hold_retry", default: o.holdRetry, range: 100_000_000...86_400_000_000_000)
         o.drainTimeout = try t.duration("drain_timeout", default: o.drainTimeout, range: 0...600_000_000_000)
         o.deadLetterMaxBytes = try t.bytes("dead_letter_max_bytes", default: o.deadLetterMaxBytes, range: 65536...1_099_511_627_776)
+        o.gzip = try t.choice("compression", ["none", "gzip"], default: "none") == "gzip"
         try t.finish(known: ["type", "url", "allow_insecure_http", "token_env", "token_file", "token_credential", "api_key_header", "bearer",
                              "batch_max_events", "batch_max_bytes", "linger", "max_in_flight", "connect_timeout", "request_timeout",
                              "ca_file", "proxy", "retry_initial", "retry_max", "retry_after_max", "hold_retry", "drain_timeout",
-                             "dead_letter_max_bytes"])
+                             "dead_letter_max_bytes", "compression"])
         return o
     }
 

@@ -11,6 +11,7 @@ final class HTTPTrackTransport: TrackTransport {
     private let path: String
     private let bearer: Bool
     private let apiKeyHeader: String?
+    private let gzip: Bool
     private let token: Mutex<String>
 
     init(_ output: Configuration.Output, token: String) throws(CommandFailure) {
@@ -40,6 +41,7 @@ final class HTTPTrackTransport: TrackTransport {
         path = url.path
         bearer = output.bearer
         apiKeyHeader = output.apiKeyHeader
+        gzip = output.gzip
         self.token = Mutex(token)
     }
 
@@ -50,9 +52,18 @@ final class HTTPTrackTransport: TrackTransport {
         var headers: HTTPHeaders = ["Content-Type": "application/json", "Accept": "application/json"]
         if bearer { headers.add(name: "Authorization", value: "Bearer " + secret) }
         if let h = apiKeyHeader { headers.add(name: h, value: secret) }
+        var payload = body
+        if gzip {
+            do {
+                payload = try Gzip.compress(body)
+                headers.add(name: "Content-Encoding", value: "gzip")
+            } catch {
+                throw .transient("gzip: \(error)")
+            }
+        }
         let response: HTTPResponse
         do {
-            response = try client.send(HTTPRequest(method: "POST", path: path, headers: headers, body: body))
+            response = try client.send(HTTPRequest(method: "POST", path: path, headers: headers, body: payload))
         } catch {
             switch error {
             case .invalidURL, .shutDown: throw .configuration(error.description)

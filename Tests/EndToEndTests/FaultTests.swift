@@ -59,6 +59,20 @@ import Testing
         #expect(api.violations.isEmpty)
     }
 
+    @Test func gzipCompressedRequests() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let api = try FakeTrackAPI()
+        defer { api.stop() }
+        let (daemon, _) = try start(api, lines: 0..<3_000, dir: dir, output: "compression = \"gzip\"")
+        #expect(api.waitForAccepted(3_000, timeout: 60), "\(api.summary)\n\(daemon.log)")
+        #expect(daemon.stop() == 0)
+        #expect(api.missingSeqs(0..<3_000).isEmpty)
+        #expect(api.violations.isEmpty, "\(api.violations)")
+        #expect(api.requests.allSatisfy { $0.contentEncoding == "gzip" })
+        #expect(api.requests.allSatisfy { $0.wireBytes < 200_000 }, "500 events of ~300 bytes shrink well below 150 kB")
+    }
+
     @Test func apiKeyHeaderAndDeterministicEventIDs() throws {
         let dir = Harness.temporaryDirectory()
         defer { Harness.cleanup(dir) }
