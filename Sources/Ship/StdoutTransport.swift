@@ -5,10 +5,12 @@ import Posix
 /// so the whole shipper (batching, acknowledgement, dead letter) runs as with `http`.
 ///
 /// One `write(2)` per batch keeps lines whole when something else writes to stdout too.
+/// A failed write (stdout closed, a full disk) is a held configuration error, like a 401: the
+/// events are not counted as delivered, so nothing is lost behind a broken pipe.
 public struct StdoutTransport: TrackTransport {
-    private let write: @Sendable ([UInt8]) -> Void
+    private let write: @Sendable ([UInt8]) throws -> Void
 
-    public init(write: @escaping @Sendable ([UInt8]) -> Void = { StandardStreams.out($0) }) {
+    public init(write: @escaping @Sendable ([UInt8]) throws -> Void = { try FileDescriptor.standardOutput.writeAll($0) }) {
         self.write = write
     }
 
@@ -24,7 +26,11 @@ public struct StdoutTransport: TrackTransport {
             out.append(contentsOf: doc.rawBytes(e))
             out.append(0x0A)
         }
-        write(out)
+        do {
+            try write(out)
+        } catch {
+            throw .configuration("cannot write to standard output: \(error)")
+        }
         return TrackResponse(status: 200)
     }
 }
