@@ -177,7 +177,9 @@ public final class MetricsServer: Sendable {
             if n == 0 { return .incomplete }
             let scanFrom = max(0, head.count - 3)
             head.append(contentsOf: chunk[0..<n])
-            if let end = MetricsServer.endOfHead(head, from: scanFrom) { return .head(Array(head[0..<end])) }
+            if let end = MetricsServer.endOfHead(head, from: scanFrom) {
+                return end > MetricsServer.maxHeadBytes ? .tooLarge : .head(Array(head[0..<end]))
+            }
             if head.count > MetricsServer.maxHeadBytes { return .tooLarge }
         }
     }
