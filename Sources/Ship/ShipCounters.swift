@@ -19,6 +19,8 @@ public final class ShipCounters: Sendable {
     public let retriesTransport = Atomic<Int>(0)
     /// Outcomes that held the output (401/403/404/…, configuration failures).
     public let holds = Atomic<Int>(0)
+    /// How long each `transport.post` took (successful or not), for `request_duration_seconds`.
+    public let requestDuration = LatencyHistogram()
     private let lastErrorText = Mutex<String?>(nil)
 
     public init() {}
@@ -50,6 +52,44 @@ public final class ShipCounters: Sendable {
             retries5xx: retries5xx.load(ordering: .relaxed), retriesTransport: retriesTransport.load(ordering: .relaxed),
             holds: holds.load(ordering: .relaxed), lastError: lastError)
     }
+}
+
+/// A fixed-bucket histogram of durations, recorded once per request by the sender threads and
+/// read by the metrics endpoint. One `Mutex` around a few integers: a request takes
+/// milliseconds, so the lock is never contended long enough to matter, and a snapshot is one
+/// copy of thirteen numbers.
+///
+/// | bucket upper bounds (seconds) |
+/// |---|
+/// | 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, then +Inf |
+public final class LatencyHistogram: Sendable {
+    /// Upper bounds in nanoseconds, increasing.
+    public static let bounds: [Int64] = [5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000].map { $0 * 1_000_000 }
+
+    /// Per-bucket counts (not cumulative); the last one counts durations above every bound.
+    public struct Snapshot: Sendable, Equatable {
+        public var counts: [Int]
+        public var sumNanoseconds: Int64
+        public var count: Int
+    }
+
+    private let state = Mutex(Snapshot(counts: Array(repeating: 0, count: LatencyHistogram.bounds.count + 1), sumNanoseconds: 0, count: 0))
+
+    public init() {}
+
+    /// Counts one duration (negative values, from a clock that stepped, count as 0).
+    public func record(nanoseconds: Int64) {
+        let d = max(0, nanoseconds)
+        var i = 0
+        while i < LatencyHistogram.bounds.count && d > LatencyHistogram.bounds[i] { i += 1 }
+        state.withLock { s in
+            s.counts[i] += 1
+            s.sumNanoseconds &+= d
+            s.count += 1
+        }
+    }
+
+    public var snapshot: Snapshot { state.withLock { $0 } }
 }
 
 /// The output's health for `/health` and the systemd status line.

@@ -256,7 +256,9 @@ public final class Shipper: @unchecked Sendable {
                 lock.unlock()
                 counters.requests.add(1, ordering: .relaxed)
                 let outcome: DeliveryOutcome
+                let postStarted = clock.now()
                 do { outcome = .response(try transport.post(d.batch.body)) } catch { outcome = .failure(error) }
+                counters.requestDuration.record(nanoseconds: clock.now() - postStarted)
                 lock.lock()
                 inFlightEvents -= d.batch.count
                 posting -= 1

@@ -1,5 +1,6 @@
 import Pipeline
 import Posix
+import Runtime
 import TOML
 
 /// `tracktail check`: validate, print the resolved configuration, warn about catalogue events.
@@ -12,6 +13,9 @@ enum CheckCommand {
         StandardStreams.out(config.resolvedDescription())
         let warnings = Mapper.ruleWarnings(config.mapping)
         for w in warnings { StandardStreams.err("warning: \(w)\n") }
+        if let listen = config.metrics.listen, !listen.isLoopback {
+            StandardStreams.err("warning: [metrics] listen = \"\(listen)\" is not a loopback address: /metrics and /health answer anyone who can reach it, without authentication\n")
+        }
         if config.output.kind == .http {
             do {
                 _ = try Token.load(config.output.token)
@@ -27,7 +31,7 @@ enum CheckCommand {
 extension Configuration {
     /// The configuration with every default filled in, as TOML. Secrets are never printed: only
     /// where the token comes from.
-    enum Section: CaseIterable { case state, inputs, mapping, output, limits, log }
+    enum Section: CaseIterable { case state, inputs, mapping, output, limits, log, metrics }
 
     func resolvedDescription(sections: Set<Section> = Set(Section.allCases)) -> String {
         var s = sections.count == Section.allCases.count ? "# \(file), resolved (defaults filled in, secrets redacted)\n\n" : ""
@@ -85,6 +89,7 @@ extension Configuration {
         if sections.contains(.limits) { s += "\n[limits]\nbuffer_bytes = \(l.bufferBytes)\nmax_line_bytes = \(l.maxLineBytes)\nmax_open_files = \(l.maxOpenFiles)\n"
         s += "rescan_interval = \(d(l.rescanInterval))\ndeleted_grace = \(d(l.deletedGrace))\n" }
         if sections.contains(.log) { s += "\n[log]\nlevel = \(q(log.level))\n" }
+        if sections.contains(.metrics), let listen = metrics.listen { s += "\n[metrics]\nlisten = \(q(listen.description))\n" }
         return s
     }
 

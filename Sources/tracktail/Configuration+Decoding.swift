@@ -1,5 +1,6 @@
 import Pipeline
 import Posix
+import Runtime
 import TOML
 
 extension Configuration {
@@ -65,7 +66,23 @@ extension Configuration {
         if var output = try top.table("output") {
             config.output = try decodeOutput(&output)
         }
-        try top.finish(known: ["state", "input", "rule", "mapping", "output", "limits", "log"])
+        if var metrics = try top.table("metrics") {
+            if let text = try metrics.nonEmptyString("listen") {
+                switch ListenAddress.parse(text) {
+                case .success(let address):
+                    // Numeric (or /etc/hosts) only, so this never waits for DNS.
+                    do {
+                        _ = try address.resolve()
+                    } catch {
+                        throw metrics.error("listen", "\"\(text)\" is not a usable address: \(error.message)")
+                    }
+                    config.metrics.listen = address
+                case .failure(let error): throw metrics.error("listen", error.message)
+                }
+            }
+            try metrics.finish(known: ["listen"])
+        }
+        try top.finish(known: ["state", "input", "rule", "mapping", "output", "limits", "log", "metrics"])
         return config
     }
 

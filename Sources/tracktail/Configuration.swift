@@ -1,4 +1,5 @@
 import Pipeline
+import Runtime
 import TOML
 
 /// The whole configuration, decoded and validated. Built by `Configuration.load(path:)`.
@@ -11,6 +12,7 @@ struct Configuration: Sendable {
     var output = Output()
     var limits = Limits()
     var log = Log()
+    var metrics = Metrics()
 
     struct State: Sendable {
         var directory = "/var/lib/tracktail"
@@ -77,5 +79,11 @@ struct Configuration: Sendable {
 
     struct Log: Sendable {
         var level = "info"
+    }
+
+    /// The optional local `/metrics` and `/health` endpoint (absent: none).
+    struct Metrics: Sendable {
+        /// `127.0.0.1:9464`, `[::1]:9464`; checked when the file is read.
+        var listen: ListenAddress?
     }
 }

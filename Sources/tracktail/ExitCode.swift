@@ -7,7 +7,7 @@
 /// | 64 | usage | bad command line |
 /// | 65 | dataError | `replay`: a record is not a dead-letter record |
 /// | 66 | noInput | a named input file does not exist |
-/// | 69 | unavailable | the Track API refused the configuration (401/403/404) during `run --once` or `replay` |
+/// | 69 | unavailable | the Track API refused the configuration (401/403/404) during `run --once` or `replay`; `run`: the `[metrics] listen` address is in use or cannot be bound |
 /// | 70 | software | internal error |
 /// | 73 | cannotCreate | the state directory cannot be created or written |
 /// | 74 | ioError | reading or writing failed |

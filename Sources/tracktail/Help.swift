@@ -28,7 +28,7 @@ enum Help {
 
     EXIT CODES (sysexits)
       0 ok · 1 map rejected a line · 64 usage · 65 bad data · 66 input missing · 69 API refused
-      the configuration · 70 internal error · 73 cannot create state · 74 I/O error ·
+      the configuration or [metrics] port in use · 70 internal error · 73 cannot create state · 74 I/O error ·
       75 state directory locked by another instance · 78 invalid configuration
 
     """

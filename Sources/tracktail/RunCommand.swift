@@ -31,7 +31,15 @@ enum RunCommand {
             transport = t
         }
 
-        let topology = try Topology(config, transport: transport, once: once, logger: logger)
+        // Bound before anything reads, so a port in use fails the start instead of a scrape.
+        let metricsServer = try openMetricsEndpoint(config.metrics, logger: logger)
+        let topology: Topology
+        do {
+            topology = try Topology(config, transport: transport, once: once, logger: logger)
+        } catch {
+            metricsServer?.stop()
+            throw error
+        }
         let supervisor = Supervisor()
         let watcher = SignalWatcher { signal in
             if signal == Signals.hangUp {
@@ -42,6 +50,7 @@ enum RunCommand {
             return false
         }
         topology.start()
+        metricsServer?.start(Metrics.content(topology, startedWall: SystemClock.wallNanoseconds()))
         let notifier = SystemdNotifier()
         notifier.ready()
         logger.info("started", ["inputs": String(config.inputs.count), "rules": String(config.mapping.rules.count),
@@ -92,6 +101,7 @@ enum RunCommand {
         }
         notifier.stopping()
         let drain = SystemClock.monotonicNanoseconds() + config.output.drainTimeout
+        metricsServer?.stop()
         topology.stop(drainDeadline: drain)
         watcher.stop()
         httpTransport?.close()
@@ -104,6 +114,26 @@ enum RunCommand {
             exit = .tempFail
         }
         return exit
+    }
+
+    /// `[metrics] listen`: binds the endpoint (nil when not configured). A port already in use,
+    /// or one this user may not bind, ends the start with `unavailable` (69): the endpoint was
+    /// asked for, and a daemon whose monitoring silently failed would look dead to its scraper.
+    private static func openMetricsEndpoint(_ metrics: Configuration.Metrics, logger: Logger) throws(CommandFailure) -> MetricsServer? {
+        guard let listen = metrics.listen else { return nil }
+        let server: MetricsServer
+        do {
+            server = try MetricsServer(listeningOn: try listen.resolve())
+        } catch let e as Errno where e.code == Errno.addressInUse {
+            throw CommandFailure("[metrics] listen = \"\(listen)\": the address is already in use (another tracktail, or another exporter on this port?)", code: .unavailable)
+        } catch {
+            throw CommandFailure("[metrics] listen = \"\(listen)\": \(error)", code: .unavailable)
+        }
+        if !listen.isLoopback {
+            logger.warning("metrics endpoint is not on a loopback address; it has no authentication", ["listen": listen.description])
+        }
+        logger.info("metrics endpoint listening", ["address": server.address.description])
+        return server
     }
 
     /// SIGHUP: re-read the file; an invalid one is reported and the old one stays in force.
@@ -126,8 +156,8 @@ enum RunCommand {
             }
         }
         topology.reload(mapping: new.mapping)
-        if new.resolvedDescription(sections: [.inputs, .state, .output, .limits]) != old.resolvedDescription(sections: [.inputs, .state, .output, .limits]) {
-            logger.warning("changes to [[input]], [state], [output] or [limits] take effect after a restart")
+        if new.resolvedDescription(sections: [.inputs, .state, .output, .limits, .metrics]) != old.resolvedDescription(sections: [.inputs, .state, .output, .limits, .metrics]) {
+            logger.warning("changes to [[input]], [state], [output], [limits] or [metrics] take effect after a restart")
         }
         logger.notice("configuration reloaded", ["rules": String(new.mapping.rules.count)])
         var kept = old

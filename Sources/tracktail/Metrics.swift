@@ -1,0 +1,99 @@
+import Posix
+import Runtime
+import Ship
+
+/// What `/metrics` and `/health` show, read from the running `Topology`.
+///
+/// A scrape reads relaxed atomics (the counters), takes the byte budget's and the shipper's
+/// locks for one read each, copies the histogram under its own lock, and asks the tailer for
+/// its checkpoint entries (one snapshot under the tailer's lock, the same call the checkpoint
+/// thread makes) before it `stat`s each file with no lock held. Nothing waits on the pipeline.
+///
+/// | metric (`tracktail_` prefix) | type | from |
+/// |---|---|---|
+/// | `lines_read_total` | counter | lines the mapper took from the inputs |
+/// | `events_mapped_total` | counter | lines a rule turned into an event |
+/// | `lines_dropped_total` | counter | lines a drop rule or `unmatched = "drop"` discarded |
+/// | `lines_rejected_total` | counter | lines the mapper rejected (dead-lettered) |
+/// | `events_shipped_total` | counter | events the API accepted |
+/// | `requests_total` | counter | requests sent (retries and split halves included) |
+/// | `dead_lettered_total` | counter | records written to the dead letter |
+/// | `rejected_by_api_total` | counter | events the API rejected |
+/// | `batch_splits_total` | counter | batches split to isolate rejected events |
+/// | `retries_total{cause}` | counter | `4xx`, `5xx`, `transport` |
+/// | `holds_total` | counter | times the output held (401/403/404, …) |
+/// | `buffer_bytes` | gauge | read but not yet done (the byte budget in use) |
+/// | `buffer_limit_bytes` | gauge | `[limits] buffer_bytes` |
+/// | `lag_bytes{path}` | gauge | per checkpointed file: size − checkpointed offset |
+/// | `sources` | gauge | files and pipes currently tracked |
+/// | `healthy` | gauge | 1 ok, 0 degraded (the reason is on `/health`) |
+/// | `request_duration_seconds` | histogram | time inside `transport.post` |
+/// | `up` | gauge | 1 while the daemon answers |
+/// | `start_time_seconds` | gauge | wall-clock start, seconds since the epoch |
+enum Metrics {
+    /// The endpoint's content for `topology`, started at `startedWall` (ns since the epoch).
+    static func content(_ topology: Topology, startedWall: Int64) -> MetricsServer.Content {
+        MetricsServer.Content(
+            metrics: { exposition(topology, startedWall: startedWall) },
+            health: {
+                if case .degraded(let why) = topology.shipper.health { return why }
+                return nil
+            })
+    }
+
+    static func exposition(_ topology: Topology, startedWall: Int64) -> String {
+        let stats = topology.stats
+        let ship = topology.shipper.counters.snapshot
+        let health = topology.shipper.health
+        let latency = topology.shipper.counters.requestDuration.snapshot
+        let lag = lagByFile(topology)
+
+        var p = PrometheusText(reservingCapacity: 4096 + lag.count * 96)
+        p.counter("tracktail_lines_read_total", help: "Lines read from the inputs and handed to the mapper.", stats.linesRead.load(ordering: .relaxed))
+        p.counter("tracktail_events_mapped_total", help: "Lines a rule turned into an event.", stats.eventsMapped.load(ordering: .relaxed))
+        p.counter("tracktail_lines_dropped_total", help: "Lines discarded on purpose (drop rules, unmatched = \"drop\").", stats.linesDropped.load(ordering: .relaxed))
+        p.counter("tracktail_lines_rejected_total", help: "Lines the mapper rejected (not JSON, missing fields); they go to the dead letter.", stats.linesRejected.load(ordering: .relaxed))
+        p.counter("tracktail_events_shipped_total", help: "Events the Track API accepted.", ship.eventsShipped)
+        p.counter("tracktail_requests_total", help: "Requests sent to the output, retries and split halves included.", ship.requests)
+        p.counter("tracktail_dead_lettered_total", help: "Records written to the dead letter.", ship.deadLettered)
+        p.counter("tracktail_rejected_by_api_total", help: "Events the Track API rejected (400/413/422 on a single event).", ship.rejected)
+        p.counter("tracktail_batch_splits_total", help: "Batches split in two to isolate rejected events.", ship.splits)
+        p.family("tracktail_retries_total", .counter, help: "Requests retried, by cause.")
+        p.sample("tracktail_retries_total", labels: ["cause": "4xx"], ship.retries4xx)
+        p.sample("tracktail_retries_total", labels: ["cause": "5xx"], ship.retries5xx)
+        p.sample("tracktail_retries_total", labels: ["cause": "transport"], ship.retriesTransport)
+        p.counter("tracktail_holds_total", help: "Times the output held because the API refused the configuration (401/403/404).", ship.holds)
+
+        p.gauge("tracktail_buffer_bytes", help: "Bytes read but not yet delivered, dead-lettered or dropped (the byte budget in use).", topology.budget.inUse)
+        p.gauge("tracktail_buffer_limit_bytes", help: "The byte budget ([limits] buffer_bytes).", topology.budget.limit)
+        p.family("tracktail_lag_bytes", .gauge, help: "Bytes written to a checkpointed file but not yet done.")
+        for (path, bytes) in lag { p.sample("tracktail_lag_bytes", labels: ["path": path], Int(bytes)) }
+        p.gauge("tracktail_sources", help: "Files and pipes currently tracked.", topology.tailer.sourceCount)
+        p.gauge("tracktail_healthy", help: "1 when events flow, 0 when the output is degraded (see /health for why).", health == .ok ? 1 : 0)
+
+        let buckets = zip(LatencyHistogram.bounds, latency.counts).map { (upperBound: Double($0) / 1e9, count: $1) }
+        p.histogram("tracktail_request_duration_seconds", help: "Time spent in one request to the output, answered or failed.",
+                    buckets: buckets, sum: Double(latency.sumNanoseconds) / 1e9, count: latency.count)
+
+        p.gauge("tracktail_up", help: "1 while the daemon runs.", 1)
+        p.gauge("tracktail_start_time_seconds", help: "When the daemon started, in seconds since the Unix epoch.", Double(startedWall / 1_000_000) / 1e3)
+        return p.text
+    }
+
+    /// Lag per path, from the checkpoint entries and a `stat` of each file (as `Topology.lagBytes`
+    /// sums it). A path seen under two identities (rotated, recreated) is summed into one series,
+    /// since Prometheus needs label sets to be unique; a file that is gone or replaced counts 0.
+    static func lagByFile(_ topology: Topology) -> [(path: String, bytes: Int64)] {
+        var out: [(path: String, bytes: Int64)] = []
+        for e in topology.tailer.checkpointEntries() {   // sorted by path
+            var lag: Int64 = 0
+            if let st = try? FileSystem.status(e.path), st.identity == e.identity { lag = max(0, st.size - e.offset) }
+            if let last = out.last, last.path == e.path {
+                out[out.count - 1].bytes += lag
+            } else {
+                out.append((e.path, lag))
+            }
+        }
+        return out
+    }
+}
