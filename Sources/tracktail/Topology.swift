@@ -113,15 +113,9 @@ final class Topology: Sendable {
     }
 
     /// Bytes written to the watched files but not yet done (delivered, dead-lettered or
-    /// dropped), from the checkpoint entries and a `stat` of each file.
+    /// dropped), over all files.
     func lagBytes() -> Int64 {
-        var lag: Int64 = 0
-        for e in tailer.checkpointEntries() {
-            if let st = try? FileSystem.status(e.path), st.identity == e.identity {
-                lag += max(0, st.size - e.offset)
-            }
-        }
-        return lag
+        Metrics.lagByFile(self).reduce(0) { $0 + $1.bytes }
     }
 
     /// `--once`: every file read to the end it had at start and every line acknowledged.
