@@ -80,7 +80,7 @@ enum Metrics {
         return p.text
     }
 
-    /// Lag per path, from the checkpoint entries and a `stat` of each file (`Topology.lagBytes` sums it
+    /// Lag per path, from the checkpoint entries and a `stat` of each file (`Topology.lagBytes`
     /// sums it). A path seen under two identities (rotated, recreated) is summed into one series,
     /// since Prometheus needs label sets to be unique; a file that is gone or replaced counts 0.
     static func lagByFile(_ topology: Topology) -> [(path: String, bytes: Int64)] {
