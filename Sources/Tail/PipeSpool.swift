@@ -14,16 +14,21 @@ import Posix
 ///
 /// | situation                                 | what happens                                                  |
 /// |-------------------------------------------|---------------------------------------------------------------|
-/// | bytes arrive on the pipe                  | appended to the current segment as they come (partial lines too: the tailer waits for the newline) |
-/// | current segment reaches `segmentBytes`    | cut after the first newline from there on; the rest starts the next segment (a sealed segment ends with a newline) |
+/// | bytes arrive on the pipe                  | moved into the current segment by `splice(2)` as they come (partial lines too: the tailer waits for the newline) |
+/// | current segment reaches `segmentBytes`    | the pipe is peeked (`tee(2)`) for the next newline and the segment cut after it; the rest starts the next segment (a sealed segment ends with a newline) |
 /// | no newline for `segmentBytes + maxLineBytes` | cut anyway (the over-long line was already truncated by the splitter); the sealed segment's partial last line is flushed when it is retired |
 /// | sealed segment read to its end and fully acknowledged | deleted, and its checkpoint entry forgotten         |
 /// | spool holds `maxBytes` or more            | the pipe is not read (the writer blocks once the kernel's pipe buffer is full); nothing is dropped |
-/// | a write to the spool fails (disk full)    | the bytes are kept in memory and retried; the pipe is not read meanwhile |
+/// | a write to the spool fails (disk full)    | spliced: the bytes stay in the pipe; read and written: they are kept in memory (`pending`); either way the pipe is not read until a retry works |
+/// | the file system refuses `splice` (`EINVAL`) | `read(2)` + `write(2)` from then on (`splicing` false): a kill -9 between the two loses that one chunk |
 /// | restart                                   | existing segments are tailed from their checkpoints; the last one stays current and is appended to (a line cut by the crash is completed by what is still in the pipe) |
 /// | last writer closes the pipe               | nothing: the pipe is open read-write, so no end of file and no POLLHUP spin |
 ///
-/// Durability: `write(2)` puts the bytes in the page cache, which survives a crash of the
+/// Why `splice`: with `read` + `write` the bytes of one chunk live only in our memory for a few
+/// microseconds; a kill -9 then loses them. `splice` moves them from the pipe's buffer into the
+/// file's page cache inside the kernel: each byte is in the pipe or in the file, never neither.
+///
+/// Durability: the page cache, which survives a crash of the
 /// process, so kill -9 loses nothing without an fsync per line. For power loss, a segment is
 /// fsynced when it is sealed, when the spool is closed, and at most once a second while the
 /// pipe is idle after a write (`syncInterval`); bytes written in the last second before a power
@@ -50,6 +55,10 @@ final class PipeSpool {
     private(set) var pending: [UInt8] = []
     private(set) var total: Int64 = 0
     private var unsynced = false
+    /// False once the file system refused `splice` (then: read and write).
+    private(set) var splicing = true
+    /// Receives `tee` peeks at the pipe when a segment is full; created on first use.
+    private var peek: (read: FileDescriptor, write: FileDescriptor)?
     private var lastSync: Int64 = 0
     static let syncInterval: Int64 = 1_000_000_000
     static let suffix = ".ndjson"
@@ -74,7 +83,8 @@ final class PipeSpool {
         if segments.isEmpty {
             try startSegment(sequence: 1)
         } else {
-            writer = try FileDescriptor.open(current.path, [.writeOnly, .append])
+            // Not `O_APPEND`: `splice` refuses it. Every write gives its offset (the size).
+            writer = try FileDescriptor.open(current.path, [.writeOnly])
         }
     }
 
@@ -109,7 +119,56 @@ final class PipeSpool {
     /// True while the pipe must not be read: the spool is at its cap or a write is pending.
     func blocked(maxBytes: Int64) -> Bool { !pending.isEmpty || total >= maxBytes }
 
-    /// Appends bytes read from the pipe. On a write error the unwritten bytes are kept in
+    /// Moves what `fifo` holds now (up to `count` bytes, at most `scratch.count` when peeking or
+    /// reading) into the spool. Returns the bytes moved; 0 when the pipe is empty. Errors of the
+    /// fallback's `read` carry the call `read` (the pipe's problem); others are the spool's.
+    func pump(from fifo: FileDescriptor, count: Int, scratch: UnsafeMutableRawBufferPointer) throws -> Int {
+        try retryPending()
+        if writer == nil { try startSegment(sequence: current.sequence + 1) }
+        if splicing {
+            do { return try splice(from: fifo, count: count, scratch: scratch) } catch let e as Errno
+                where e.call == "splice" && (e.code == Errno.invalidArgument || e.code == Errno.notImplemented) {
+                splicing = false
+            }
+        }
+        let buffer = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<min(count, scratch.count)])
+        guard let n = try fifo.readIfAvailable(into: buffer), n > 0 else { return 0 }
+        try append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        return n
+    }
+
+    private func splice(from fifo: FileDescriptor, count: Int, scratch: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let writer else { return 0 }
+        let room = segmentBytes - current.size
+        var want = count
+        var sealAfter = false
+        if room > 0 {
+            want = min(count, Int(room))
+        } else {
+            // Full: find where the line that crosses the size ends, without consuming anything.
+            if peek == nil { peek = try FileDescriptor.makePipe() }
+            guard let peek, let seen = try fifo.tee(to: peek.write, count: min(count, scratch.count)), seen > 0 else { return 0 }
+            var got = 0
+            while got < seen, let n = try peek.read.readIfAvailable(into: UnsafeMutableRawBufferPointer(rebasing: scratch[got..<seen])), n > 0 {
+                got += n
+            }
+            let chunk = UnsafeRawBufferPointer(rebasing: scratch[0..<got])
+            if let cut = Self.cut(size: current.size, chunk: chunk, limit: segmentBytes, hardLimit: segmentBytes + hardExtraBytes) {
+                want = cut
+                sealAfter = true
+            } else {
+                want = max(1, got)
+            }
+        }
+        guard let n = try fifo.splice(to: writer, at: current.size, count: want), n > 0 else { return 0 }
+        segments[segments.count - 1].size += Int64(n)
+        total += Int64(n)
+        unsynced = true
+        if sealAfter && n == want { seal() }
+        return n
+    }
+
+    /// Appends bytes read from the pipe (the fallback without `splice`, and tests). On a write error the unwritten bytes are kept in
     /// `pending` (retried by `retryPending`) and the error is rethrown for logging.
     func append(_ chunk: UnsafeRawBufferPointer) throws {
         if !pending.isEmpty {
@@ -154,7 +213,7 @@ final class PipeSpool {
             let cut = Self.cut(size: current.size, chunk: rest, limit: limit, hardLimit: limit + hardExtraBytes)
             let n = cut ?? rest.count
             do {
-                try writer!.writeAll(UnsafeRawBufferPointer(rebasing: rest[0..<n]))
+                try writer!.writeAll(UnsafeRawBufferPointer(rebasing: rest[0..<n]), at: current.size)
             } catch {
                 throw WriteFailure(written: written, error: error)
             }
@@ -180,7 +239,7 @@ final class PipeSpool {
 
     private func startSegment(sequence: UInt64) throws {
         let path = Path.join(directory, Self.name(sequence))
-        writer = try FileDescriptor.open(path, [.writeOnly, .append, .create], mode: 0o600)
+        writer = try FileDescriptor.open(path, [.writeOnly, .create], mode: 0o600)
         segments.append(Segment(path: path, sequence: sequence, size: 0))
         unsynced = false
     }
@@ -204,6 +263,11 @@ final class PipeSpool {
     }
 
     func close() {
+        if let peek {
+            peek.read.close()
+            peek.write.close()
+            self.peek = nil
+        }
         guard let writer else { return }
         try? writer.sync()
         writer.close()

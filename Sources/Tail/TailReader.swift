@@ -70,6 +70,9 @@ final class PipeInstance {
     var spool: PipeSpool?
     /// A spool write failed and was logged; cleared when writing works again.
     var spoolFailing = false
+    /// After a spool failure the pipe is left alone until then (monotonic ns).
+    var spoolRetryAt: Int64?
+    var loggedNoSplice = false
 
     init(input: Int, index: Int, path: String, maxLineBytes: Int) {
         self.input = input
@@ -173,7 +176,7 @@ final class TailReader: @unchecked Sendable {
             }
             var timeout = config.once ? Self.shortTick : nextRescan - now
             if tickNeeded { timeout = min(timeout, nextTick - now) }
-            if pipes.contains(where: { $0.spool.map { !$0.pending.isEmpty || $0.needsSync } ?? false }) {
+            if pipes.contains(where: { p in p.spoolRetryAt != nil || p.spool.map { !$0.pending.isEmpty || $0.needsSync } ?? false }) {
                 timeout = min(timeout, Self.tick)
             }
             if !dirty.isEmpty || needScan { timeout = 0 }
@@ -186,7 +189,7 @@ final class TailReader: @unchecked Sendable {
         var fds = [tailer.wakeup.descriptor]
         if let inotify { fds.append(inotify.descriptor) }
         let pipeStart = fds.count
-        let livePipes = pipes.filter { $0.descriptor != nil && !$0.done && !($0.spool?.blocked(maxBytes: config.spoolMaxBytes) ?? false) }
+        let livePipes = pipes.filter { $0.descriptor != nil && !$0.done && !spoolBlocked($0) }
         fds += livePipes.map { $0.descriptor! }
         let ms = Int32(min(Int64(Int32.max), (timeoutNanoseconds + 999_999) / 1_000_000))
         guard let ready = try? InotifyPoll.wait(fds, timeoutMilliseconds: ms) else { return }
@@ -897,29 +900,44 @@ final class TailReader: @unchecked Sendable {
 
     // MARK: Pipe spools
 
-    /// Reads what a spooled pipe has (without waiting) into its spool, unless the spool is at
-    /// its cap or a write is pending.
+    /// True while a spooled pipe must not be read: its spool is at the cap, a write is pending,
+    /// or a failure waits for its retry.
+    func spoolBlocked(_ p: PipeInstance) -> Bool {
+        guard let spool = p.spool else { return false }
+        if let at = p.spoolRetryAt {
+            if now < at { return true }
+            p.spoolRetryAt = nil
+        }
+        return spool.blocked(maxBytes: config.spoolMaxBytes)
+    }
+
+    /// Moves what a spooled pipe has (without waiting) into its spool, unless it is blocked.
     func pumpPipe(_ p: PipeInstance) {
         guard let fd = p.descriptor, let spool = p.spool else { return }
         for _ in 0..<Self.turnsPerFile {
-            if spool.blocked(maxBytes: config.spoolMaxBytes) { break }
-            let n: Int?
-            do { n = try fd.readIfAvailable(into: pipeBuffer) } catch {
+            if spoolBlocked(p) { break }
+            let n: Int
+            do {
+                n = try spool.pump(from: fd, count: pipeBuffer.count, scratch: pipeBuffer)
+                p.spoolFailing = false
+            } catch let e as Errno where e.call == "read" {
                 // Reopened at the next rescan; what was spooled stays.
-                logger.warning("pipe read failed; reopening it", ["source.path": p.path, "error": "\(error)"])
+                logger.warning("pipe read failed; reopening it", ["source.path": p.path, "error": "\(e)"])
                 fd.close()
                 p.descriptor = nil
                 return
-            }
-            // Open read-write, so 0 (no writer) does not happen; nil: nothing more now.
-            guard let n, n > 0 else { break }
-            do {
-                try spool.append(UnsafeRawBufferPointer(rebasing: pipeBuffer[0..<n]))
-                p.spoolFailing = false
             } catch {
                 reportSpoolFailure(p, error)
+                p.spoolRetryAt = now + Self.tick
                 break
             }
+            if !spool.splicing && !p.loggedNoSplice {
+                p.loggedNoSplice = true
+                logger.notice("the spool's file system refuses splice; the pipe is spooled by read and write",
+                              ["source.path": p.path, "spool.directory": spool.directory])
+            }
+            // Open read-write, so there is no end of file; 0: nothing more now.
+            if n == 0 { break }
         }
         spool.syncIfDue(now: now)
     }
@@ -941,11 +959,14 @@ final class TailReader: @unchecked Sendable {
     func maintainSpools() {
         for p in pipes {
             guard let spool = p.spool else { continue }
-            if !spool.pending.isEmpty {
+            if !spool.pending.isEmpty && (p.spoolRetryAt.map { now >= $0 } ?? true) {
                 do {
                     try spool.retryPending()
                     p.spoolFailing = false
-                } catch { reportSpoolFailure(p, error) }
+                } catch {
+                    reportSpoolFailure(p, error)
+                    p.spoolRetryAt = now + Self.tick
+                }
             }
             spool.syncIfDue(now: now)
             for segment in spool.segments {

@@ -240,3 +240,41 @@ extension PipeSpoolTailerTests {
         expectExactly(h, lines("left", 0..<20) + lines("now", 0..<5))
     }
 }
+
+extension PipeSpoolDecisionTests {
+    /// Through `splice` from a real pipe: segments are cut after a newline past the size, and
+    /// the spool holds exactly what was written.
+    @Test func splicedSegmentsEndAtNewlines() throws {
+        let dir = makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let spool = try PipeSpool(directory: dir + "/sp", segmentBytes: 64, hardExtraBytes: 1 << 20)
+        let pipe = try FileDescriptor.makePipe()
+        defer { pipe.read.close(); pipe.write.close() }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 16)
+        defer { scratch.deallocate() }
+        let text = joined(lines("s", 0..<100))
+        try pipe.write.writeAll(text)
+        var moved = 0
+        while true {
+            let n = try spool.pump(from: pipe.read, count: 4096, scratch: scratch)
+            if n == 0 { break }
+            moved += n
+        }
+        #expect(spool.splicing)
+        #expect(moved == text.utf8.count)
+        #expect(try spool.pump(from: pipe.read, count: 4096, scratch: scratch) == 0)
+        spool.close()
+        var all = ""
+        for (i, segment) in spool.segments.enumerated() {
+            let content = String(decoding: FileManager.default.contents(atPath: segment.path)!, as: UTF8.self)
+            #expect(Int64(content.utf8.count) == segment.size)
+            if i < spool.segments.count - 1 {
+                #expect(content.hasSuffix("\n"))
+                #expect(segment.size >= 64)
+            }
+            all += content
+        }
+        #expect(all == text)
+        #expect(spool.segments.count > 10)
+    }
+}
