@@ -16,7 +16,7 @@ import Posix
 /// |-------------------------------------------|---------------------------------------------------------------|
 /// | bytes arrive on the pipe                  | moved into the current segment by `splice(2)` as they come (partial lines too: the tailer waits for the newline) |
 /// | current segment reaches `segmentBytes`    | the pipe is peeked (`tee(2)`) for the next newline and the segment cut after it; the rest starts the next segment (a sealed segment ends with a newline) |
-/// | no newline for `segmentBytes + maxLineBytes` | cut anyway (the over-long line was already truncated by the splitter); the sealed segment's partial last line is flushed when it is retired |
+/// | no newline for `segmentBytes + hardExtraBytes` | cut there anyway: when the sealed segment is retired its partial last line is handed on (truncated past `maxLineBytes`), and the rest of that line comes out of the next segment as a line of its own (dead-lettered as invalid) |
 /// | sealed segment read to its end and fully acknowledged | deleted, and its checkpoint entry forgotten         |
 /// | spool holds `maxBytes` or more            | the pipe is not read (the writer blocks once the kernel's pipe buffer is full); nothing is dropped |
 /// | a write to the spool fails (disk full)    | spliced: the bytes stay in the pipe; read and written: they are kept in memory (`pending`); either way the pipe is not read until a retry works |
@@ -30,9 +30,10 @@ import Posix
 ///
 /// Durability: the page cache, which survives a crash of the
 /// process, so kill -9 loses nothing without an fsync per line. For power loss, a segment is
-/// fsynced when it is sealed, when the spool is closed, and at most once a second while the
-/// pipe is idle after a write (`syncInterval`); bytes written in the last second before a power
-/// cut may be lost (the checkpoint of such a segment then no longer matches and it is read from
+/// fsynced when it is sealed and when the spool is closed, and the current one at most once a
+/// second while it is written (`syncInterval`, also about a second after the last write); the
+/// directory is fsynced when a segment is created. Bytes written in the last second before a
+/// power cut may be lost (the checkpoint of such a segment then no longer matches and it is read from
 /// its start: duplicates, never a wrong offset).
 ///
 /// Names are the sequence number, zero-padded to 20 digits, so that name order is write order.
@@ -113,7 +114,7 @@ final class PipeSpool {
         // The first newline at or after the byte that fills the segment.
         let from = Int(max(0, limit - size - 1))
         if let i = chunk[from...].firstIndex(of: 0x0A) { return i + 1 }
-        return after >= hardLimit ? chunk.count : nil
+        return after >= hardLimit ? min(chunk.count, Int(max(1, hardLimit - size))) : nil
     }
 
     /// True while the pipe must not be read: the spool is at its cap or a write is pending.
@@ -242,6 +243,11 @@ final class PipeSpool {
         writer = try FileDescriptor.open(path, [.writeOnly, .create], mode: 0o600)
         segments.append(Segment(path: path, sequence: sequence, size: 0))
         unsynced = false
+        // The new name itself must survive a power cut (once per segment).
+        if let d = try? FileDescriptor.open(directory, [.directory]) {
+            try? d.sync()
+            d.close()
+        }
     }
 
     var needsSync: Bool { unsynced }

@@ -828,8 +828,11 @@ final class TailReader: @unchecked Sendable {
             let spec = config.inputs[p.input]
             let directory = config.spoolDirectory(input: spec.name, index: p.index)
             do {
-                p.spool = try PipeSpool(directory: directory, segmentBytes: config.effectiveSpoolSegmentBytes,
-                                        hardExtraBytes: Int64(spec.maxLineBytes))
+                // A segment alone must stay under the cap, else a line without a newline that
+                // fills it would block the pipe for good (it never gets sealed and retired).
+                let segment = config.effectiveSpoolSegmentBytes
+                p.spool = try PipeSpool(directory: directory, segmentBytes: segment,
+                                        hardExtraBytes: min(Int64(spec.maxLineBytes), config.spoolMaxBytes - segment - 1))
             } catch {
                 // The pipe is not opened without its spool (retried at the next rescan).
                 logger.error("cannot open the pipe spool", ["source.path": p.path, "spool.directory": directory, "error": "\(error)"])

@@ -23,7 +23,8 @@ struct CutCase: CustomStringConvertible, Sendable {
         CutCase(size: 0, chunk: "aaaaaaaaa\nbbbbbbbbb\n", expected: 10), // one chunk, several segments (the rest is cut again)
         CutCase(size: 8, chunk: "ab\n", expected: 3),               // ends at a newline: whole chunk, then seal
         CutCase(size: 8, chunk: "abc", expected: nil),              // no newline, under the hard limit: keep
-        CutCase(size: 18, chunk: "abc", expected: 3),               // no newline at the hard limit: cut anyway
+        CutCase(size: 18, chunk: "abc", expected: 2),               // no newline: cut at the hard limit anyway
+        CutCase(size: 25, chunk: "abc", expected: 1),               // already past it (after a restart): at once
         CutCase(size: 12, chunk: "\nabc", expected: 1),             // over the limit already: first chance
         CutCase(size: 12, chunk: "", expected: nil),
     ])
@@ -276,5 +277,28 @@ extension PipeSpoolDecisionTests {
         }
         #expect(all == text)
         #expect(spool.segments.count > 10)
+    }
+}
+
+extension PipeSpoolTailerTests {
+    /// A line without a newline cannot hold the spool (and so the pipe) for good: segments are
+    /// cut at their hard limit and each sealed one hands on its piece as a truncated line.
+    @Test func endlessLineIsCutAtTheHardLimit() throws {
+        let h = Harness()
+        let fifo = h.path("long.fifo")
+        #expect(mkfifo(fifo, 0o600) == 0)
+        var config = pipeConfig(h, fifo, segment: 1024, max: 4096)
+        config.inputs[0].maxLineBytes = 256
+        try h.start(config)
+        try writeToFIFO(fifo, String(repeating: "x", count: 5000))
+        #expect(eventually { h.delivered.count == 3 })
+        #expect(eventually { segments(h).count == 1 })
+        try writeToFIFO(fifo, "\nok\n")
+        #expect(eventually { h.delivered.count == 5 })
+        h.stop()
+        let got = h.delivered
+        #expect(got.last?.text == "ok")
+        #expect(got.dropLast().allSatisfy { $0.truncated })
+        #expect(got.reduce(0) { $0 + ($1.end - $1.start) } == 5004)
     }
 }
