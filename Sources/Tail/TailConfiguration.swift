@@ -1,3 +1,5 @@
+import Posix
+
 /// Everything the tailer needs to know, decoded from `[[input]]`, `[state]` and `[limits]`.
 ///
 /// | setting             | default | meaning                                                       |
@@ -9,6 +11,8 @@
 /// | `checkpointInterval`| 1 s     | checkpoint file written this often when changed               |
 /// | `forgetAfter`       | 7 days  | checkpoint entries of files not seen this long are dropped   |
 /// | `once`              | false   | read each file to the end it had at start, then finish       |
+/// | `spoolSegmentBytes` | 16 MiB  | a pipe's spool segment is sealed at this size (at a newline)  |
+/// | `spoolMaxBytes`     | 256 MiB | a pipe is not read while its spool holds this much (the writer blocks) |
 ///
 /// Checkpoint entries are forgotten when their file was renamed out of the globs or deleted and
 /// has been read to its end and acknowledged; an entry loaded at start that matches no file
@@ -17,7 +21,14 @@
 /// `once`: every file matched at start is read up to the size it had then (a last line without
 /// a newline is delivered too), no new files are looked for, and `output` is closed at the end;
 /// `Tailer.waitUntilAllAcknowledged` then tells when everything is done. A pipe is read until
-/// its writers have closed it (it waits for a first writer).
+/// its writers have closed it (it waits for a first writer), directly and without a spool (a
+/// one-shot run has no later run to resume it); spool segments left by a daemon are read to
+/// their ends like files (and kept: the daemon deletes them once acknowledged).
+///
+/// Pipes (outside `once`) are spooled to `<stateDirectory>/spool/<input name>/` (see
+/// `PipeSpool`) and the segments tailed like files, so nothing read from a pipe is lost when the
+/// process dies. `spoolSegmentBytes` is at most half of `spoolMaxBytes`, so that a full spool
+/// always has a sealed segment that acknowledgements can free.
 ///
 /// Globs are `glob(3)` patterns (no `**`). The directory part of a pattern without wildcards is
 /// watched with inotify even before it has matching files; directories that are themselves
@@ -74,13 +85,33 @@ public struct TailConfiguration: Sendable {
     public var readChunkBytes: Int
     /// Test hook: pretend inotify is unavailable (exercise the rescan fallback).
     public var disableInotify: Bool
+    public var spoolSegmentBytes: Int64 {
+        get { _spoolSegmentBytes }
+        set { _spoolSegmentBytes = max(1, newValue) }
+    }
+    public var spoolMaxBytes: Int64 {
+        get { _spoolMaxBytes }
+        set { _spoolMaxBytes = max(2, newValue) }
+    }
+    private var _spoolSegmentBytes: Int64 = 16 << 20
+    private var _spoolMaxBytes: Int64 = 256 << 20
+    /// `spoolSegmentBytes` clamped to half of `spoolMaxBytes`.
+    public var effectiveSpoolSegmentBytes: Int64 { max(1, min(spoolSegmentBytes, spoolMaxBytes / 2)) }
+
+    /// The spool directory of the `index`-th path of a pipe input (one per FIFO). Input names
+    /// are made safe as a file name (`/` and a leading `.` become `_`).
+    public func spoolDirectory(input name: String, index: Int) -> String {
+        var safe = String(name.map { $0 == "/" ? "_" : $0 })
+        if safe.isEmpty || safe.hasPrefix(".") { safe = "_" + safe }
+        return Path.join(Path.join(stateDirectory, "spool"), index == 0 ? safe : safe + "." + String(index))
+    }
 
     public init(inputs: [InputSpec], stateDirectory: String, maxOpenFiles: Int = 256,
                 rescanInterval: Int64 = 10_000_000_000, orphanLinger: Int64 = 5_000_000_000,
                 deletedGrace: Int64 = 60_000_000_000, checkpointInterval: Int64 = 1_000_000_000,
                 forgetAfter: Int64 = 7 * 86_400 * 1_000_000_000, once: Bool = false,
                 batchBytes: Int = 256 * 1024, batchLines: Int = 1000, readChunkBytes: Int = 64 * 1024,
-                disableInotify: Bool = false) {
+                disableInotify: Bool = false, spoolSegmentBytes: Int64 = 16 << 20, spoolMaxBytes: Int64 = 256 << 20) {
         self.inputs = inputs
         self.stateDirectory = stateDirectory
         self.maxOpenFiles = max(1, maxOpenFiles)
@@ -94,5 +125,7 @@ public struct TailConfiguration: Sendable {
         self.batchLines = max(1, batchLines)
         self.readChunkBytes = max(16, readChunkBytes)
         self.disableInotify = disableInotify
+        self.spoolSegmentBytes = spoolSegmentBytes
+        self.spoolMaxBytes = spoolMaxBytes
     }
 }

@@ -55,16 +55,28 @@ final class FileInstance {
 }
 
 /// A FIFO input. Reader thread only.
+///
+/// Daemon: `spool` holds what was read; the FIFO has no source of its own (its segments are
+/// file instances of the same input). `once`: read directly, with `id` and `splitter`.
 final class PipeInstance {
     let input: Int
+    /// Which of the input's paths (names the spool directory).
+    let index: Int
     let path: String
     var id: SourceID?
     var descriptor: FileDescriptor?
     var splitter: LineSplitter
     var done = false
+    var spool: PipeSpool?
+    /// A spool write failed and was logged; cleared when writing works again.
+    var spoolFailing = false
+    /// After a spool failure the pipe is left alone until then (monotonic ns).
+    var spoolRetryAt: Int64?
+    var loggedNoSplice = false
 
-    init(input: Int, path: String, maxLineBytes: Int) {
+    init(input: Int, index: Int, path: String, maxLineBytes: Int) {
         self.input = input
+        self.index = index
         self.path = path
         splitter = LineSplitter(maxLineBytes: maxLineBytes)
     }
@@ -101,6 +113,8 @@ final class TailReader: @unchecked Sendable {
     /// 4096 entries (the risk it covers needs a reuse soon after the close).
     var retiredKeys: [FileIdentity: UInt64] = [:]
     let buffer: UnsafeMutableRawBufferPointer
+    /// Pipes are pumped into their spools also while a file's batch waits for the budget.
+    let pipeBuffer: UnsafeMutableRawBufferPointer
 
     static let tick: Int64 = 1_000_000_000
     static let shortTick: Int64 = 100_000_000
@@ -111,9 +125,13 @@ final class TailReader: @unchecked Sendable {
         config = tailer.configuration
         logger = tailer.logger
         buffer = .allocate(byteCount: config.readChunkBytes, alignment: 16)
+        pipeBuffer = .allocate(byteCount: config.inputs.contains { $0.kind == .pipe } ? config.readChunkBytes : 0, alignment: 16)
     }
 
-    deinit { buffer.deallocate() }
+    deinit {
+        buffer.deallocate()
+        pipeBuffer.deallocate()
+    }
 
     var now: Int64 { SystemClock.monotonicNanoseconds() }
     var stopping: Bool { tailer.state.withLock { tailer.stopping } }
@@ -137,6 +155,7 @@ final class TailReader: @unchecked Sendable {
         var nextRescan = now + config.rescanInterval
         var nextTick = now + Self.tick
         while !stopping {
+            maintainSpools()
             readDirty()
             if config.once {
                 discoverOnceQueue()
@@ -157,6 +176,9 @@ final class TailReader: @unchecked Sendable {
             }
             var timeout = config.once ? Self.shortTick : nextRescan - now
             if tickNeeded { timeout = min(timeout, nextTick - now) }
+            if pipes.contains(where: { p in p.spoolRetryAt != nil || p.spool.map { !$0.pending.isEmpty || $0.needsSync } ?? false }) {
+                timeout = min(timeout, Self.tick)
+            }
             if !dirty.isEmpty || needScan { timeout = 0 }
             waitForEvents(timeoutNanoseconds: max(0, timeout))
         }
@@ -167,14 +189,14 @@ final class TailReader: @unchecked Sendable {
         var fds = [tailer.wakeup.descriptor]
         if let inotify { fds.append(inotify.descriptor) }
         let pipeStart = fds.count
-        let livePipes = pipes.filter { $0.descriptor != nil && !$0.done }
+        let livePipes = pipes.filter { $0.descriptor != nil && !$0.done && !spoolBlocked($0) }
         fds += livePipes.map { $0.descriptor! }
         let ms = Int32(min(Int64(Int32.max), (timeoutNanoseconds + 999_999) / 1_000_000))
         guard let ready = try? InotifyPoll.wait(fds, timeoutMilliseconds: ms) else { return }
         if ready[0].readable { tailer.wakeup.drain() }
         if inotify != nil && ready[1].readable { handleInotify() }
         for (i, p) in livePipes.enumerated() where ready[pipeStart + i].readable || ready[pipeStart + i].hangUp {
-            readPipe(p, hangUp: ready[pipeStart + i].hangUp)
+            if p.spool != nil { pumpPipe(p) } else { readPipe(p, hangUp: ready[pipeStart + i].hangUp) }
         }
     }
 
@@ -251,7 +273,11 @@ final class TailReader: @unchecked Sendable {
         }
         if let inotify { inotify.close() }
         inotify = nil
-        for p in pipes { p.descriptor?.close() }
+        for p in pipes {
+            p.descriptor?.close()
+            p.descriptor = nil
+            p.spool?.close()
+        }
     }
 
     // MARK: Discovery
@@ -262,15 +288,19 @@ final class TailReader: @unchecked Sendable {
         var input: Int
     }
 
-    /// Every regular file matched by an input's globs and not excluded; first input wins.
+    /// Every regular file matched by an input's globs and not excluded; first input wins. A
+    /// pipe input's files are the segments of its spools.
     func observeAll() -> [Found] {
         var seen = Set<String>()
         var out: [Found] = []
-        for (i, spec) in config.inputs.enumerated() where spec.kind == .file {
-            for pattern in spec.paths {
+        for (i, spec) in config.inputs.enumerated() {
+            let patterns = spec.kind == .file ? spec.paths : spec.paths.indices.map {
+                PipeSpool.pattern(directory: config.spoolDirectory(input: spec.name, index: $0))
+            }
+            for pattern in patterns {
                 // Normalized, so that `dir/name` from an inotify event finds it (`./a.log`, `a//b`).
                 for path in Glob.expand(pattern).map(Path.normalize) where !seen.contains(path) {
-                    if Self.excluded(path, by: spec.exclude) { continue }
+                    if spec.kind == .file && Self.excluded(path, by: spec.exclude) { continue }
                     guard let st = try? FileSystem.status(path), st.isRegularFile else { continue }
                     seen.insert(path)
                     out.append(Found(path: path, status: st, input: i))
@@ -495,9 +525,11 @@ final class TailReader: @unchecked Sendable {
                                ["source.path": path, "checkpoint.offset": "\(entry.offset)", "reason": reason])
             }
         } else {
+            // A spool segment holds only what the pipe gave us: all of it is to be read.
+            let startAt = spec.kind == .pipe ? .beginning : spec.startAt
             var lastLineStart: Int64?
-            if spec.startAt == .end && startup { lastLineStart = Self.lastLineStart(fd, size: st.size) }
-            offset = FileDecisions.startOffset(startAt: spec.startAt, foundAtStartup: startup, size: st.size, lastLineStart: lastLineStart)
+            if startAt == .end && startup { lastLineStart = Self.lastLineStart(fd, size: st.size) }
+            offset = FileDecisions.startOffset(startAt: startAt, foundAtStartup: startup, size: st.size, lastLineStart: lastLineStart)
         }
         if let onceLimit { offset = min(offset, onceLimit) }
         let inst = FileInstance(id: allocateID(), input: input, path: path, identity: identity, descriptor: fd, offset: offset,
@@ -519,7 +551,7 @@ final class TailReader: @unchecked Sendable {
         byIdentity[inst.identity] = inst.id
         dirty.insert(inst.id)
         let info = SourceInfo(input: config.inputs[inst.input].name, path: inst.path, identity: inst.identity,
-                              fingerprint: inst.fingerprint, key: inst.key ?? 0, isPipe: false)
+                              fingerprint: inst.fingerprint, key: inst.key ?? 0, isPipe: config.inputs[inst.input].kind == .pipe)
         tailer.state.withLock {
             tailer.sources[inst.id] = Tailer.SharedSource(
                 info: info, tracker: AckTracker(base: inst.readOffset), emittedEnd: inst.readOffset,
@@ -753,6 +785,8 @@ final class TailReader: @unchecked Sendable {
         let charge = Int(last.end - first.start - excess.reduce(0) { $0 + $1.excess })
         var waits = 0
         while !tailer.budget.tryAcquire(charge) {
+            // Downstream is slow, the spool is not: keep taking what the pipes have.
+            pumpPipes()
             let stop = tailer.state.withLock { () -> Bool in
                 if !tailer.stopping { tailer.state.wait(until: SystemClock.monotonicNanoseconds() + 100_000_000) }
                 return tailer.stopping
@@ -786,11 +820,25 @@ final class TailReader: @unchecked Sendable {
 
     func openPipes() {
         for (i, spec) in config.inputs.enumerated() where spec.kind == .pipe {
-            for path in spec.paths where !pipes.contains(where: { $0.path == path }) {
-                pipes.append(PipeInstance(input: i, path: path, maxLineBytes: spec.maxLineBytes))
+            for (k, path) in spec.paths.enumerated() where !pipes.contains(where: { $0.path == path }) {
+                pipes.append(PipeInstance(input: i, index: k, path: path, maxLineBytes: spec.maxLineBytes))
             }
         }
-        for p in pipes where p.descriptor == nil && !p.done {
+        for p in pipes where !config.once && p.spool == nil {
+            let spec = config.inputs[p.input]
+            let directory = config.spoolDirectory(input: spec.name, index: p.index)
+            do {
+                // A segment alone must stay under the cap, else a line without a newline that
+                // fills it would block the pipe for good (it never gets sealed and retired).
+                let segment = config.effectiveSpoolSegmentBytes
+                p.spool = try PipeSpool(directory: directory, segmentBytes: segment,
+                                        hardExtraBytes: min(Int64(spec.maxLineBytes), config.spoolMaxBytes - segment - 1))
+            } catch {
+                // The pipe is not opened without its spool (retried at the next rescan).
+                logger.error("cannot open the pipe spool", ["source.path": p.path, "spool.directory": directory, "error": "\(error)"])
+            }
+        }
+        for p in pipes where p.descriptor == nil && !p.done && (config.once || p.spool != nil) {
             do {
                 guard let st = try FileSystem.status(p.path), st.isFIFO else {
                     logger.error("pipe input is not a FIFO", ["source.path": p.path])
@@ -803,6 +851,10 @@ final class TailReader: @unchecked Sendable {
             } catch {
                 logger.error("cannot open pipe", ["source.path": p.path, "error": "\(error)"])
                 if config.once { p.done = true }
+                continue
+            }
+            if let spool = p.spool {
+                logger.info("pipe opened", ["source.path": p.path, "spool.directory": spool.directory])
                 continue
             }
             let id = allocateID()
@@ -847,5 +899,113 @@ final class TailReader: @unchecked Sendable {
         }
         _ = push(&batch, id)
         if p.done { tailer.finishSource(id, forget: true) }
+    }
+
+    // MARK: Pipe spools
+
+    /// True while a spooled pipe must not be read: its spool is at the cap, a write is pending,
+    /// or a failure waits for its retry.
+    func spoolBlocked(_ p: PipeInstance) -> Bool {
+        guard let spool = p.spool else { return false }
+        if let at = p.spoolRetryAt {
+            if now < at { return true }
+            p.spoolRetryAt = nil
+        }
+        return spool.blocked(maxBytes: config.spoolMaxBytes)
+    }
+
+    /// Moves what a spooled pipe has (without waiting) into its spool, unless it is blocked.
+    func pumpPipe(_ p: PipeInstance) {
+        guard let fd = p.descriptor, let spool = p.spool else { return }
+        for _ in 0..<Self.turnsPerFile {
+            if spoolBlocked(p) { break }
+            let n: Int
+            do {
+                n = try spool.pump(from: fd, count: pipeBuffer.count, scratch: pipeBuffer)
+                p.spoolFailing = false
+            } catch let e as Errno where e.call == "read" {
+                // Reopened at the next rescan; what was spooled stays.
+                logger.warning("pipe read failed; reopening it", ["source.path": p.path, "error": "\(e)"])
+                fd.close()
+                p.descriptor = nil
+                return
+            } catch {
+                reportSpoolFailure(p, error)
+                p.spoolRetryAt = now + Self.tick
+                break
+            }
+            if !spool.splicing && !p.loggedNoSplice {
+                p.loggedNoSplice = true
+                logger.notice("the spool's file system refuses splice; the pipe is spooled by read and write",
+                              ["source.path": p.path, "spool.directory": spool.directory])
+            }
+            // Open read-write, so there is no end of file; 0: nothing more now.
+            if n == 0 { break }
+        }
+        spool.syncIfDue(now: now)
+    }
+
+    func pumpPipes() {
+        for p in pipes where p.spool != nil && p.descriptor != nil { pumpPipe(p) }
+    }
+
+    func reportSpoolFailure(_ p: PipeInstance, _ error: any Error) {
+        if !p.spoolFailing {
+            logger.error("cannot write to the pipe spool; the pipe is not read until it works again",
+                         ["source.path": p.path, "spool.directory": p.spool?.directory ?? "", "error": "\(error)"])
+        }
+        p.spoolFailing = true
+    }
+
+    /// Once per loop: retries a pending spool write, opens new segments, marks grown ones for
+    /// reading and deletes sealed segments that are read and acknowledged.
+    func maintainSpools() {
+        for p in pipes {
+            guard let spool = p.spool else { continue }
+            if !spool.pending.isEmpty && (p.spoolRetryAt.map { now >= $0 } ?? true) {
+                do {
+                    try spool.retryPending()
+                    p.spoolFailing = false
+                } catch {
+                    reportSpoolFailure(p, error)
+                    p.spoolRetryAt = now + Self.tick
+                }
+            }
+            spool.syncIfDue(now: now)
+            for segment in spool.segments {
+                if byPath[segment.path] == nil {
+                    guard let st = try? FileSystem.status(segment.path), st.isRegularFile, byIdentity[st.identity] == nil else { continue }
+                    discover(path: segment.path, identity: st.identity, input: p.input, startup: false, onceLimit: nil)
+                }
+                if let id = byPath[segment.path], let inst = instances[id], inst.readOffset < segment.size { dirty.insert(id) }
+            }
+            for segment in spool.sealed { retire(segment, of: spool) }
+        }
+    }
+
+    /// A sealed segment read to its end: its partial last line (only when it was cut without a
+    /// newline) is handed on, and once everything is acknowledged the file is deleted (before
+    /// its checkpoint entry is forgotten: a crash in between leaves a stale entry, never a
+    /// segment read twice).
+    func retire(_ segment: PipeSpool.Segment, of spool: PipeSpool) {
+        guard let id = byPath[segment.path], let inst = instances[id], inst.readOffset >= segment.size else { return }
+        if inst.splitter.hasPartialLine {
+            var batch = LineBatch(source: id, readTime: SystemClock.wallNanoseconds())
+            inst.splitter.flush(into: &batch)
+            guard push(&batch, id) else { return }
+        }
+        let acknowledged = tailer.state.withLock { () -> Bool in
+            guard let s = tailer.sources[id] else { return false }
+            if s.tracker.checkpoint >= segment.size { return true }
+            tailer.sources[id]?.wakeReaderAt = segment.size
+            return false
+        }
+        guard acknowledged else { return }
+        do { try spool.remove(segment.path) } catch {
+            logger.warning("cannot delete a spool segment", ["source.path": segment.path, "error": "\(error)"])
+            return
+        }
+        logger.debug("spool segment deleted", ["source.path": segment.path])
+        finish(inst, forget: true)
     }
 }

@@ -21,9 +21,16 @@ import Runtime
 /// still in flight may keep arriving; call `writeCheckpoint()` after the pipeline drained →
 /// `close()` (final write, descriptors closed, lock released).
 ///
-/// Pipes: offsets are a running count from 0 at each start; they are not checkpointed and not
-/// spooled, so lines in flight when the process dies are lost (the writer's own pipe buffer
-/// is the only buffer).
+/// Pipes: what is read from a FIFO is first appended to a spool segment in the state directory
+/// (`PipeSpool`), and the segments are tailed like files: lines carry segment offsets, are
+/// checkpointed and resumed after a crash, and a sealed segment is deleted once it is fully
+/// acknowledged. The spool is capped (`spoolMaxBytes`): at the cap the pipe is not read and its
+/// writer blocks; nothing is dropped.
+///
+/// | pipe input        | source of a line      | checkpointed | lost at kill -9        |
+/// |-------------------|-----------------------|--------------|------------------------|
+/// | daemon            | a spool segment file  | yes          | nothing                |
+/// | `once`            | the FIFO itself (offsets count from 0) | no | lines in flight |
 public final class Tailer: @unchecked Sendable {
     let configuration: TailConfiguration
     let budget: ByteBudget
@@ -72,6 +79,9 @@ public final class Tailer: @unchecked Sendable {
         /// Wall ns of the last checkpoint move.
         var updated: Int64
         var tail: (offset: Int64, length: Int, hash: UInt64)?
+        /// A spool segment the reader waits to delete: `acknowledge` wakes it once the checkpoint
+        /// reaches this offset (one wakeup per segment, not one per acknowledgement).
+        var wakeReaderAt: Int64?
 
         var fullyAcknowledged: Bool { tracker.checkpoint >= emittedEnd }
     }
@@ -153,7 +163,7 @@ public final class Tailer: @unchecked Sendable {
                 sources[id]?.descriptor = nil
             }
         }
-        wakeup.close()
+        state.withLock { wakeup.close() }
         lock.release()
     }
 
@@ -173,6 +183,11 @@ public final class Tailer: @unchecked Sendable {
                 }
             }
             if s.tracker.checkpoint != before { s.updated = SystemClock.wallNanoseconds() }
+            if let w = s.wakeReaderAt, s.tracker.checkpoint >= w {
+                s.wakeReaderAt = nil
+                // Under the lock: `close` closes the event under it too (never a reused fd).
+                if !stopping { wakeup.signal() }
+            }
             if s.finished && s.fullyAcknowledged {
                 retireLocked(source, s)
             } else {

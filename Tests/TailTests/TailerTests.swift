@@ -541,6 +541,9 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         h.stop()
         expectExactly(h, (0..<3).flatMap { lines("pipe\($0)", 0..<100) })
         #expect(h.delivered.last?.end == Int64(h.delivered.reduce(0) { $0 + Int($1.end - $1.start) }))
+        // Spooled: the segment is checkpointed at the end of what was read.
+        let saved = try CheckpointFile.read(stateDirectory: h.state)
+        #expect(saved.contains { $0.path.hasPrefix(h.state + "/spool/app/") && $0.offset == h.delivered.last?.end })
     }
 
     @Test func onceModePipeEndsWhenWritersClose() throws {
