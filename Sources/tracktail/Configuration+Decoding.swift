@@ -46,7 +46,8 @@ extension Configuration {
             config.limits.maxOpenFiles = try limits.int("max_open_files", default: config.limits.maxOpenFiles, range: 1...65536)
             config.limits.rescanInterval = try limits.duration("rescan_interval", default: config.limits.rescanInterval, range: 100_000_000...3_600_000_000_000)
             config.limits.deletedGrace = try limits.duration("deleted_grace", default: config.limits.deletedGrace, range: 0...86_400_000_000_000)
-            try limits.finish(known: ["buffer_bytes", "max_line_bytes", "max_open_files", "rescan_interval", "deleted_grace"])
+            config.limits.spoolMaxBytes = Int64(try limits.bytes("spool_max_bytes", default: Int(config.limits.spoolMaxBytes), range: 1_048_576...1_099_511_627_776))
+            try limits.finish(known: ["buffer_bytes", "max_line_bytes", "max_open_files", "rescan_interval", "deleted_grace", "spool_max_bytes"])
         }
 
         let inputTables = try top.tables("input")

@@ -60,7 +60,7 @@ extension Configuration {
         }
         let l = limits
         if sections.contains(.limits) { s += "\n[limits]\nbuffer_bytes = \(l.bufferBytes)\nmax_line_bytes = \(l.maxLineBytes)\nmax_open_files = \(l.maxOpenFiles)\n"
-        s += "rescan_interval = \(d(l.rescanInterval))\ndeleted_grace = \(d(l.deletedGrace))\n" }
+        s += "rescan_interval = \(d(l.rescanInterval))\ndeleted_grace = \(d(l.deletedGrace))\nspool_max_bytes = \(l.spoolMaxBytes)\n" }
         if sections.contains(.log) { s += "\n[log]\nlevel = \(q(log.level))\n" }
         if sections.contains(.metrics), let listen = metrics.listen { s += "\n[metrics]\nlisten = \(q(listen.description))\n" }
         return s

@@ -12,7 +12,8 @@ extension Configuration {
         }
         return TailConfiguration(
             inputs: specs, stateDirectory: state.directory, maxOpenFiles: limits.maxOpenFiles,
-            rescanInterval: limits.rescanInterval, deletedGrace: limits.deletedGrace, once: once)
+            rescanInterval: limits.rescanInterval, deletedGrace: limits.deletedGrace, once: once,
+            spoolMaxBytes: limits.spoolMaxBytes)
     }
 
     func shipConfiguration() -> ShipConfiguration {

@@ -75,6 +75,8 @@ struct Configuration: Sendable {
         var maxOpenFiles = 256
         var rescanInterval: Int64 = 10_000_000_000
         var deletedGrace: Int64 = 60_000_000_000
+        /// Pipes are spooled to `<state>/spool/`; at this size the pipe is not read (the writer blocks).
+        var spoolMaxBytes: Int64 = 256 * 1_048_576
     }
 
     struct Log: Sendable {
