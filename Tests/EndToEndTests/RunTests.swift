@@ -118,14 +118,14 @@ import Testing
         var rng = SystemRandomNumberGenerator()
         var written = 40_000
         for round in 0..<5 {
-            let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: token)
-            // Kill once some progress was made in this round, after a random extra moment.
-            let before = sink.int("unique")
-            Harness.waitUntil(seconds: 60) { sink.int("unique") > before }
-            Thread.sleep(forTimeInterval: Double.random(in: 0.0...0.4, using: &rng))
+            // New lines first, so that every round has something left to ship.
             let more = min(total, written + 12_000)
             try Harness.append(Harness.lines(written..<more), to: log)
             written = more
+            let before = sink.int("unique")
+            let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: token)
+            // Kill once some progress was made in this round, after a random extra moment.
+            Harness.waitUntil(seconds: 60) { sink.int("unique") > before }
             Thread.sleep(forTimeInterval: Double.random(in: 0.0...0.3, using: &rng))
             daemon.kill9()
             #expect(!daemon.isRunning, "round \(round)")
