@@ -9,6 +9,7 @@ import Posix
 /// | `orphanLinger`      | 5 s     | a renamed-away or deleted file quiet at its end this long closes |
 /// | `deletedGrace`      | 60 s    | a deleted file is closed after this even if unread           |
 /// | `checkpointInterval`| 1 s     | checkpoint file written this often when changed               |
+/// | `readCoalesce`      | 10 ms   | wait after an inotify event before reading (bursts, not lines) |
 /// | `forgetAfter`       | 7 days  | checkpoint entries of files not seen this long are dropped   |
 /// | `once`              | false   | read each file to the end it had at start, then finish       |
 /// | `spoolSegmentBytes` | 16 MiB  | a pipe's spool segment is sealed at this size (at a newline)  |
@@ -85,6 +86,9 @@ public struct TailConfiguration: Sendable {
     public var readChunkBytes: Int
     /// Test hook: pretend inotify is unavailable (exercise the rescan fallback).
     public var disableInotify: Bool
+    /// After an inotify event, wait this long before reading, so that a writer appending line
+    /// by line is read in bursts (default 10 ms; 0 reads at once).
+    public var readCoalesce: Int64 = 10_000_000
     public var spoolSegmentBytes: Int64 {
         get { _spoolSegmentBytes }
         set { _spoolSegmentBytes = max(1, newValue) }

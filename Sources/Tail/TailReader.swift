@@ -194,7 +194,13 @@ final class TailReader: @unchecked Sendable {
         let ms = Int32(min(Int64(Int32.max), (timeoutNanoseconds + 999_999) / 1_000_000))
         guard let ready = try? InotifyPoll.wait(fds, timeoutMilliseconds: ms) else { return }
         if ready[0].readable { tailer.wakeup.drain() }
-        if inotify != nil && ready[1].readable { handleInotify() }
+        if inotify != nil && ready[1].readable {
+            // Let a burst of appends land before reading: one read of many lines instead of a
+            // wake-up of every stage per line (a writer appending line by line at 5,000/s costs
+            // ~10x less CPU), for at most `readCoalesce` of extra latency.
+            if config.readCoalesce > 0 && !config.once { SystemClock.sleep(nanoseconds: config.readCoalesce) }
+            handleInotify()
+        }
         for (i, p) in livePipes.enumerated() where ready[pipeStart + i].readable || ready[pipeStart + i].hangUp {
             if p.spool != nil { pumpPipe(p) } else { readPipe(p, hangUp: ready[pipeStart + i].hangUp) }
         }
