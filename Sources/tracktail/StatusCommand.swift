@@ -26,10 +26,12 @@ enum StatusCommand {
             var note: String
         }
         var rows: [Row] = []
+        let spool = Path.join(dir, "spool") + "/"
         for e in entries.sorted(by: { ($0.input, $0.path) < ($1.input, $1.path) }) {
             let st = try? FileSystem.status(e.path)
             if let st, st.identity == e.identity {
-                rows.append(Row(entry: e, size: st.size, note: st.size < e.offset ? "truncated" : ""))
+                let note = st.size < e.offset ? "truncated" : e.path.hasPrefix(spool) ? "spool segment of the pipe input" : ""
+                rows.append(Row(entry: e, size: st.size, note: note))
             } else {
                 rows.append(Row(entry: e, size: nil, note: st == nil ? "gone (deleted or rotated away)" : "rotated: the path holds another file now"))
             }
