@@ -71,10 +71,7 @@ enum MapCommand {
                     counts.dropped += 1
                     let why = rule.map { "rule \"\($0)\"" } ?? "no rule matched"
                     if json {
-                        var w = JSONWriter()
-                        w.beginObject(); w.key("line"); w.int(Int64(number)); w.key("dropped"); w.string(why); w.endObject()
-                        out.append(w.bytes)
-                        out.append("\n")
+                        out.append(jsonLine(number, "dropped", why))
                     } else {
                         out.append("line \(number): dropped (\(why))\n")
                     }
@@ -82,10 +79,7 @@ enum MapCommand {
                     counts.rejected += 1
                     let full = rule.map { "rule \"\($0)\": \(reason)" } ?? reason
                     if json {
-                        var w = JSONWriter()
-                        w.beginObject(); w.key("line"); w.int(Int64(number)); w.key("error"); w.string(full); w.endObject()
-                        out.append(w.bytes)
-                        out.append("\n")
+                        out.append(jsonLine(number, "error", full))
                     } else {
                         out.append("line \(number): rejected: \(full)\n")
                     }
@@ -122,5 +116,15 @@ enum MapCommand {
         let summary = "\(counts.lines) line\(counts.lines == 1 ? "" : "s"): \(counts.events) event\(counts.events == 1 ? "" : "s"), \(counts.dropped) dropped, \(counts.rejected) rejected\(counts.warnings > 0 ? ", \(counts.warnings) warning\(counts.warnings == 1 ? "" : "s")" : "")\n"
         if json { StandardStreams.err(summary) } else { StandardStreams.out(summary) }
         return counts.rejected > 0 ? .failure : .ok
+    }
+
+    /// `{"line":N,"<key>":"<text>"}` and a newline.
+    private static func jsonLine(_ number: Int, _ key: String, _ text: String) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.key("line"); w.int(Int64(number))
+        w.key(key); w.string(text)
+        w.endObject()
+        return w.bytes + [0x0A]
     }
 }
