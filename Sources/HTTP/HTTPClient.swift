@@ -22,6 +22,7 @@ public final class HTTPClient: Sendable {
     private let tls: TLSContext?
     private let hostHeader: String
     private let pool = Mutex(Pool())
+    private let opened = Atomic<Int>(0)
 
     private struct Pool: ~Copyable {
         var idle: [HTTPConnection] = []
@@ -71,6 +72,10 @@ public final class HTTPClient: Sendable {
     /// Idle connections now in the pool (for tests and metrics).
     public var idleConnections: Int { pool.withLock { $0.idle.count } }
 
+    /// Connections opened since the client was made (for tests and metrics: with keep-alive
+    /// working, this stays near `poolSize`).
+    public var connectionsOpened: Int { opened.load(ordering: .relaxed) }
+
     // MARK: Internals
 
     private func exchange(_ request: HTTPRequest, on connection: HTTPConnection, deadline: Int64) throws(HTTPError) -> HTTPResponse {
@@ -115,6 +120,7 @@ public final class HTTPClient: Sendable {
 
     private func connect(deadline: Int64) throws(HTTPError) -> HTTPConnection {
         let now = SystemClock.monotonicNanoseconds()
+        opened.add(1, ordering: .relaxed)
         return try HTTPConnection.open(
             to: configuration.url, proxy: configuration.proxy, tls: tls, userAgent: configuration.userAgent,
             maxBodyBytes: configuration.maxResponseBodyBytes,

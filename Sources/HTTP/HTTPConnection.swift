@@ -18,6 +18,8 @@ final class HTTPConnection: @unchecked Sendable {
     private var closed = false
     /// False once the server said `Connection: close`, sent extra bytes, or an exchange failed.
     private(set) var reusable = true
+    /// The last response was followed by bytes nobody asked for.
+    private var receivedExtraBytes = false
     /// Monotonic time the connection was last returned to the pool.
     var idleSince: Int64 = 0
     private(set) var exchanges = 0
@@ -132,7 +134,7 @@ final class HTTPConnection: @unchecked Sendable {
         guard (200..<300).contains(response.status) else {
             throw .proxy("CONNECT \(target.hostAndPort) via \(proxy.authority) answered \(response.status) \(response.reason)")
         }
-        guard reusable else { throw .proxy("proxy sent data after its CONNECT response") }
+        guard !receivedExtraBytes else { throw .proxy("proxy sent data after its CONNECT response") }
     }
 
     private func handshake(context: TLSContext, host: String, hostIsIPAddress: Bool, deadline: Int64) throws(HTTPError) {
@@ -184,7 +186,8 @@ final class HTTPConnection: @unchecked Sendable {
             case .needMore:
                 continue
             case .complete(let response, let consumed):
-                reusable = consumed == n && !response.closesConnection
+                receivedExtraBytes = consumed != n
+                reusable = !receivedExtraBytes && !response.closesConnection
                 return response
             }
         }

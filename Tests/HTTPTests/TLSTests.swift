@@ -64,6 +64,7 @@ private func tlsClient(_ url: String, caFile: String?, proxy: HTTPURL? = nil) th
             #expect(responses.map(\.status) == [200, 200, 200], "\(host)")
             #expect(String(decoding: responses[0].body, as: UTF8.self) == "{\"ok\":true}")
             #expect(client.idleConnections == 1)
+            #expect(client.connectionsOpened == 1)
             client.close()
         }
 
