@@ -46,7 +46,11 @@ public final class HTTPClient: Sendable {
 
     /// Sends `request` (its `path` is relative to the configured origin) and returns the response,
     /// whatever its status. Throws only when no complete response arrived.
+    ///
+    /// For https origins the calling thread gets `SIGPIPE` blocked (see
+    /// `Socket.blockBrokenPipeSignalOnCurrentThread`): OpenSSL writes without `MSG_NOSIGNAL`.
     public func send(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
+        if tls != nil { Socket.blockBrokenPipeSignalOnCurrentThread() }
         let deadline = SystemClock.monotonicNanoseconds() + configuration.requestTimeoutNanoseconds
         let (connection, reused) = try borrow(deadline: deadline)
         do {

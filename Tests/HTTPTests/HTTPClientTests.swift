@@ -290,3 +290,49 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
         #expect(throws: ResolverError.self) { try Resolver.resolve(host: "no-such-host.invalid", port: 1) }
     }
 }
+
+@Suite struct BrokenPipeTests {
+    /// SIGPIPE (bit 13 of the masks in /proc) is blocked on the calling thread afterwards.
+    static func sigpipeBlockedOnThisThread() throws -> Bool {
+        let status = try String(contentsOfFile: "/proc/thread-self/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("SigBlk:") })
+        let mask = try #require(UInt64(line.split(separator: "\t").last!.trimmingCharacters(in: .whitespaces), radix: 16))
+        return mask & (1 << 12) != 0
+    }
+
+    /// Plain `write(2)` (as OpenSSL does) to a connection the peer reset must fail with an error
+    /// instead of killing the process. The test runner itself ignores SIGPIPE, so the write alone
+    /// cannot show the difference; the thread's signal mask is checked as well.
+    @Test func writeToClosedPeerFailsInsteadOfKilling() async throws {
+        let server = try ScriptedServer { c in c.reset() }
+        defer { server.stop() }
+        let (blockedBefore, blockedAfter, error): (Bool, Bool, Errno?) = try await onThread {
+            let before = try Self.sigpipeBlockedOnThisThread()
+            Socket.blockBrokenPipeSignalOnCurrentThread()
+            let after = try Self.sigpipeBlockedOnThisThread()
+            let address = try Resolver.resolve(host: "127.0.0.1", port: server.port)[0]
+            let socket = try Socket.stream(family: address.family, nonBlocking: false)
+            defer { socket.close() }
+            _ = try socket.beginConnect(to: address)
+            let deadline = Date().addingTimeInterval(5)
+            while Date() < deadline {
+                do { try socket.descriptor.writeAll(Array(repeating: 0x61, count: 1024)) } catch let e as Errno { return (before, after, e) }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            return (before, after, nil)
+        }
+        #expect(!blockedBefore)
+        #expect(blockedAfter)
+        let e = try #require(error)
+        #expect(e.code == Errno.brokenPipe || e.code == Errno.connectionReset, "\(e)")
+    }
+
+    @Test func httpsSendBlocksSIGPIPEOnItsThread() async throws {
+        let client = try HTTPClient(HTTPClientConfiguration(url: try HTTPURL("https://127.0.0.1:9")))
+        let blocked = try await onThread { () throws -> Bool in
+            _ = try? client.send(HTTPRequest(path: "/"))
+            return try Self.sigpipeBlockedOnThisThread()
+        }
+        #expect(blocked)
+    }
+}
