@@ -22,6 +22,7 @@ public final class HTTPClient: Sendable {
     private let tls: TLSContext?
     private let hostHeader: String
     private let pool = Mutex(Pool())
+    private let opened = Atomic<Int>(0)
 
     private struct Pool: ~Copyable {
         var idle: [HTTPConnection] = []
@@ -45,7 +46,11 @@ public final class HTTPClient: Sendable {
 
     /// Sends `request` (its `path` is relative to the configured origin) and returns the response,
     /// whatever its status. Throws only when no complete response arrived.
+    ///
+    /// For https origins the calling thread gets `SIGPIPE` blocked (see
+    /// `Socket.blockBrokenPipeSignalOnCurrentThread`): OpenSSL writes without `MSG_NOSIGNAL`.
     public func send(_ request: HTTPRequest) throws(HTTPError) -> HTTPResponse {
+        if tls != nil { Socket.blockBrokenPipeSignalOnCurrentThread() }
         let deadline = SystemClock.monotonicNanoseconds() + configuration.requestTimeoutNanoseconds
         let (connection, reused) = try borrow(deadline: deadline)
         do {
@@ -70,6 +75,10 @@ public final class HTTPClient: Sendable {
 
     /// Idle connections now in the pool (for tests and metrics).
     public var idleConnections: Int { pool.withLock { $0.idle.count } }
+
+    /// Connections opened since the client was made (for tests and metrics: with keep-alive
+    /// working, this stays near `poolSize`).
+    public var connectionsOpened: Int { opened.load(ordering: .relaxed) }
 
     // MARK: Internals
 
@@ -115,6 +124,7 @@ public final class HTTPClient: Sendable {
 
     private func connect(deadline: Int64) throws(HTTPError) -> HTTPConnection {
         let now = SystemClock.monotonicNanoseconds()
+        opened.add(1, ordering: .relaxed)
         return try HTTPConnection.open(
             to: configuration.url, proxy: configuration.proxy, tls: tls, userAgent: configuration.userAgent,
             maxBodyBytes: configuration.maxResponseBodyBytes,

@@ -11,6 +11,10 @@
 /// | `maxIdleSeconds` | 30 | an idle connection older than this is closed rather than reused |
 /// | `maxResponseBodyBytes` | 1 MiB | longer bodies are read to the end but truncated |
 /// | `userAgent` | `tracktail` | sent unless the request has its own `User-Agent` |
+///
+/// Not supported, on purpose or for now: redirects (a 3xx is returned as is — a moved API is a
+/// configuration error), proxy authentication (`Proxy-Authorization`), https proxies, HTTP/2,
+/// request compression (the caller sets `Content-Encoding` and compresses the body itself).
 public struct HTTPClientConfiguration: Sendable {
     public var url: HTTPURL
     public var connectTimeoutNanoseconds: Int64 = 10_000_000_000

@@ -18,6 +18,8 @@ final class HTTPConnection: @unchecked Sendable {
     private var closed = false
     /// False once the server said `Connection: close`, sent extra bytes, or an exchange failed.
     private(set) var reusable = true
+    /// The last response was followed by bytes nobody asked for.
+    private var receivedExtraBytes = false
     /// Monotonic time the connection was last returned to the pool.
     var idleSince: Int64 = 0
     private(set) var exchanges = 0
@@ -40,6 +42,7 @@ final class HTTPConnection: @unchecked Sendable {
 
     /// Resolves, connects (trying every address in turn, IPv6 and IPv4), tunnels through the proxy
     /// when one is configured and the target is https, and performs the TLS handshake.
+    /// `getaddrinfo` itself cannot be interrupted: the resolver's own timeouts (resolv.conf) bound it.
     static func open(to target: HTTPURL, proxy: HTTPURL?, tls: TLSContext?, userAgent: String,
                      maxBodyBytes: Int, connectDeadline: Int64, deadline: Int64) throws(HTTPError) -> HTTPConnection {
         let endpoint = proxy ?? target
@@ -52,6 +55,7 @@ final class HTTPConnection: @unchecked Sendable {
         guard !addresses.isEmpty else { throw .resolve(host: endpoint.host, reason: "no IPv4 or IPv6 address") }
         let connectBy = min(connectDeadline, deadline)
         var lastReason = ""
+        var lastTimedOut = false
         var connection: HTTPConnection?
         for (index, address) in addresses.enumerated() {
             // Share the remaining connect time so that one black-holed address family cannot use
@@ -62,8 +66,11 @@ final class HTTPConnection: @unchecked Sendable {
                 connection = try connect(address, endpoint: endpoint, deadline: attemptBy, maxBodyBytes: maxBodyBytes)
                 break
             } catch {
-                if case .connect(_, _, let reason) = error { lastReason = reason } else if error.isTimeout {
-                    lastReason = "timed out"
+                if case .connect(_, _, let reason) = error {
+                    lastReason = reason
+                    lastTimedOut = false
+                } else if error.isTimeout {
+                    lastTimedOut = true
                 } else {
                     throw error
                 }
@@ -73,7 +80,7 @@ final class HTTPConnection: @unchecked Sendable {
             }
         }
         guard let connection else {
-            throw lastReason == "timed out" ? .timeout(.connect, host: endpoint.host)
+            throw lastTimedOut ? .timeout(.connect, host: endpoint.host)
                 : .connect(host: endpoint.host, port: endpoint.port, reason: lastReason)
         }
         do throws(HTTPError) {
@@ -132,7 +139,7 @@ final class HTTPConnection: @unchecked Sendable {
         guard (200..<300).contains(response.status) else {
             throw .proxy("CONNECT \(target.hostAndPort) via \(proxy.authority) answered \(response.status) \(response.reason)")
         }
-        guard reusable else { throw .proxy("proxy sent data after its CONNECT response") }
+        guard !receivedExtraBytes else { throw .proxy("proxy sent data after its CONNECT response") }
     }
 
     private func handshake(context: TLSContext, host: String, hostIsIPAddress: Bool, deadline: Int64) throws(HTTPError) {
@@ -184,7 +191,8 @@ final class HTTPConnection: @unchecked Sendable {
             case .needMore:
                 continue
             case .complete(let response, let consumed):
-                reusable = consumed == n && !response.closesConnection
+                receivedExtraBytes = consumed != n
+                reusable = !receivedExtraBytes && !response.closesConnection
                 return response
             }
         }

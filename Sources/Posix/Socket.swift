@@ -96,6 +96,18 @@ public struct Socket: Hashable, Sendable {
         _ = Glibc.shutdown(descriptor.rawValue, Int32(both ? SHUT_RDWR : SHUT_WR))
     }
 
+    /// Blocks `SIGPIPE` for the calling thread. OpenSSL writes to its socket with plain
+    /// `write(2)`, without `MSG_NOSIGNAL`, so a peer that reset a TLS connection would otherwise
+    /// kill the process. Blocked, the signal stays pending on this (dedicated I/O) thread and the
+    /// write fails with `EPIPE`, which the caller handles. Other threads, and writes to pipes
+    /// elsewhere in the process, are unaffected. Idempotent and cheap (one `pthread_sigmask`).
+    public static func blockBrokenPipeSignalOnCurrentThread() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGPIPE)
+        _ = pthread_sigmask(SIG_BLOCK, &set, nil)
+    }
+
     // MARK: Listening (test servers and fake APIs)
 
     /// A blocking listener bound to `address` (port 0 picks a free port; see `localAddress()`).

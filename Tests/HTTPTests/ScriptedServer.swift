@@ -105,7 +105,7 @@ final class ServerConnection: @unchecked Sendable {
 
     private func fill() -> Bool {
         var chunk = [UInt8](repeating: 0, count: 65536)
-        let n = chunk.withUnsafeMutableBytes { ((try? socket.receive(into: $0)) ?? 0) ?? 0 }
+        let n = chunk.withUnsafeMutableBytes { (try? socket.receive(into: $0)) ?? 0 }
         guard n > 0 else { return false }
         buffer.append(contentsOf: chunk[..<n])
         return true
