@@ -126,4 +126,32 @@ import Testing
         receive()
         #expect(messages.contains("STOPPING=1"), "\(messages)")
     }
+
+    /// SIGTERM while a request is in flight: the daemon waits for the answer (within
+    /// drain_timeout), writes the checkpoint after it, and a restart sends nothing twice.
+    @Test func sigtermDrainsInFlightRequestsThenCheckpoints() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let api = try FakeTrackAPI()
+        defer { api.stop() }
+        api.setLatency(1.0)
+        let log = dir.appendingPathComponent("app.log")
+        try Harness.append(Harness.lines(0..<400), to: log)
+        let config = dir.appendingPathComponent("t.toml")
+        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url,
+                               output: "batch_max_events = 100\nmax_in_flight = 2\ndrain_timeout = \"30s\"")
+            .write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env)
+        #expect(api.wait(timeout: 30) { $0.requestCount >= 1 }, "\(daemon.log)")
+        daemon.signal(SIGTERM)
+        #expect(Harness.waitUntil(seconds: 60) { !daemon.isRunning })
+        #expect(daemon.stop() == 0)
+        let delivered = Set(api.acceptedSeqs())
+        #expect(!delivered.isEmpty, "the in-flight batch was answered and counted")
+        api.setLatency(0)
+        let again = try Harness.run(["run", "--once", "--config", config.path], environment: env)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(api.missingSeqs(0..<400).isEmpty, "\(api.summary)")
+        #expect(api.duplicateSeqs().isEmpty, "what was delivered before SIGTERM was checkpointed")
+    }
 }
