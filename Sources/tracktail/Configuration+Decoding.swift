@@ -1,3 +1,4 @@
+import HTTP
 import Pipeline
 import Posix
 import Runtime
@@ -178,22 +179,17 @@ extension Configuration {
         return Path.normalize(Path.join(dir, path))
     }
 
-    /// `https://` anywhere; plain `http://` only to loopback unless explicitly allowed (CONTRACT.md).
+    /// `https://` anywhere; plain `http://` only to loopback unless explicitly allowed
+    /// (CONTRACT.md). Parsed by the HTTP client's own URL type, so what passes here is what
+    /// the client will accept.
     private static func validateURL(_ url: String, allowInsecure: Bool, _ t: ConfigReader) throws(ConfigurationError) {
-        if url.hasPrefix("https://") { return }
-        guard url.hasPrefix("http://") else {
-            throw t.error("url", "\"\(url)\" is not an http:// or https:// URL")
+        let parsed: HTTPURL
+        do {
+            parsed = try HTTPURL(url)
+        } catch {
+            throw t.error("url", "\(error)")
         }
-        let rest = url.dropFirst("http://".count)
-        let hostPort = rest.prefix { $0 != "/" }
-        var host = Substring(hostPort)
-        if host.hasPrefix("[") {
-            host = host.dropFirst().prefix { $0 != "]" }
-        } else if let colon = host.lastIndex(of: ":") {
-            host = host[..<colon]
-        }
-        let loopback = host == "localhost" || host.hasPrefix("127.") || host == "::1"
-        if !loopback && !allowInsecure {
+        if !parsed.isHTTPS && !parsed.isLoopback && !allowInsecure {
             throw t.error("url", "plain http:// sends the token unencrypted; use https://, or set allow_insecure_http = true")
         }
     }

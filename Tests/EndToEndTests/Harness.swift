@@ -205,6 +205,23 @@ enum Harness {
         try h.close()
     }
 
+    /// A minimal configuration that prints the events of `log` with the `stdout` output.
+    static func stdoutConfig(state: URL, log: URL) -> String {
+        """
+        [state]
+        directory = "\(state.path)"
+        [[input]]
+        name = "app"
+        paths = ["\(log.path)"]
+        [[rule]]
+        event_name = "{event}"
+        user_id = "{user.id}"
+        timestamp = "{ts}"
+        [output]
+        type = "stdout"
+        """
+    }
+
     /// A configuration that ships `inputGlob` to the sink with the given extra `[output]` lines.
     static func httpConfig(state: URL, inputs: [String], url: String, output: String = "", rule: String = "", top: String = "") -> String {
         """

@@ -10,19 +10,8 @@ import Testing
         let log = dir.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(0..<3) + "not json\n", to: log)
         let config = dir.appendingPathComponent("t.toml")
-        try """
-            [state]
-            directory = "\(dir.path)/state"
-            [[input]]
-            name = "app"
-            paths = ["\(log.path)"]
-            [[rule]]
-            event_name = "{event}"
-            user_id = "{user.id}"
-            timestamp = "{ts}"
-            [output]
-            type = "stdout"
-            """.write(to: config, atomically: true, encoding: .utf8)
+        try Harness.stdoutConfig(state: dir.appendingPathComponent("state"), log: log)
+            .write(to: config, atomically: true, encoding: .utf8)
         return try Harness.run(["run", "--once", "--config", config.path], environment: environment)
     }
 

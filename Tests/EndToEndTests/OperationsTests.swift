@@ -104,19 +104,8 @@ import Testing
         let log = dir.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(0..<10), to: log)
         let config = dir.appendingPathComponent("t.toml")
-        try """
-            [state]
-            directory = "\(dir.path)/state"
-            [[input]]
-            name = "app"
-            paths = ["\(log.path)"]
-            [[rule]]
-            event_name = "{event}"
-            user_id = "{user.id}"
-            timestamp = "{ts}"
-            [output]
-            type = "stdout"
-            """.write(to: config, atomically: true, encoding: .utf8)
+        try Harness.stdoutConfig(state: dir.appendingPathComponent("state"), log: log)
+            .write(to: config, atomically: true, encoding: .utf8)
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir,
                                         environment: ["NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "2000000"])
         #expect(Harness.waitUntil(seconds: 30) { receive(); return messages.contains("READY=1") && messages.contains { $0.hasPrefix("STATUS=") } && messages.contains("WATCHDOG=1") }, "\(messages)")
