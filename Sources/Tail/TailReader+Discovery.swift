@@ -176,15 +176,15 @@ extension TailReader {
             $0.descriptor != nil && $0.orphanSince == nil && $0.atEOF && !dirty.contains($0.id) && acked.contains($0.id)
                 && ($0.onceLimit == nil || $0.done)
         }.map { (id: $0.id, idleSince: $0.lastActivity) }
-        let evict = FileDecisions.evictions(candidates: candidates, openCount: openCount + held + 1, limit: config.maxOpenFiles)
-        for id in evict {
+        let plan = FileDecisions.slot(open: openCount, held: held, limit: config.maxOpenFiles, candidates: candidates)
+        for id in plan.evict {
             guard let inst = instances[id], let fd = inst.descriptor else { continue }
             table.detach(id)
             fd.close()
             inst.descriptor = nil
             openCount -= 1
         }
-        if openCount + held < config.maxOpenFiles { return true }
+        if plan.granted { return true }
         if !warnedLimit {
             warnedLimit = true
             logger.warning("open file limit reached; more files wait until others are read and acknowledged",
