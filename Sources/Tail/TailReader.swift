@@ -17,6 +17,7 @@ final class TailReader: @unchecked Sendable {
     var byPath: [String: SourceID] = [:]
     var byIdentity: [FileIdentity: SourceID] = [:]
     var pipes: [PipeInstance] = []
+    var journals: [JournalInput] = []
     var inotify: Inotify?
     var watches: [Int32: String] = [:]
     var watchedDirectories: Set<String> = []
@@ -70,7 +71,8 @@ final class TailReader: @unchecked Sendable {
             once: config.once,
             polling: config.once || inotify == nil || watchFailed || deferredDiscovery || instances.values.contains { $0.orphanSince != nil },
             fastTick: config.once || deferredDiscovery,
-            retryTimer: pipes.contains { p in p.spoolRetryAt != nil || p.spool.map { !$0.pending.isEmpty || $0.needsSync } ?? false },
+            retryTimer: journalRestartDue
+                || pipes.contains { p in p.spoolRetryAt != nil || p.spool.map { !$0.pending.isEmpty || $0.needsSync } ?? false },
             workWaiting: !dirty.isEmpty || needScan,
             scanRequested: needScan)
     }
@@ -84,6 +86,7 @@ final class TailReader: @unchecked Sendable {
             }
         }
         openPipes()
+        openJournals()
         if config.once {
             onceQueue = observeAll().map { ($0.path, $0.status.identity, $0.input, $0.status.size) }
             discoverOnceQueue()
@@ -94,10 +97,12 @@ final class TailReader: @unchecked Sendable {
         var schedule = ReaderSchedule(now: now, rescanInterval: config.rescanInterval)
         while !stopping {
             maintainSpools()
+            maintainJournals()
             readDirty()
             if config.once {
                 discoverOnceQueue()
-                if onceQueue.isEmpty && instances.values.allSatisfy(\.done) && pipes.allSatisfy(\.done) && dirty.isEmpty { break }
+                if onceQueue.isEmpty && instances.values.allSatisfy(\.done) && pipes.allSatisfy(\.done) && journals.allSatisfy(\.done)
+                    && dirty.isEmpty { break }
             }
             var conditions = self.conditions
             if schedule.takeScan(now: now, conditions) {
@@ -118,6 +123,9 @@ final class TailReader: @unchecked Sendable {
         let pipeStart = fds.count
         let livePipes = pipes.filter { $0.descriptor != nil && !$0.done && !spoolBlocked($0) }
         fds += livePipes.map { $0.descriptor! }
+        let journalStart = fds.count
+        let liveJournals = journals.filter { $0.process != nil }
+        for j in liveJournals { fds += [j.process!.standardOutput, j.process!.standardError] }
         let ms = Int32(min(Int64(Int32.max), (timeoutNanoseconds + 999_999) / 1_000_000))
         guard let ready = try? InotifyPoll.wait(fds, timeoutMilliseconds: ms) else { return }
         if ready[0].readable { tailer.wakeup.drain() }
@@ -130,6 +138,11 @@ final class TailReader: @unchecked Sendable {
         }
         for (i, p) in livePipes.enumerated() where ready[pipeStart + i].readable || ready[pipeStart + i].hangUp {
             if p.spool != nil { pumpPipe(p) } else { readPipe(p, hangUp: ready[pipeStart + i].hangUp) }
+        }
+        for (i, j) in liveJournals.enumerated() {
+            let out = ready[journalStart + 2 * i], err = ready[journalStart + 2 * i + 1]
+            if err.readable || err.hangUp { drainJournalErrors(j) }
+            if out.readable || out.hangUp { readJournal(j) }
         }
     }
 
@@ -201,6 +214,7 @@ final class TailReader: @unchecked Sendable {
             table.markReadingDone()
             tailer.output.close()
         }
+        closeJournals()
         if let inotify { inotify.close() }
         inotify = nil
         for p in pipes {
