@@ -34,6 +34,9 @@ public struct CursorTrail: Sendable, Equatable {
 
     public init(checkpoint: Mark? = nil) { self.checkpoint = checkpoint }
 
+    /// The last entry read (pushed), or the checkpoint when nothing is in flight.
+    public var latest: Mark? { head < marks.count ? marks.last : checkpoint }
+
     /// Marks waiting for the watermark.
     public var pendingCount: Int { marks.count - head }
 
@@ -71,4 +74,13 @@ public struct JournalCheckpoint: Sendable, Equatable {
         self.realtime = realtime
         self.updated = updated
     }
+}
+
+/// A journal input's progress, for `/metrics`.
+public struct JournalProgress: Sendable, Equatable {
+    public var input: String
+    /// The last entry of the done run (what is checkpointed).
+    public var checkpoint: CursorTrail.Mark?
+    /// The last entry read.
+    public var latest: CursorTrail.Mark?
 }

@@ -55,6 +55,13 @@ struct JournalEntry: Equatable {
         return JournalEntry(cursor: cursor, realtime: realtime, line: line)
     }
 
+    /// `decode` with its own buffers (tests, one-shot probes).
+    static func decode(_ bytes: ArraySlice<UInt8>) -> JournalEntry? {
+        var d = JSONDocument()
+        var w = JSONWriter()
+        return decode(bytes, document: &d, writer: &w)
+    }
+
     /// A string's bytes, a byte array decoded, the first of a repeated field.
     static func messageBytes(_ d: JSONDocument, _ n: JSONNode) -> [UInt8] {
         switch d.kind(n) {

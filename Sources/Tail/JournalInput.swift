@@ -63,7 +63,7 @@ extension TailReader {
                 mark = .init(end: 0, cursor: saved.cursor, realtime: saved.realtime)
                 logger.info("resuming journal from checkpoint", ["input": spec.name, "journal.cursor": saved.cursor])
             } else if spec.startAt == .end {
-                if let newest = newestEntry(js) {
+                if let newest = JournalProbe.newest(js) {
                     mark = .init(end: 0, cursor: newest.cursor, realtime: newest.realtime)
                 }
             }
@@ -132,7 +132,7 @@ extension TailReader {
                 if let expected = j.expectFirst {
                     j.expectFirst = nil
                     if entry.cursor == expected { continue }
-                    if !cursorExists(j.spec, expected) {
+                    if !JournalProbe.cursorExists(j.spec, expected) {
                         logger.warning("the checkpointed journal cursor is no longer in the journal (vacuumed or rotated away); reading from the oldest entry",
                                        ["input": j.name, "journal.cursor": expected])
                         j.partial = []
@@ -228,29 +228,36 @@ extension TailReader {
     func closeJournals() {
         for j in journals { stopJournalctl(j) }
     }
+}
 
-    /// The newest matching entry (for `start_at = "end"`), or nil for an empty journal.
-    func newestEntry(_ spec: TailConfiguration.JournalSpec) -> JournalEntry? {
-        firstEntry(spec.journalctlPath, JournalQuery.arguments(spec, position: .newest, follow: false))
+/// One-shot journalctl runs: the newest entry (for `start_at = "end"` and `tracktail status`),
+/// whether a cursor still exists. Each runs journalctl to its first entry, at most 10 s, on the
+/// calling (dedicated, never cooperative) thread.
+public enum JournalProbe {
+    /// The newest entry the input's filters match: its cursor and `__REALTIME_TIMESTAMP` (µs);
+    /// nil for an empty journal or when journalctl fails.
+    public static func newest(_ spec: TailConfiguration.JournalSpec) -> (cursor: String, realtime: Int64)? {
+        firstEntry(spec.journalctlPath, JournalQuery.arguments(spec, position: .newest, follow: false)).map { ($0.cursor, $0.realtime) }
     }
 
     /// Whether `cursor` still names an entry (regardless of the input's filters).
-    func cursorExists(_ spec: TailConfiguration.JournalSpec, _ cursor: String) -> Bool {
+    static func cursorExists(_ spec: TailConfiguration.JournalSpec, _ cursor: String) -> Bool {
         let all = TailConfiguration.JournalSpec(directory: spec.directory, journalctlPath: spec.journalctlPath)
         return firstEntry(spec.journalctlPath, JournalQuery.arguments(all, position: .cursor(cursor), follow: false) + ["--lines=1"])?.cursor == cursor
     }
 
-    /// Runs journalctl to its first entry (at most 10 s; on this dedicated thread).
-    func firstEntry(_ path: String, _ args: [String]) -> JournalEntry? {
+    static func firstEntry(_ path: String, _ args: [String]) -> JournalEntry? {
         guard let p = try? ChildProcess(executable: path, arguments: args) else { return nil }
         defer {
             p.terminate()
             p.wait()
             p.closePipes()
         }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+        defer { buffer.deallocate() }
         var bytes: [UInt8] = []
-        let deadline = now + 10_000_000_000
-        while now < deadline {
+        let deadline = SystemClock.monotonicNanoseconds() + 10_000_000_000
+        while SystemClock.monotonicNanoseconds() < deadline {
             guard let ready = try? InotifyPoll.wait([p.standardOutput], timeoutMilliseconds: 100), ready[0].readable || ready[0].hangUp else { continue }
             guard let n = try? p.standardOutput.readIfAvailable(into: buffer) else { continue }
             if n == 0 { break }
@@ -258,8 +265,6 @@ extension TailReader {
             if bytes.contains(0x0A) { break }
         }
         guard let nl = bytes.firstIndex(of: 0x0A) else { return nil }
-        var d = JSONDocument()
-        var w = JSONWriter()
-        return JournalEntry.decode(bytes[..<nl], document: &d, writer: &w)
+        return JournalEntry.decode(bytes[..<nl])
     }
 }

@@ -15,7 +15,7 @@
 ///
 /// | known                         | arguments               | first entry printed                              |
 /// |-------------------------------|-------------------------|--------------------------------------------------|
-/// | a cursor                      | `--cursor=C`            | the entry *at* C when it still exists: skipped    |
+/// | a cursor                      | `--cursor=C --no-tail`  | the entry *at* C when it still exists: skipped    |
 /// | no cursor, `start_at = "beginning"` | `--lines=all`     | the oldest entry                                  |
 ///
 /// (`start_at = "end"` without a cursor first asks `--lines=1` for the newest entry's cursor and
@@ -38,7 +38,9 @@ public enum JournalQuery {
         var args = ["--output=json", "--all", "--no-pager", "--quiet"]
         if let d = spec.directory { args.append("--directory=" + d) }
         switch position {
-        case .cursor(let c): args.append("--cursor=" + c)
+        // `--no-tail`: with `--follow`, journalctl otherwise prints at most 10 entries after the
+        // cursor before it starts following (and silently skips the rest).
+        case .cursor(let c): args += ["--cursor=" + c, "--no-tail"]
         case .beginning: args.append("--lines=all")
         case .newest: args.append("--lines=1")
         }

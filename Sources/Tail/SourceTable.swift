@@ -254,9 +254,13 @@ final class SourceTable: @unchecked Sendable {
         }
     }
 
-    /// Journal inputs: where each one stands (for `status` and `/metrics`).
-    var journalPositions: [JournalCheckpoint] {
-        lock.withLock { snapshotLocked().cursors }
+    /// Journal inputs: where each one stands (for `/metrics`).
+    var journalProgress: [JournalProgress] {
+        lock.withLock {
+            sources.values.compactMap { s in
+                s.cursors.map { JournalProgress(input: s.info.input, checkpoint: $0.checkpoint, latest: $0.latest) }
+            }.sorted { $0.input < $1.input }
+        }
     }
 
     /// The checkpoint as it would be written now, or `nil` when nothing changed since `token`

@@ -161,8 +161,8 @@ public final class Tailer: @unchecked Sendable {
         table.snapshot(ifChangedSince: nil)?.files ?? []
     }
 
-    /// Each journal input's position as it would be written now.
-    public func journalPositions() -> [JournalCheckpoint] { table.journalPositions }
+    /// Each journal input's checkpointed and latest read entry.
+    public func journalProgress() -> [JournalProgress] { table.journalProgress }
 
     /// Writes `checkpoints.json` if anything changed since the last write. Errors are logged
     /// (the previous file stays valid) and retried at the next interval. Any thread.

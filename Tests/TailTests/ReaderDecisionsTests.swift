@@ -132,3 +132,97 @@ struct CheckpointSelectionTests {
         #expect(!String(decoding: CheckpointFile.encode([Self.entry("/a", inode: 1)]), as: UTF8.self).contains("journal"))
     }
 }
+
+/// journalctl command lines: journalctl ORs values of one field, ANDs fields, and `+` ORs groups.
+struct JournalQueryTests {
+    typealias Spec = TailConfiguration.JournalSpec
+
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        var spec: Spec
+        var matches: [String]
+        var testDescription: String { name }
+    }
+
+    static let cases: [Case] = [
+        .init(name: "nothing: whole journal", spec: Spec(), matches: []),
+        .init(name: "units ORed", spec: Spec(units: ["a.service", "b.service"]), matches: ["_SYSTEMD_UNIT=a.service", "_SYSTEMD_UNIT=b.service"]),
+        .init(name: "identifiers", spec: Spec(identifiers: ["x"]), matches: ["SYSLOG_IDENTIFIER=x"]),
+        .init(name: "units or identifiers: two groups", spec: Spec(units: ["a"], identifiers: ["x"]),
+              matches: ["_SYSTEMD_UNIT=a", "+", "SYSLOG_IDENTIFIER=x"]),
+        .init(name: "matches ANDed into each group", spec: Spec(units: ["a"], identifiers: ["x"], matches: [("PRIORITY", ["5", "6"])]),
+              matches: ["_SYSTEMD_UNIT=a", "PRIORITY=5", "PRIORITY=6", "+", "SYSLOG_IDENTIFIER=x", "PRIORITY=5", "PRIORITY=6"]),
+        .init(name: "matches alone", spec: Spec(matches: [("PRIORITY", ["3"]), ("_HOSTNAME", ["h"])]), matches: ["PRIORITY=3", "_HOSTNAME=h"]),
+    ]
+
+    @Test(arguments: cases)
+    func matches(_ c: Case) {
+        #expect(JournalQuery.matches(c.spec) == c.matches)
+    }
+
+    @Test func positions() {
+        let spec = Spec(directory: "/j")
+        let cursor = JournalQuery.arguments(spec, position: .cursor("s=1"), follow: true)
+        #expect(cursor.contains("--cursor=s=1") && cursor.contains("--no-tail") && cursor.contains("--follow"))
+        #expect(!cursor.contains { $0.hasPrefix("--after-cursor") || $0.hasPrefix("--boot") })
+        #expect(JournalQuery.arguments(spec, position: .beginning, follow: false).contains("--lines=all"))
+        #expect(!JournalQuery.arguments(spec, position: .newest, follow: true).contains("--follow"))
+        #expect(cursor.contains("--directory=/j"))
+    }
+}
+
+/// What to do when journalctl ends.
+struct JournalDecisionsTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var name: String
+        var once: Bool
+        var status: Int32?
+        var entries: Int
+        var usedCursor: Bool
+        var stderr: String
+        var failures: Int
+        var expected: JournalDecisions.AfterExit
+        var testDescription: String { name }
+    }
+
+    static let s: Int64 = 1_000_000_000
+    static let cases: [Case] = [
+        .init(name: "once, clean exit", once: true, status: 0, entries: 5, usedCursor: false, stderr: "", failures: 1, expected: .done),
+        .init(name: "bad cursor", once: false, status: 1, entries: 0, usedCursor: true, stderr: "Failed to seek to cursor: Invalid argument", failures: 1, expected: .dropCursor),
+        .init(name: "cursor word but entries were read", once: false, status: 1, entries: 3, usedCursor: true, stderr: "cursor", failures: 1, expected: .restart(after: s)),
+        .init(name: "first failure: 1 s", once: false, status: 1, entries: 0, usedCursor: false, stderr: "No journal files were found.", failures: 1, expected: .restart(after: s)),
+        .init(name: "third failure: 4 s", once: false, status: nil, entries: 0, usedCursor: false, stderr: "", failures: 3, expected: .restart(after: 4 * s)),
+        .init(name: "capped at 60 s", once: false, status: 1, entries: 0, usedCursor: false, stderr: "", failures: 30, expected: .restart(after: 60 * s)),
+    ]
+
+    @Test(arguments: cases)
+    func decides(_ c: Case) {
+        #expect(JournalDecisions.afterExit(once: c.once, status: c.status, entriesRead: c.entries, usedCursor: c.usedCursor,
+                                           standardError: c.stderr, failures: c.failures, minDelay: Self.s, maxDelay: 60 * Self.s) == c.expected)
+    }
+}
+
+/// journalctl's JSON entries to mapper lines.
+struct JournalEntryTests {
+    static func line(_ json: String) -> String? {
+        JournalEntry.decode(ArraySlice(json.utf8)).map { String(decoding: $0.line, as: UTF8.self) }
+    }
+
+    @Test(arguments: [
+        (#"{"__CURSOR":"c","MESSAGE":"{\"a\":1}","_SYSTEMD_UNIT":"u"}"#, #"{"a":1,"journal":{"__CURSOR":"c","_SYSTEMD_UNIT":"u"}}"#),
+        (#"{"__CURSOR":"c","MESSAGE":"{}"}"#, #"{"journal":{"__CURSOR":"c"}}"#),
+        (#"{"__CURSOR":"c","MESSAGE":[123,34,98,34,58,50,125]}"#, #"{"b":2,"journal":{"__CURSOR":"c"}}"#),
+        (#"{"__CURSOR":"c","MESSAGE":["{\"x\":1}","{\"y\":2}"]}"#, #"{"x":1,"journal":{"__CURSOR":"c"}}"#),
+        (#"{"__CURSOR":"c","MESSAGE":"plain text"}"#, "plain text"),
+        (#"{"__CURSOR":"c","MESSAGE":null}"#, ""),
+        (#"{"__CURSOR":"c","MESSAGE":"{\"a\":1}\n"}"#, #"{"a":1,"journal":{"__CURSOR":"c"}}"#),
+    ])
+    func splices(_ input: String, _ expected: String) {
+        #expect(Self.line(input) == expected)
+    }
+
+    @Test func notAnEntry() {
+        #expect(Self.line("not json") == nil)
+        #expect(Self.line(#"{"MESSAGE":"x"}"#) == nil, "no cursor")
+    }
+}
