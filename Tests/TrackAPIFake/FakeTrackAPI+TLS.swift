@@ -6,22 +6,22 @@ import COpenSSL
 /// TLS for `FakeTrackAPI` (issue 5's TLS test): `makeTestCertificates` writes a throw-away CA and
 /// a server certificate with the `openssl` command; `FakeTrackAPI(tls:)` then serves HTTPS with
 /// them, so a test can check that tracktail ships with `ca_file` and refuses without it (or for
-/// a wrong host). Serving needs the test target to depend on `COpenSSL`; without that dependency
-/// the rest of the fake compiles and `init(tls:)` throws.
+/// a wrong host). Serving uses OpenSSL through the `COpenSSL` system library; without it the
+/// rest of the fake compiles and `init(tls:)` throws.
 extension FakeTrackAPI {
     /// PEM files of a test CA and of a server certificate it signed.
-    struct TLSFiles: Sendable {
+    package struct TLSFiles: Sendable {
         /// What tracktail's `ca_file` should name.
-        let caCertificate: String
-        let certificate: String
-        let key: String
+        package let caCertificate: String
+        package let certificate: String
+        package let key: String
         /// The names and addresses the server certificate is valid for.
-        let hosts: [String]
+        package let hosts: [String]
     }
 
     /// Generates a CA and a server certificate valid for `hosts` (DNS names or IP addresses) into `directory` with the
     /// `openssl` command (P-256 keys, one day). Use hosts that do not match to test hostname verification.
-    static func makeTestCertificates(in directory: String, hosts: [String] = ["localhost", "127.0.0.1"]) throws -> TLSFiles {
+    package static func makeTestCertificates(in directory: String, hosts: [String] = ["localhost", "127.0.0.1"]) throws -> TLSFiles {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = { (name: String) in (directory as NSString).appendingPathComponent(name) }
         let names = hosts.map { host in

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The contract checks of `FakeTrackAPI` (see `../shared/CONTRACT.md`), pure functions of one request.
+/// The contract checks of `FakeTrackAPI` (see `docs/track-api.md`), pure functions of one request.
 ///
 /// | check | answer when it fails | contract violation |
 /// | --- | --- | --- |
@@ -16,19 +16,19 @@ import Foundation
 /// | `timestamp` is `YYYY-MM-DDTHH:MM:SS.sssZ` | 400 naming the index | yes |
 /// | `properties`, `context` objects when present | 400 naming the index | yes |
 extension FakeTrackAPI {
-    struct BodyCheck {
+    package struct BodyCheck {
         /// The top-level objects (also when some are invalid, so that counts stay meaningful).
-        var events: [[String: Any]] = []
+        package var events: [[String: Any]] = []
         /// Top-level items (equals `events.count` unless some were not objects, or in fast mode where `events` is empty).
-        var eventCount = 0
+        package var eventCount = 0
         /// Integers at the fake's `seqPath` in body order.
-        var seqs: [Int] = []
+        package var seqs: [Int] = []
         /// The first reason to answer 400, with the event index when one event is to blame.
-        var problem: (message: String, index: Int?)?
-        var violations: [String] = []
+        package var problem: (message: String, index: Int?)?
+        package var violations: [String] = []
     }
 
-    static func checkBody(_ body: [UInt8], head: Head, seqPath: String?, fast: Bool, headersOnly: Bool = false) -> BodyCheck {
+    package static func checkBody(_ body: [UInt8], head: Head, seqPath: String?, fast: Bool, headersOnly: Bool = false) -> BodyCheck {
         var check = BodyCheck()
         func fail(_ message: String, _ index: Int? = nil) {
             if check.problem == nil { check.problem = (message, index) }
@@ -106,12 +106,12 @@ extension FakeTrackAPI {
     }
 
     /// `^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$`, byte by byte.
-    static func isWireTimestamp(_ text: String) -> Bool {
+    package static func isWireTimestamp(_ text: String) -> Bool {
         var text = text
         return text.withUTF8 { isWireTimestamp($0) }
     }
 
-    static func isWireTimestamp(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+    package static func isWireTimestamp(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let pattern: StaticString = "dddd-dd-ddTdd:dd:dd.dddZ"
         guard bytes.count == pattern.utf8CodeUnitCount else { return false }
         let p = pattern.utf8Start

@@ -7,13 +7,20 @@ import Glibc
 /// (keep-alive, `Content-Length` or chunked bodies) and writes the answers `FakeTrackAPI.answer` picks.
 extension FakeTrackAPI {
     /// A parsed request head.
-    struct Head {
-        var method: String
-        var target: String
-        var version: String
-        var headers: [(name: String, value: String)]
+    package struct Head {
+        package var method: String
+        package var target: String
+        package var version: String
+        package var headers: [(name: String, value: String)]
 
-        func header(_ name: String) -> String? {
+        package init(method: String, target: String, version: String, headers: [(name: String, value: String)]) {
+            self.method = method
+            self.target = target
+            self.version = version
+            self.headers = headers
+        }
+
+        package func header(_ name: String) -> String? {
             let lower = name.lowercased()
             return headers.first { $0.name.lowercased() == lower }?.value
         }
@@ -333,6 +340,7 @@ extension FakeTrackAPI {
             if acceptIfValid && check.problem == nil && unsupportedEncoding == nil {
                 state.acceptedCount += check.eventCount
                 state.seqs += check.seqs
+                for seq in check.seqs where !state.seenSeqs.insert(seq).inserted { state.duplicateCount += 1 }
                 if state.keepsEvents {
                     for (position, object) in check.events.enumerated() {
                         state.accepted.append(Event(object: object, requestIndex: requestIndex, position: position))

@@ -2,13 +2,13 @@
 /// zlib's `puff.c`) with the gzip (RFC 1952, CRC-32 and length checked) and zlib (RFC 1950)
 /// wrappers. Foundation on Linux has no decompression, and the test target links no zlib.
 extension FakeTrackAPI {
-    struct DecodeError: Error, CustomStringConvertible {
-        let description: String
-        init(_ description: String) { self.description = description }
+    package struct DecodeError: Error, CustomStringConvertible {
+        package let description: String
+        package init(_ description: String) { self.description = description }
     }
 
     /// Every member of a gzip stream, concatenated.
-    static func gunzip(_ data: [UInt8]) throws -> [UInt8] {
+    package static func gunzip(_ data: [UInt8]) throws -> [UInt8] {
         var inflater = Inflater(data)
         var out: [UInt8] = []
         repeat {
@@ -24,7 +24,7 @@ extension FakeTrackAPI {
     }
 
     /// A zlib stream (what HTTP calls `deflate`); a bare deflate stream is accepted too, as some clients send one.
-    static func inflateZlib(_ data: [UInt8]) throws -> [UInt8] {
+    package static func inflateZlib(_ data: [UInt8]) throws -> [UInt8] {
         var inflater = Inflater(data)
         if data.count >= 2, data[0] & 0x0F == 8, (UInt16(data[0]) << 8 | UInt16(data[1])) % 31 == 0 { inflater.position = 2 }
         var out: [UInt8] = []

@@ -11,7 +11,7 @@ import Glibc
 /// bodies, `Content-Encoding: gzip`, `Expect: 100-continue`), so tracktail's own client is exercised on the wire exactly
 /// as against the real API, including its keep-alive pool and its reaction to dropped sockets.
 ///
-/// Every request is checked against `../shared/CONTRACT.md` whatever the fake answers; breaches
+/// Every request is checked against the contract in `docs/track-api.md` whatever the fake answers; breaches
 /// land in `violations`, so a test ends with `#expect(api.violations.isEmpty)`.
 ///
 /// How one request is answered (first matching row wins):
@@ -54,11 +54,11 @@ import Glibc
 /// #expect(api.missingSeqs(0..<1000) == [42])
 /// #expect(api.maxEventsPerRequest <= 1_000 && api.violations.isEmpty)
 /// ```
-final class FakeTrackAPI: @unchecked Sendable {
+package final class FakeTrackAPI: @unchecked Sendable {
     // MARK: Types
 
     /// How tracktail must authenticate.
-    enum Auth: Sendable, Equatable {
+    package enum Auth: Sendable, Equatable {
         /// `Authorization: Bearer <token>` (the contract's default).
         case bearer(String)
         /// A header with a chosen name (`x-api-key`, `KEY`) carrying the token as its value.
@@ -68,17 +68,17 @@ final class FakeTrackAPI: @unchecked Sendable {
     }
 
     /// One canned HTTP answer.
-    struct Response: Sendable {
-        var status: Int
-        var headers: [(name: String, value: String)]
-        var body: String
+    package struct Response: Sendable {
+        package var status: Int
+        package var headers: [(name: String, value: String)]
+        package var body: String
         /// Send the body with `Transfer-Encoding: chunked` (in `chunkSize` pieces) instead of `Content-Length`.
-        var chunked: Bool
-        var chunkSize: Int
+        package var chunked: Bool
+        package var chunkSize: Int
         /// Seconds to wait before answering, on top of the fake's `latency`.
-        var delay: Double
+        package var delay: Double
 
-        init(status: Int, headers: [(name: String, value: String)] = [], body: String = "", chunked: Bool = false,
+        package init(status: Int, headers: [(name: String, value: String)] = [], body: String = "", chunked: Bool = false,
              chunkSize: Int = 7, delay: Double = 0) {
             self.status = status
             self.headers = headers
@@ -90,7 +90,7 @@ final class FakeTrackAPI: @unchecked Sendable {
 
         /// A status with an optional `Retry-After` (use `FakeTrackAPI.httpDate(secondsFromNow:)` for the date form)
         /// and a small JSON body naming the status.
-        static func status(_ status: Int, retryAfter: String? = nil, body: String? = nil, delay: Double = 0) -> Response {
+        package static func status(_ status: Int, retryAfter: String? = nil, body: String? = nil, delay: Double = 0) -> Response {
             var headers: [(name: String, value: String)] = []
             if let retryAfter { headers.append((name: "Retry-After", value: retryAfter)) }
             return Response(status: status, headers: headers, body: body ?? #"{"error":"fake \#(status)"}"#, delay: delay)
@@ -99,7 +99,7 @@ final class FakeTrackAPI: @unchecked Sendable {
 
     /// What to do with one of the next requests. Only `respond` with a 2xx status accepts events; the others
     /// record the request with `status == nil`.
-    enum Action: Sendable {
+    package enum Action: Sendable {
         case respond(Response)
         /// Read the request, then close the socket without answering.
         case dropConnection
@@ -111,19 +111,19 @@ final class FakeTrackAPI: @unchecked Sendable {
     }
 
     /// One event as the fake parsed it. `object` is the `JSONSerialization` dictionary.
-    struct Event: @unchecked Sendable {
-        let object: [String: Any]
+    package struct Event: @unchecked Sendable {
+        package let object: [String: Any]
         /// Index of the request that carried it (into `requests`) and its position in that batch.
-        let requestIndex: Int
-        let position: Int
+        package let requestIndex: Int
+        package let position: Int
 
         /// The value at a dotted path such as `properties.seq` or `context.group_id`.
-        subscript(path: String) -> Any? { FakeTrackAPI.value(at: path, in: object) }
+        package subscript(path: String) -> Any? { FakeTrackAPI.value(at: path, in: object) }
 
-        func string(_ path: String) -> String? { self[path] as? String }
+        package func string(_ path: String) -> String? { self[path] as? String }
 
         /// An integer at `path`; integral numbers and digit strings both count.
-        func int(_ path: String) -> Int? {
+        package func int(_ path: String) -> Int? {
             switch self[path] {
             case let n as NSNumber:
                 let d = n.doubleValue
@@ -133,70 +133,70 @@ final class FakeTrackAPI: @unchecked Sendable {
             }
         }
 
-        var eventName: String? { string("event_name") }
-        var userID: String? { string("user_id") }
-        var timestamp: String? { string("timestamp") }
+        package var eventName: String? { string("event_name") }
+        package var userID: String? { string("user_id") }
+        package var timestamp: String? { string("timestamp") }
     }
 
     /// One request as received, with what the fake answered.
-    struct Request: Sendable {
+    package struct Request: Sendable {
         /// Position in `requests`.
-        let index: Int
+        package let index: Int
         /// Which TCP connection carried it (1, 2, …) and how many requests that connection carried before it.
-        let connectionID: Int
-        let indexOnConnection: Int
-        let method: String
-        let target: String
-        let version: String
-        let headers: [(name: String, value: String)]
+        package let connectionID: Int
+        package let indexOnConnection: Int
+        package let method: String
+        package let target: String
+        package let version: String
+        package let headers: [(name: String, value: String)]
         /// The body after de-chunking and decompression (empty when `keepsBodies` is false), and its length in bytes.
-        let body: Data
-        let bodyBytes: Int
+        package let body: Data
+        package let bodyBytes: Int
         /// The body's length as sent (compressed, when `contentEncoding` says so) and its `Content-Encoding`.
-        let wireBytes: Int
-        let contentEncoding: String?
-        let wasChunked: Bool
+        package let wireBytes: Int
+        package let contentEncoding: String?
+        package let wasChunked: Bool
         /// Top-level events in the body (0 when it was not a JSON array or object).
-        let eventCount: Int
+        package let eventCount: Int
         /// The `seqPath` values (`properties.seq` by default) of its events, in body order, whatever the answer.
-        let seqs: [Int]
+        package let seqs: [Int]
         /// The status answered, or nil when the fake dropped the connection, stalled, or truncated its answer.
-        let status: Int?
+        package let status: Int?
         /// Why that answer (the step of the table on `FakeTrackAPI`): "scripted", "failAll", "dropRate", "failureRate",
         /// "path", "method", "auth", "tooLarge", "encoding", "invalid", "tooMany", "poison", "accepted".
-        let reason: String
+        package let reason: String
         /// Seconds since the fake started, when the request was complete.
-        let receivedAt: Double
+        package let receivedAt: Double
 
         /// The first value of a header, matched case-insensitively.
-        func header(_ name: String) -> String? {
+        package func header(_ name: String) -> String? {
             let lower = name.lowercased()
             return headers.first { $0.name.lowercased() == lower }?.value
         }
 
-        var bodyText: String { String(decoding: body, as: UTF8.self) }
+        package var bodyText: String { String(decoding: body, as: UTF8.self) }
     }
 
-    /// A breach of CONTRACT.md by the client.
-    struct Violation: Sendable, CustomStringConvertible {
-        let requestIndex: Int
-        let reason: String
-        var description: String { "request \(requestIndex): \(reason)" }
+    /// A breach of the Track API contract (`docs/track-api.md`) by the client.
+    package struct Violation: Sendable, CustomStringConvertible {
+        package let requestIndex: Int
+        package let reason: String
+        package var description: String { "request \(requestIndex): \(reason)" }
     }
 
     // MARK: Construction
 
     /// The listening port and the URL to configure as tracktail's `url` (`https://` when serving TLS).
-    let port: Int
-    var url: String { url(host: "127.0.0.1") }
+    package let port: Int
+    package var url: String { url(host: "127.0.0.1") }
     /// The base URL (without `/api/track`), for configurations that take a base.
-    var baseURL: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)" }
+    package var baseURL: String { "\(tls == nil ? "http" : "https")://127.0.0.1:\(port)" }
     /// The URL with another host name for the same listener, e.g. `localhost` to match a TLS certificate by name.
-    func url(host: String) -> String { "\(tls == nil ? "http" : "https")://\(host):\(port)/api/track" }
+    package func url(host: String) -> String { "\(tls == nil ? "http" : "https")://\(host):\(port)/api/track" }
     /// TLS handshakes that failed (the client rejected the certificate or spoke plain HTTP): evidence that a refusal
     /// happened at the TLS layer. A client that checks the host name only after the handshake (curl does) shows up as a
     /// connection with no request instead.
-    var tlsHandshakeFailures: Int { lock.withLock { state.tlsHandshakeFailures } }
+    package var tlsHandshakeFailures: Int { lock.withLock { state.tlsHandshakeFailures } }
 
     /// Starts listening on `127.0.0.1:0` at once; call `stop()` when done (a `defer` right after creating it), as
     /// the fake's own threads keep it alive until then.
@@ -211,7 +211,7 @@ final class FakeTrackAPI: @unchecked Sendable {
     /// | `fastChecks` | true: bodies are checked by a byte scanner instead of `JSONSerialization` (same rules, no event objects, ~230k instead of ~35k events/s in a debug build; a poison predicate switches back to full parsing) |
     /// | `seed` | seed of the RNG behind `setFailureRate` / `setDropRate` |
     /// | `tls` | serve HTTPS with these files (from `makeTestCertificates`; needs the `COpenSSL` dependency) |
-    init(auth: Auth = .bearer("test-token"), keepsRequests: Bool = true, keepsBodies: Bool = true, keepsEvents: Bool = true,
+    package init(auth: Auth = .bearer("test-token"), keepsRequests: Bool = true, keepsBodies: Bool = true, keepsEvents: Bool = true,
          seqPath: String? = "properties.seq", fastChecks: Bool = false, seed: UInt64 = 0x5EED, tls: TLSFiles? = nil) throws {
         self.tls = try tls.map { try FakeTLSContext($0) }
         // OpenSSL writes to the socket without MSG_NOSIGNAL: a client that hangs up must not kill the test process.
@@ -247,7 +247,7 @@ final class FakeTrackAPI: @unchecked Sendable {
     deinit { stop() }
 
     /// Closes the listener and every connection and waits (up to 10 s) for all threads. Idempotent.
-    func stop() {
+    package func stop() {
         // Only the first call shuts anything down, and only under the lock (connection threads leave `connections`
         // under it before closing): a closed descriptor number may already belong to someone else.
         let first: Bool = lock.withLock {
@@ -265,56 +265,56 @@ final class FakeTrackAPI: @unchecked Sendable {
     // MARK: Scripting faults (thread-safe, any time)
 
     /// Queues actions for the next requests, one each, before any other rule applies.
-    func enqueue(_ actions: [Action]) { lock.withLock { state.script.append(contentsOf: actions) } }
-    func enqueue(_ action: Action, times: Int = 1) { enqueue(Array(repeating: action, count: times)) }
+    package func enqueue(_ actions: [Action]) { lock.withLock { state.script.append(contentsOf: actions) } }
+    package func enqueue(_ action: Action, times: Int = 1) { enqueue(Array(repeating: action, count: times)) }
     /// Queues canned responses for the next `responses.count` requests.
-    func enqueue(_ responses: Response...) { enqueue(responses.map { .respond($0) }) }
+    package func enqueue(_ responses: Response...) { enqueue(responses.map { .respond($0) }) }
     /// Scripted actions not yet used.
-    var pendingScript: Int { lock.withLock { state.script.count } }
-    func clearScript() { lock.withLock { state.script.removeAll() } }
+    package var pendingScript: Int { lock.withLock { state.script.count } }
+    package func clearScript() { lock.withLock { state.script.removeAll() } }
 
     /// Answers every request with `response` until `stopFailingAll()` or, with `seconds`, until that many seconds
     /// have passed (an outage window). Example: `failAll(.status(401))` for "401 until further notice".
-    func failAll(_ response: Response, seconds: Double? = nil) {
+    package func failAll(_ response: Response, seconds: Double? = nil) {
         lock.withLock {
             state.failAll = response
             state.failAllUntil = seconds.map { now() + $0 }
         }
     }
-    func stopFailingAll() { lock.withLock { state.failAll = nil; state.failAllUntil = nil } }
+    package func stopFailingAll() { lock.withLock { state.failAll = nil; state.failAllUntil = nil } }
     /// Switches "401 for everything" on or off.
-    func setUnauthorized(_ on: Bool) { on ? failAll(.status(401, body: #"{"error":"invalid api key"}"#)) : stopFailingAll() }
+    package func setUnauthorized(_ on: Bool) { on ? failAll(.status(401, body: #"{"error":"invalid api key"}"#)) : stopFailingAll() }
 
     /// Answers a random share of requests with `response` (RNG seeded in `init`, so a run is repeatable for a given
     /// request order). 0 switches it off.
-    func setFailureRate(_ rate: Double, response: Response = .status(503, retryAfter: "1")) {
+    package func setFailureRate(_ rate: Double, response: Response = .status(503, retryAfter: "1")) {
         lock.withLock { state.failureRate = rate; state.failureResponse = response }
     }
     /// Drops the connection without answering for a random share of requests.
-    func setDropRate(_ rate: Double) { lock.withLock { state.dropRate = rate } }
+    package func setDropRate(_ rate: Double) { lock.withLock { state.dropRate = rate } }
 
     /// Events for which `predicate` holds make their whole batch fail with `status` (400 by default, or 422), the body
     /// naming the first one, so that the shipper must split the batch to isolate them. nil switches it off.
-    func setPoison(status: Int = 400, _ predicate: (@Sendable (Event) -> Bool)?) {
+    package func setPoison(status: Int = 400, _ predicate: (@Sendable (Event) -> Bool)?) {
         lock.withLock { state.poison = predicate; state.poisonStatus = status }
     }
 
     /// Seconds every answer waits (a slow API). 0 switches it off.
-    func setLatency(_ seconds: Double) { lock.withLock { state.latency = seconds } }
+    package func setLatency(_ seconds: Double) { lock.withLock { state.latency = seconds } }
 
     /// Changes the accepted credentials (e.g. after a test rotates the token file).
-    func setAuth(_ auth: Auth) { lock.withLock { state.auth = auth } }
+    package func setAuth(_ auth: Auth) { lock.withLock { state.auth = auth } }
 
     /// The fake's own size limits (lower them to provoke 413 / 400 on valid batches). Exceeding the contract's hard
     /// limits (1,000 events, 2,000,000 bytes) is a violation whatever these are.
-    func setLimits(bodyBytes: Int = 2_000_000, events: Int = 1_000) {
+    package func setLimits(bodyBytes: Int = 2_000_000, events: Int = 1_000) {
         lock.withLock { state.bodyLimit = bodyBytes; state.eventLimit = events }
     }
 
     /// Closes every open kept-alive connection as soon as it waits for its next request (at once when it already
     /// does; after its answer when a request is in progress), as a server's idle timeout does. tracktail must notice on
     /// its next request and retry once on a fresh connection. Connections opened later are not affected.
-    func closeIdleConnections() {
+    package func closeIdleConnections() {
         lock.withLock {
             for (id, connection) in connections {
                 if connection.isIdle { shutdown(connection.fd, Int32(SHUT_RDWR)) } else { connections[id]?.closeWhenIdle = true }
@@ -322,38 +322,44 @@ final class FakeTrackAPI: @unchecked Sendable {
         }
     }
     /// Closes kept-alive connections idle for longer than `seconds` (nil: never).
-    func setIdleTimeout(_ seconds: Double?) { lock.withLock { state.idleTimeout = seconds } }
+    package func setIdleTimeout(_ seconds: Double?) { lock.withLock { state.idleTimeout = seconds } }
     /// After `count` answers on one connection, close it. With `announce` the last answer says `Connection: close`
     /// (a polite server); without, the socket just closes after the answer (the race a pooled client must survive).
-    func setMaxRequestsPerConnection(_ count: Int?, announce: Bool = false) {
+    package func setMaxRequestsPerConnection(_ count: Int?, announce: Bool = false) {
         lock.withLock { state.maxRequestsPerConnection = count; state.announceClose = announce }
     }
     /// Send every answer with `Transfer-Encoding: chunked`, to exercise the client's chunked parser.
-    func setChunkedResponses(_ on: Bool) { lock.withLock { state.chunkedResponses = on } }
+    package func setChunkedResponses(_ on: Bool) { lock.withLock { state.chunkedResponses = on } }
 
     // MARK: What arrived (thread-safe snapshots)
 
     /// Every request (empty when `keepsRequests` is false; the counters below still count).
-    var requests: [Request] { lock.withLock { state.requests } }
-    var requestCount: Int { lock.withLock { state.requestCount } }
-    var acceptedEvents: [Event] { lock.withLock { state.accepted } }
-    var acceptedCount: Int { lock.withLock { state.acceptedCount } }
-    var violations: [Violation] { lock.withLock { state.violations } }
+    package var requests: [Request] { lock.withLock { state.requests } }
+    package var requestCount: Int { lock.withLock { state.requestCount } }
+    package var acceptedEvents: [Event] { lock.withLock { state.accepted } }
+    package var acceptedCount: Int { lock.withLock { state.acceptedCount } }
+    /// Distinct `seqPath` values among the accepted events: the events that arrived at least once.
+    package var uniqueCount: Int { lock.withLock { state.seenSeqs.count } }
+    /// Accepted events whose `seqPath` value had been accepted before (the at-least-once resends).
+    package var duplicateCount: Int { lock.withLock { state.duplicateCount } }
+    /// Accepted events without an integer at `seqPath`: events no test line produced, i.e. invented ones.
+    package var noSeqCount: Int { lock.withLock { state.acceptedCount - state.seqs.count } }
+    package var violations: [Violation] { lock.withLock { state.violations } }
     /// Largest event count and (decompressed) body size seen in any request (answered or not).
-    var maxEventsPerRequest: Int { lock.withLock { state.maxEventsPerRequest } }
-    var maxBodyBytes: Int { lock.withLock { state.maxBodyBytes } }
+    package var maxEventsPerRequest: Int { lock.withLock { state.maxEventsPerRequest } }
+    package var maxBodyBytes: Int { lock.withLock { state.maxBodyBytes } }
     /// Requests answered with each status (dropped connections are not counted).
-    var statusCounts: [Int: Int] {
+    package var statusCounts: [Int: Int] {
         lock.withLock { state.statusCounts }
     }
     /// Requests that got no answer (dropped, stalled, truncated).
-    var unansweredCount: Int { lock.withLock { state.unansweredCount } }
+    package var unansweredCount: Int { lock.withLock { state.unansweredCount } }
     /// TCP connections accepted so far and open now.
-    var connectionCount: Int { lock.withLock { nextConnectionID } }
-    var openConnectionCount: Int { lock.withLock { connections.count } }
+    package var connectionCount: Int { lock.withLock { nextConnectionID } }
+    package var openConnectionCount: Int { lock.withLock { connections.count } }
 
     /// One line for failure messages: requests per status, accepted events, violations.
-    var summary: String {
+    package var summary: String {
         lock.withLock {
             var parts = state.statusCounts.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }
             if state.unansweredCount > 0 { parts.append("unanswered×\(state.unansweredCount)") }
@@ -365,26 +371,26 @@ final class FakeTrackAPI: @unchecked Sendable {
 
     /// Integer values at `path` (default: `seqPath` given in `init`) of every accepted event, in acceptance order
     /// (duplicates kept). Other paths than `seqPath` need `keepsEvents`.
-    func acceptedSeqs(path: String? = nil) -> [Int] {
+    package func acceptedSeqs(path: String? = nil) -> [Int] {
         lock.withLock {
             guard let path, path != state.seqPath else { return state.seqs }
             return state.accepted.compactMap { $0.int(path) }
         }
     }
     /// Values of `acceptedSeqs` that arrived more than once, and values of `expected` that never arrived.
-    func duplicateSeqs(path: String? = nil) -> [Int] {
+    package func duplicateSeqs(path: String? = nil) -> [Int] {
         var seen = Set<Int>(), dup = Set<Int>()
         for s in acceptedSeqs(path: path) where !seen.insert(s).inserted { dup.insert(s) }
         return dup.sorted()
     }
-    func missingSeqs(_ expected: Range<Int>, path: String? = nil) -> [Int] {
+    package func missingSeqs(_ expected: Range<Int>, path: String? = nil) -> [Int] {
         let got = Set(acceptedSeqs(path: path))
         return expected.filter { !got.contains($0) }
     }
 
     /// Polls (every 20 ms) until `condition` holds or `timeout` seconds pass; returns whether it held.
     @discardableResult
-    func wait(timeout: Double = 30, until condition: (FakeTrackAPI) -> Bool) -> Bool {
+    package func wait(timeout: Double = 30, until condition: (FakeTrackAPI) -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if condition(self) { return true }
@@ -393,12 +399,13 @@ final class FakeTrackAPI: @unchecked Sendable {
         return condition(self)
     }
     @discardableResult
-    func waitForAccepted(_ count: Int, timeout: Double = 30) -> Bool { wait(timeout: timeout) { $0.acceptedCount >= count } }
+    package func waitForAccepted(_ count: Int, timeout: Double = 30) -> Bool { wait(timeout: timeout) { $0.acceptedCount >= count } }
 
     /// Forgets recorded requests, events and violations (faults and settings stay).
-    func resetRecords() {
+    package func resetRecords() {
         lock.withLock {
             state.requests.removeAll(); state.accepted.removeAll(); state.seqs.removeAll()
+            state.seenSeqs.removeAll(); state.duplicateCount = 0
             state.requestCount = 0; state.maxEventsPerRequest = 0; state.maxBodyBytes = 0
             state.statusCounts.removeAll(); state.unansweredCount = 0
             state.acceptedCount = 0; state.violations.removeAll()
@@ -406,7 +413,7 @@ final class FakeTrackAPI: @unchecked Sendable {
     }
 
     /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) for a `Retry-After` date.
-    static func httpDate(secondsFromNow: Double) -> String {
+    package static func httpDate(secondsFromNow: Double) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
@@ -415,7 +422,7 @@ final class FakeTrackAPI: @unchecked Sendable {
     }
 
     /// The value at a dotted path in a `JSONSerialization` object.
-    static func value(at path: String, in object: [String: Any]) -> Any? {
+    package static func value(at path: String, in object: [String: Any]) -> Any? {
         var current: Any? = object
         for key in path.split(separator: ".") {
             guard let dictionary = current as? [String: Any] else { return nil }
@@ -424,10 +431,10 @@ final class FakeTrackAPI: @unchecked Sendable {
         return current
     }
 
-    enum FakeError: Error, CustomStringConvertible {
+    package enum FakeError: Error, CustomStringConvertible {
         case system(String, Int32)
         case message(String)
-        var description: String {
+        package var description: String {
             switch self {
             case let .system(call, code): "\(call): \(String(cString: strerror(code)))"
             case let .message(text): text
@@ -470,6 +477,8 @@ final class FakeTrackAPI: @unchecked Sendable {
         var accepted: [Event] = []
         var acceptedCount = 0
         var seqs: [Int] = []
+        var seenSeqs: Set<Int> = []
+        var duplicateCount = 0
         var violations: [Violation] = []
     }
 
@@ -532,10 +541,10 @@ final class FakeTrackAPI: @unchecked Sendable {
 
 extension FakeTrackAPI {
     /// A small seeded generator (SplitMix64) so that fault rates are repeatable.
-    struct SplitMix64: RandomNumberGenerator, Sendable {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
+    package struct SplitMix64: RandomNumberGenerator, Sendable {
+        package var state: UInt64
+        package init(seed: UInt64) { state = seed }
+        package mutating func next() -> UInt64 {
             state &+= 0x9E37_79B9_7F4A_7C15
             var z = state
             z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
