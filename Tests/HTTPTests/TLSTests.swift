@@ -22,16 +22,18 @@ final class TestPKI: Sendable {
     func remove() { try? FileManager.default.removeItem(at: directory) }
 }
 
-/// The fake Track API over HTTPS (or plain HTTP without `tls`), accepting any credentials.
+/// The fake Track API over HTTPS (or plain HTTP without `tls`), accepting any credentials. It runs
+/// in this process and records nothing per request or event (only counters), so that
+/// `MemoryTests` sees the client's memory, not the fake's records.
 func trackAPI(tls: FakeTrackAPI.TLSFiles?) throws -> FakeTrackAPI {
-    try FakeTrackAPI(auth: .none, keepsRequests: false, keepsBodies: false, fastChecks: true, tls: tls)
+    try FakeTrackAPI(auth: .none, keepsRequests: false, keepsBodies: false, seqPath: nil, fastChecks: true, tls: tls)
 }
 
 /// One event the fake accepts.
 let validEvent = #"{"event_name":"e","user_id":"u","timestamp":"2024-10-20T15:51:36.514Z"}"#
 
 private func trackRequest(_ body: String = "[\(validEvent)]") -> HTTPRequest {
-    HTTPRequest(path: "/api/track", headers: ["Content-Type": "application/json", "Authorization": "Bearer t"], body: Array(body.utf8))
+    HTTPRequest(path: "/api/track", headers: ["Content-Type": "application/json", "User-Agent": "tracktail/test"], body: Array(body.utf8))
 }
 
 private func tlsClient(_ url: String, caFile: String?, proxy: HTTPURL? = nil) throws -> HTTPClient {
