@@ -90,19 +90,26 @@ extension FakeTrackAPI {
                 continue
             }
             check.events.append(event)
-            for key in ["event_name", "user_id"] {
-                if let value = event[key] as? String, !value.isEmpty { continue }
-                fail(event[key] == nil ? "\(key) is missing" : "\(key) must be a non-empty string", index)
-            }
-            if let timestamp = event["timestamp"] as? String {
-                if !isWireTimestamp(timestamp) { fail("timestamp \"\(timestamp)\" is not YYYY-MM-DDTHH:MM:SS.sssZ", index) }
-            } else {
-                fail(event["timestamp"] == nil ? "timestamp is missing" : "timestamp must be a string", index)
-            }
-            for key in ["properties", "context"] where event[key] != nil && !(event[key] is [String: Any]) {
-                fail("\(key) must be an object", index)
-            }
+            for problem in eventProblems(event) { fail(problem, index) }
         }
+    }
+
+    /// What is wrong with one event by the contract's "One event" table (`docs/track-api.md`); empty when nothing is.
+    package static func eventProblems(_ event: [String: Any]) -> [String] {
+        var problems: [String] = []
+        for key in ["event_name", "user_id"] {
+            if let value = event[key] as? String, !value.isEmpty { continue }
+            problems.append(event[key] == nil ? "\(key) is missing" : "\(key) must be a non-empty string")
+        }
+        if let timestamp = event["timestamp"] as? String {
+            if !isWireTimestamp(timestamp) { problems.append("timestamp \"\(timestamp)\" is not YYYY-MM-DDTHH:MM:SS.sssZ") }
+        } else {
+            problems.append(event["timestamp"] == nil ? "timestamp is missing" : "timestamp must be a string")
+        }
+        for key in ["properties", "context"] where event[key] != nil && !(event[key] is [String: Any]) {
+            problems.append("\(key) must be an object")
+        }
+        return problems
     }
 
     /// `^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$`, byte by byte.
