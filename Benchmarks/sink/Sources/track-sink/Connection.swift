@@ -237,14 +237,16 @@ final class Connection {
         }
         if head.gzip { events = inflated.view }
         let missing = scanIDs(events)
-        let complete = ids.withUnsafeBufferPointer { found in
+        ids.withUnsafeBufferPointer { found in
             tally.locked {
-                let done = tally.record(ids: found, missingIDs: missing, decodedBytes: events.count)
-                if done { tally.writeStats(final: false) }
-                return done
+                if tally.accepted == 0, !options.sampleFile.isEmpty {
+                    writeAtomically(options.sampleFile, Array(events.prefix(64 << 10)))
+                }
+                if tally.record(ids: found, missingIDs: missing, decodedBytes: events.count) {
+                    tally.writeStats(final: false)
+                }
             }
         }
-        _ = complete
         return respond(200, body: #"{"success":true}"#, keepAlive: head.keepAlive)
     }
 

@@ -28,13 +28,16 @@ struct Options: Sendable {
     /// At exit: the first-arrival time of each expected id (little-endian Int64 nanoseconds since
     /// the epoch, 0 = never), for the runner's lag percentiles.
     var arrivalsFile = ""
+    /// The first accepted body (decoded, up to 64 KiB), to see what a shipper sends.
+    var sampleFile = ""
     /// Safety net: exit by itself after this many seconds (0 = never).
     var maxSeconds = 0.0
 
     static let usage = """
         usage: track-sink [--port N] [--path /api/track] [--token T] [--id-key seq] [--expect N]
                           [--fail-rate P] [--429-rate P] [--retry-after S] [--latency-ms MS] [--seed N]
-                          [--stats-file F] [--ready-file F] [--arrivals-file F] [--max-seconds S]
+                          [--stats-file F] [--ready-file F] [--arrivals-file F] [--sample-file F]
+                          [--max-seconds S]
         A loopback fake Track API for benchmarks: POST <path> with a JSON array of events (gzip
         allowed), answers 200; counts requests, events, unique ids, duplicates and lost ids.
         GET /stats returns the counters as JSON. SIGTERM or SIGINT writes the final stats and exits.
@@ -71,6 +74,7 @@ struct Options: Sendable {
             case "--stats-file": statsFile = value
             case "--ready-file": readyFile = value
             case "--arrivals-file": arrivalsFile = value
+            case "--sample-file": sampleFile = value
             case "--max-seconds": maxSeconds = try number(Double.self)
             default: throw UsageError(message: "unknown option \(name)")
             }
