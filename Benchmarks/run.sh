@@ -7,6 +7,7 @@
 #   Benchmarks/run.sh                      # backlog of 1M lines: a warm-up, then 3 runs
 #   Benchmarks/run.sh faults               # the same with 5% of requests answered 503
 #   Benchmarks/run.sh live                 # 5,000 lines/s for 30 s: lag p50/p99, CPU % of a core
+#   Benchmarks/run.sh sink                 # the fake API alone under a do-nothing client: its ceiling
 #   EVENTS=200000 REPEAT=1 WARMUP=0 Benchmarks/run.sh
 #   PEERS=syslog-ng Benchmarks/run.sh      # syslog-ng side by side, in the same run (if installed)
 #   SET="batch=10 in_flight=4" Benchmarks/run.sh   # knobs of the configuration templates
@@ -19,8 +20,8 @@ bench="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$bench/.." && pwd)"
 mode="${1:-backlog}"
 case "$mode" in
-  backlog|faults|live) ;;
-  *) echo "usage: Benchmarks/run.sh [backlog|faults|live]" >&2; exit 64 ;;
+  backlog|faults|live|sink) ;;
+  *) echo "usage: Benchmarks/run.sh [backlog|faults|live|sink]" >&2; exit 64 ;;
 esac
 command -v python3 >/dev/null || { echo "Benchmarks/run.sh needs python3" >&2; exit 69; }
 
@@ -28,9 +29,10 @@ echo "building tracktail (release) and the fake Track API" >&2
 swift build -c release --static-swift-stdlib --package-path "$root" --product tracktail >&2
 tracktail="$(swift build -c release --static-swift-stdlib --package-path "$root" --show-bin-path)/tracktail"
 args=("$mode" --tracktail "$tracktail" --sink "${SINK:-fast}")
-if [ "${SINK:-fast}" = fast ]; then
-  swift build -c release --package-path "$bench/sink" --product track-sink >&2
-  args+=(--sink-bin "$(swift build -c release --package-path "$bench/sink" --show-bin-path)/track-sink")
+if [ "${SINK:-fast}" = fast ] || [ "$mode" = sink ]; then
+  swift build -c release --package-path "$bench/sink" >&2
+  sinkbin="$(swift build -c release --package-path "$bench/sink" --show-bin-path)"
+  args+=(--sink-bin "$sinkbin/track-sink" --load-bin "$sinkbin/sink-load")
 fi
 args+=(--events "${EVENTS:-1000000}" --repeat "${REPEAT:-3}" --warmup "${WARMUP:-200000}"
        --rate "${RATE:-5000}" --duration "${DURATION:-30}"

@@ -9,6 +9,8 @@ the shipper's configuration template into a fresh folder, starts the shipper and
   faults   backlog, with 5% of requests answered 503 (no Retry-After).
   live     the shipper starts on an empty file; this runner appends --rate lines/s for
            --duration s; lag = arrival at the sink - write to the file, per line.
+  sink     no shipper: sink-load (a client that only replays prepared requests) posts
+           --events events to the sink, to show the sink's own ceiling.
 
 Prints one JSON line per run (stdout), then a table of medians per shipper. Every run is
 bounded in time (--timeout) and stops its processes itself.
@@ -346,8 +348,9 @@ def one_run(args, shipper, mode, count, index, warmup=False):
     if ship.rusage is not None:
         usage = ship.rusage
         result["cpu_total_s"] = round(usage.ru_utime + usage.ru_stime, 3)
-    peak_kb = max(ship.hwm_kb, ship.rusage.ru_maxrss if ship.rusage else 0)
-    result["peak_rss_mb"] = round(peak_kb / 1024.0, 1)
+    # VmHWM, read while the process lives: wait4's ru_maxrss would also count the runner's own
+    # memory, which the child shared between fork and exec.
+    result["peak_rss_mb"] = round(ship.hwm_kb / 1024.0, 1) if ship.hwm_kb else None
     for key in ("requests", "accepted", "rejected_503", "rejected_429", "unique", "duplicates", "lost",
                 "unexpected", "no_id", "max_batch", "connections"):
         result[key] = final.get(key)
@@ -375,6 +378,34 @@ def one_run(args, shipper, mode, count, index, warmup=False):
         subprocess.run(["rm", "-rf", run_dir], check=False)
     else:
         result["run_dir"] = run_dir
+    return result
+
+
+def sink_ceiling(args):
+    """The sink alone, driven by sink-load over 2 connections with 500-event requests."""
+    path = backlog_file(args, min(args.events, 200_000))
+    run_dir = tempfile.mkdtemp(prefix="sink-", dir=args.workdir)
+    stats_path = os.path.join(run_dir, "stats.json")
+    ready_path = os.path.join(run_dir, "port")
+    sink = subprocess.Popen([args.sink_bin, "--port", "0", "--stats-file", stats_path, "--ready-file", ready_path,
+                             "--max-seconds", "300"], stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(ready_path) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    port = open(ready_path).read().strip()
+    load = subprocess.run([args.load_bin, port, path, str(args.events), "500", "2"], capture_output=True,
+                          text=True, timeout=300)
+    sink.send_signal(signal.SIGTERM)
+    sink.wait(10)
+    stats = read_json(stats_path) or {}
+    client = json.loads(load.stdout.strip().splitlines()[-1]) if load.stdout.strip() else {}
+    cpu = stats.get("sink_cpu_s") or 0
+    result = {"name": "track-sink", "mode": "sink", "events": stats.get("events"),
+              "events_per_s": client.get("events_per_s"), "sink_cpu_s": cpu,
+              "sink_cpu_s_per_1M": round(cpu * 1e6 / max(stats.get("events") or 1, 1), 3),
+              "events_per_sink_cpu_s": round((stats.get("events") or 0) / cpu) if cpu else None,
+              "requests": stats.get("requests"), "ok": bool(client.get("ok")) and load.returncode == 0}
+    subprocess.run(["rm", "-rf", run_dir], check=False)
     return result
 
 
@@ -426,11 +457,12 @@ def table(results):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["backlog", "faults", "live"], nargs="?", default="backlog")
+    ap.add_argument("mode", choices=["backlog", "faults", "live", "sink"], nargs="?", default="backlog")
     ap.add_argument("--tracktail", required=True, help="the tracktail binary")
     ap.add_argument("--sink", choices=["fast", "python"], default="fast",
                     help="fast: track-sink (Swift); python: pysink.py, its slower twin")
     ap.add_argument("--sink-bin", help="the track-sink binary (for --sink fast)")
+    ap.add_argument("--load-bin", help="the sink-load binary (for the sink mode)")
     ap.add_argument("--peers", default="", help="comma-separated shippers to run beside tracktail (syslog-ng)")
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
@@ -458,6 +490,14 @@ def main():
         raise SystemExit("--sink fast needs --sink-bin")
     args.workdir = tempfile.mkdtemp(prefix="tracktail-bench-runs-")
 
+    if args.mode == "sink":
+        result = sink_ceiling(args)
+        print(json.dumps(result), flush=True)
+        print("\ntrack-sink alone: %s events/s with sink-load on the same cores; %s events per CPU-second "
+              "of the sink (its ceiling on one core)" % ("{:,}".format(result["events_per_s"] or 0),
+                                                         "{:,}".format(result["events_per_sink_cpu_s"] or 0)))
+        os.rmdir(args.workdir)
+        return 0 if result["ok"] else 1
     chosen = shippers(args)
     count = int(round(args.rate * args.duration)) if args.mode == "live" else args.events
     results = []
