@@ -14,6 +14,7 @@
 #   SINK_ARGS="--429-rate 0.05 --latency-ms 20" Benchmarks/run.sh   # more faults
 #   SINK=python Benchmarks/run.sh          # the slower Python twin of the sink, for comparison
 #   OUT=results.jsonl Benchmarks/run.sh    # also append every JSON line to a file
+#   KEEP=1 Benchmarks/run.sh               # keep every run's folder (configs, logs, first request body)
 #   RATE=2000 DURATION=10 Benchmarks/run.sh live
 set -euo pipefail
 bench="$(cd "$(dirname "$0")" && pwd)"
@@ -26,9 +27,11 @@ esac
 command -v python3 >/dev/null || { echo "Benchmarks/run.sh needs python3" >&2; exit 69; }
 
 echo "building tracktail (release) and the fake Track API" >&2
-swift build -c release --static-swift-stdlib --package-path "$root" --product tracktail >&2
-tracktail="$(swift build -c release --static-swift-stdlib --package-path "$root" --show-bin-path)/tracktail"
-args=("$mode" --tracktail "$tracktail" --sink "${SINK:-fast}")
+args=("$mode" --sink "${SINK:-fast}")
+if [ "$mode" != sink ]; then
+  swift build -c release --static-swift-stdlib --package-path "$root" --product tracktail >&2
+  args+=(--tracktail "$(swift build -c release --static-swift-stdlib --package-path "$root" --show-bin-path)/tracktail")
+fi
 if [ "${SINK:-fast}" = fast ] || [ "$mode" = sink ]; then
   swift build -c release --package-path "$bench/sink" >&2
   sinkbin="$(swift build -c release --package-path "$bench/sink" --show-bin-path)"
@@ -38,6 +41,7 @@ args+=(--events "${EVENTS:-1000000}" --repeat "${REPEAT:-3}" --warmup "${WARMUP:
        --rate "${RATE:-5000}" --duration "${DURATION:-30}"
        --peers "${PEERS:-}" --sink-args "${SINK_ARGS:-}")
 if [ -n "${OUT:-}" ]; then args+=(--out "$OUT"); fi
+if [ -n "${KEEP:-}" ]; then args+=(--keep); fi
 if [ -n "${TIMEOUT:-}" ]; then args+=(--timeout "$TIMEOUT"); fi
 for knob in ${SET:-}; do args+=(--set "$knob"); done
 exec python3 "$bench/harness/bench.py" "${args[@]}"

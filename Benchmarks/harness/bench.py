@@ -20,6 +20,7 @@ import array
 import json
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -151,18 +152,35 @@ class Watched:
                 time.sleep(0.02)
             if not self.exited():
                 outcome = "killed"
-                try:
+                try:  # the session this runner started for it (its leader is still alive)
                     os.killpg(self.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
                 while not self.exited():
                     time.sleep(0.02)
-        try:
-            os.killpg(self.pid, signal.SIGKILL)  # stragglers of the session, if any
-        except (ProcessLookupError, PermissionError):
-            pass
         self.log.close()
         return outcome or "exit %s" % self.status
+
+
+def sink_command(args):
+    if args.sink == "fast":
+        return [args.sink_bin]
+    return [sys.executable, os.path.join(HERE, "pysink.py")]
+
+
+def stop_sink(sink):
+    """SIGTERM (the sink then writes its final stats), SIGKILL after 10 s; returns its rusage."""
+    sink.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while True:
+        pid, status, usage = os.wait4(sink.pid, os.WNOHANG)
+        if pid:
+            sink.returncode = os.waitstatus_to_exitcode(status)
+            return usage
+        if time.monotonic() > deadline:
+            sink.kill()
+            deadline = float("inf")
+        time.sleep(0.02)
 
 
 def read_json(path):
@@ -249,8 +267,7 @@ def one_run(args, shipper, mode, count, index, warmup=False):
     stats_path = os.path.join(run_dir, "sink-stats.json")
     ready_path = os.path.join(run_dir, "sink-port")
     arrivals_path = os.path.join(run_dir, "arrivals.bin")
-    sink_command = [args.sink_bin] if args.sink == "fast" else [sys.executable, os.path.join(HERE, "pysink.py")]
-    sink_argv = sink_command + ["--port", "0", "--token", TOKEN, "--expect", str(count),
+    sink_argv = sink_command(args) + ["--port", "0", "--token", TOKEN, "--expect", str(count),
                  "--stats-file", stats_path, "--ready-file", ready_path,
                  "--sample-file", os.path.join(run_dir, "first-request-body.json"),
                  "--max-seconds", str(int(args.timeout + args.duration + 120))]
@@ -336,12 +353,7 @@ def one_run(args, shipper, mode, count, index, warmup=False):
         error = str(failure)
     finally:
         result["shipper_stop"] = ship.stop(15)
-        sink.send_signal(signal.SIGTERM)
-        try:
-            _, _, sink_usage = os.wait4(sink.pid, 0)
-            sink.returncode = 0
-        except ChildProcessError:
-            sink_usage = None
+        sink_usage = stop_sink(sink)
         sink_log.close()
 
     final = read_json(stats_path) or {}
@@ -375,19 +387,20 @@ def one_run(args, shipper, mode, count, index, warmup=False):
             shipper.name, mode, error or "events lost", run_dir, tail(log_path)))
         result["run_dir"] = run_dir
     elif not args.keep:
-        subprocess.run(["rm", "-rf", run_dir], check=False)
+        shutil.rmtree(run_dir, ignore_errors=True)
     else:
         result["run_dir"] = run_dir
     return result
 
 
 def sink_ceiling(args):
-    """The sink alone, driven by sink-load over 2 connections with 500-event requests."""
+    """The sink alone (SINK=fast or python), driven by sink-load over 2 connections with
+    500-event requests."""
     path = backlog_file(args, min(args.events, 200_000))
     run_dir = tempfile.mkdtemp(prefix="sink-", dir=args.workdir)
     stats_path = os.path.join(run_dir, "stats.json")
     ready_path = os.path.join(run_dir, "port")
-    sink = subprocess.Popen([args.sink_bin, "--port", "0", "--stats-file", stats_path, "--ready-file", ready_path,
+    sink = subprocess.Popen(sink_command(args) + ["--port", "0", "--stats-file", stats_path, "--ready-file", ready_path,
                              "--max-seconds", "300"], stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 10
     while not os.path.exists(ready_path) and time.monotonic() < deadline:
@@ -395,17 +408,17 @@ def sink_ceiling(args):
     port = open(ready_path).read().strip()
     load = subprocess.run([args.load_bin, port, path, str(args.events), "500", "2"], capture_output=True,
                           text=True, timeout=300)
-    sink.send_signal(signal.SIGTERM)
-    sink.wait(10)
+    stop_sink(sink)
     stats = read_json(stats_path) or {}
     client = json.loads(load.stdout.strip().splitlines()[-1]) if load.stdout.strip() else {}
     cpu = stats.get("sink_cpu_s") or 0
-    result = {"name": "track-sink", "mode": "sink", "events": stats.get("events"),
+    result = {"name": "track-sink" if args.sink == "fast" else "pysink", "mode": "sink",
+              "events": stats.get("events"),
               "events_per_s": client.get("events_per_s"), "sink_cpu_s": cpu,
               "sink_cpu_s_per_1M": round(cpu * 1e6 / max(stats.get("events") or 1, 1), 3),
               "events_per_sink_cpu_s": round((stats.get("events") or 0) / cpu) if cpu else None,
               "requests": stats.get("requests"), "ok": bool(client.get("ok")) and load.returncode == 0}
-    subprocess.run(["rm", "-rf", run_dir], check=False)
+    shutil.rmtree(run_dir, ignore_errors=True)
     return result
 
 
@@ -458,7 +471,7 @@ def table(results):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("mode", choices=["backlog", "faults", "live", "sink"], nargs="?", default="backlog")
-    ap.add_argument("--tracktail", required=True, help="the tracktail binary")
+    ap.add_argument("--tracktail", help="the tracktail binary")
     ap.add_argument("--sink", choices=["fast", "python"], default="fast",
                     help="fast: track-sink (Swift); python: pysink.py, its slower twin")
     ap.add_argument("--sink-bin", help="the track-sink binary (for --sink fast)")
@@ -488,13 +501,15 @@ def main():
         args.timeout = 60 + args.events / 5000
     if args.sink == "fast" and not args.sink_bin:
         raise SystemExit("--sink fast needs --sink-bin")
+    if args.mode != "sink" and not args.tracktail:
+        raise SystemExit("--tracktail is needed")
     args.workdir = tempfile.mkdtemp(prefix="tracktail-bench-runs-")
 
     if args.mode == "sink":
         result = sink_ceiling(args)
         print(json.dumps(result), flush=True)
-        print("\ntrack-sink alone: %s events/s with sink-load on the same cores; %s events per CPU-second "
-              "of the sink (its ceiling on one core)" % ("{:,}".format(result["events_per_s"] or 0),
+        print("\n%s alone: %s events/s with sink-load on the same cores; %s events per CPU-second "
+              "of the sink (its ceiling on one core)" % (result["name"], "{:,}".format(result["events_per_s"] or 0),
                                                          "{:,}".format(result["events_per_sink_cpu_s"] or 0)))
         os.rmdir(args.workdir)
         return 0 if result["ok"] else 1
@@ -518,7 +533,8 @@ def main():
             report(one_run(args, shipper, args.mode, count, index))
     print()
     print(table(results), flush=True)
-    os.rmdir(args.workdir) if not os.listdir(args.workdir) else None
+    if not os.listdir(args.workdir):
+        os.rmdir(args.workdir)
     return 0 if all(r["ok"] for r in results) else 1
 
 
