@@ -203,11 +203,12 @@ def tail(path, count=20):
 def backlog_file(args, count):
     """The cached backlog of `count` lines (same seed, same bytes)."""
     os.makedirs(args.cache, exist_ok=True)
-    path = os.path.join(args.cache, "backlog-%d-seed%d.ndjson" % (count, args.seed))
+    path = os.path.join(args.cache, "backlog-v%d-%d-seed%d.ndjson" % (linegen.VERSION, count, args.seed))
     if not os.path.exists(path):
         note("writing a backlog of %d lines to %s" % (count, path))
-        linegen.write_backlog(path + ".part", count, args.seed)
-        os.replace(path + ".part", path)
+        part = "%s.%d.part" % (path, os.getpid())
+        linegen.write_backlog(part, count, args.seed)
+        os.replace(part, path)
     return path
 
 
@@ -364,7 +365,7 @@ def one_run(args, shipper, mode, count, index, warmup=False):
     # memory, which the child shared between fork and exec.
     result["peak_rss_mb"] = round(ship.hwm_kb / 1024.0, 1) if ship.hwm_kb else None
     for key in ("requests", "accepted", "rejected_503", "rejected_429", "unique", "duplicates", "lost",
-                "unexpected", "no_id", "max_batch", "connections"):
+                "unexpected", "no_id", "max_batch", "connections", "bytes", "bytes_decoded"):
         result[key] = final.get(key)
     if final.get("accepted"):
         result["events_per_request"] = round(final.get("events", 0) / final["accepted"], 1)

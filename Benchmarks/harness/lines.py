@@ -44,6 +44,7 @@ ROUTES = {"feature_used": ("/v2/features/use", 200),
           "subscription_upgraded": ("/v2/subscription", 200),
           "report_exported": ("/v2/reports/export", 200)}
 START_MS = 1741079520000  # 2025-03-04T09:12:00Z
+VERSION = 1  # bump when the lines change, so that cached backlogs are written again
 
 
 class Lines:
