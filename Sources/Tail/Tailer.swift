@@ -66,6 +66,12 @@ public final class Tailer: @unchecked Sendable {
         self.clock = clock
         lock = try StateDirectoryLock(stateDirectory: configuration.stateDirectory)
         do {
+            for spec in configuration.inputs where spec.kind == .pipe {
+                for path in spec.paths where try FIFOSetup.prepare(path: path, mode: spec.fifoMode, group: spec.fifoGroup) {
+                    logger.info("FIFO created", ["source.path": path, "fifo.mode": "0" + String(spec.fifoMode, radix: 8),
+                                                  "fifo.group": spec.fifoGroup ?? "(the daemon's)"])
+                }
+            }
             let wakeup = try WakeupEvent.create()
             self.wakeup = wakeup
             let loaded = CheckpointFile.load(stateDirectory: configuration.stateDirectory)
@@ -138,6 +144,21 @@ public final class Tailer: @unchecked Sendable {
     }
 
     public func sourceInfo(_ id: SourceID) -> SourceInfo? { table.info(id) }
+
+    /// Each pipe's spool (bytes not yet done, segments, age), from the file system and the
+    /// checkpoint snapshot; for `/metrics`.
+    public func spoolStatus() -> [(input: String, path: String, status: SpoolStatus)] {
+        let entries = checkpointEntries()
+        let now = SystemClock.wallNanoseconds()
+        return configuration.inputs.filter { $0.kind == .pipe }.flatMap { spec in
+            spec.paths.enumerated().map { i, path in
+                (spec.name, path, SpoolStatus.measure(directory: configuration.spoolDirectory(input: spec.name, index: i), entries: entries, nowWall: now))
+            }
+        }
+    }
+
+    /// FIFOs not read right now because their spool is full (their writers block), for `/health`.
+    public var blockedPipes: [String] { table.blockedPipes }
 
     /// Sources currently known (open, finished but awaiting acknowledgements, or closed for the
     /// open-file limit).
