@@ -1,6 +1,15 @@
 import Glibc
 
 extension FileStatus {
+    /// A status built by hand (tests of decisions that take one).
+    public init(identity: FileIdentity, size: Int64, mode: UInt32, linkCount: UInt64, modified: Int64) {
+        self.identity = identity
+        self.size = size
+        self.mode = mode
+        self.linkCount = linkCount
+        self.modified = modified
+    }
+
     /// What kind of file this is, in words (for messages such as "is a directory, not a FIFO").
     public var kindDescription: String {
         switch mode & UInt32(S_IFMT) {

@@ -153,3 +153,61 @@ import Testing
         #expect(daemon.stop() == 0)
     }
 }
+
+/// The journal and pipe input keys through `check`: what it prints is a valid configuration that
+/// resolves to the same thing, and mistakes name file:line:column and the key.
+struct InputConfigurationTests {
+    static let rule = "[[rule]]\nevent_name = \"e\"\nuser_id = \"{u}\"\n"
+
+    @Test func journalAndPipeRoundTrip() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let file = dir.appendingPathComponent("tracktail.toml")
+        try """
+            [[input]]
+            name = "legacy"
+            type = "journal"
+            units = ["a.service", "b.service"]
+            identifiers = ["legacy"]
+            matches = { PRIORITY = ["5", "6"], _HOSTNAME = "web-1" }
+            start_at = "beginning"
+            directory = "journal"
+            [[input]]
+            name = "p"
+            type = "pipe"
+            path = "/run/tracktail/app.pipe"
+            mode = "0660"
+            group = "adm"
+
+            """.appending(Self.rule).write(to: file, atomically: true, encoding: .utf8)
+        let r = try Harness.run(["check", "--config", file.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("matches = { PRIORITY = [\"5\", \"6\"], _HOSTNAME = [\"web-1\"] }"), "\(r.stdout)")
+        #expect(r.stdout.contains("directory = \"\(dir.path)/journal\""), "relative to the file")
+        #expect(r.stdout.contains("mode = \"0660\"\ngroup = \"adm\""), "\(r.stdout)")
+        let resolved = dir.appendingPathComponent("resolved.toml")
+        try r.stdout.write(to: resolved, atomically: true, encoding: .utf8)
+        let again = try Harness.run(["check", "--config", resolved.path])
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stdout.split(separator: "\n").dropFirst() == r.stdout.split(separator: "\n").dropFirst())
+    }
+
+    @Test(arguments: [
+        ("[[input]]\nname = \"j\"\ntype = \"journal\"\nmatches = { PRIORITY = [] }\n", ":4:", "input[0].matches.PRIORITY", "at least one value"),
+        ("[[input]]\nname = \"j\"\ntype = \"journal\"\nunit = [\"a\"]\n", ":4:1:", "input[0].unit", "did you mean \"units\""),
+        ("[[input]]\nname = \"j\"\ntype = \"journal\"\nstart_at = \"now\"\n", ":4:", "input[0].start_at", "beginning"),
+        ("[[input]]\nname = \"p\"\ntype = \"pipe\"\npath = \"/x\"\nmode = \"rw-r\"\n", ":5:", "input[0].mode", "octal"),
+        ("[[input]]\nname = \"j\"\ntype = \"journald\"\n", ":3:", "input[0].type", "journal"),
+    ])
+    func mistakesSayWhere(text: String, position: String, key: String, message: String) throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let file = dir.appendingPathComponent("tracktail.toml")
+        try (text + Self.rule).write(to: file, atomically: true, encoding: .utf8)
+        let r = try Harness.run(["check", "--config", file.path])
+        #expect(r.status == 78)
+        #expect(r.stderr.contains(file.path + position), "\(r.stderr)")
+        #expect(r.stderr.contains(key), "\(r.stderr)")
+        #expect(r.stderr.contains(message), "\(r.stderr)")
+    }
+}
