@@ -2,8 +2,25 @@ import Pipeline
 import Posix
 import Runtime
 
-/// The file and pipe input: one dedicated thread that discovers, watches and reads, and one that
-/// writes the checkpoint file.
+/// The inputs (files, pipes, the journal): one dedicated thread that discovers, watches and
+/// reads, and one that writes the checkpoint file.
+///
+/// The module, file by file (after Vector's file source: paths provider, fingerprinter,
+/// checkpointer, file server):
+///
+/// | file                          | role                                                        |
+/// |-------------------------------|-------------------------------------------------------------|
+/// | `Tailer.swift`                | lifecycle, the checkpoint thread, the public face           |
+/// | `SourceTable.swift`           | the one lock: sources, acks, retirement, checkpoint snapshot (`CheckpointSelection`) |
+/// | `TailReader.swift`            | the reader loop alone: poll, inotify, ticks, `push` (budget, key stamp) |
+/// | `ReaderSchedule.swift`        | the loop's timers as a pure value (injected clock)          |
+/// | `TailReader+Discovery.swift`  | glob scans, watches, open-file slots, recovery, registration |
+/// | `TailReader+Reading.swift`    | reading and rotation of one file instance                   |
+/// | `FileInstance.swift`          | one open file's reader-side state                           |
+/// | `FileDecisions.swift`         | pure: change, orphan, reconcile, checkpoint validation, keys, slots |
+/// | `PipeInput.swift`, `PipeSpool.swift`, `FIFOSetup.swift` | FIFOs: creation, spool, spool status |
+/// | `JournalInput.swift`, `JournalQuery.swift`, `JournalEntry.swift`, `CursorTrail.swift` | the journal: journalctl child, its command line and restarts, entry → line, cursor watermark |
+/// | `CheckpointFile.swift`, `Fingerprint.swift`, `LineSplitter.swift`, `StateDirectoryLock.swift` | formats and helpers |
 ///
 /// ```
 ///  files/pipes ──read──▶ LineSplitter ──LineBatch──▶ budget.acquire ──▶ output.push
