@@ -466,12 +466,18 @@ def table(results):
     for row in [head] + rows:
         out.append("  ".join(str(c).ljust(w) if i < 3 or i == len(head) - 1 else str(c).rjust(w)
                              for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+    speeds = {key: median(runs, "events_per_s") for key, runs in by_shipper.items()}
+    for (name, mode, sink), speed in speeds.items():
+        clean = speeds.get((name, "backlog", sink))
+        if mode == "faults" and speed and clean:
+            out.append("%s with 5%% of requests answered 503: %.0f%% of its clean events/s" % (name, 100.0 * speed / clean))
     return "\n".join(out)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["backlog", "faults", "live", "sink"], nargs="?", default="backlog")
+    ap.add_argument("modes", nargs="*", metavar="MODE", default=["backlog"],
+                    help="backlog, faults, live (several run interleaved, e.g. 'backlog faults'), or sink")
     ap.add_argument("--tracktail", help="the tracktail binary")
     ap.add_argument("--sink", choices=["fast", "python"], default="fast",
                     help="fast: track-sink (Swift); python: pysink.py, its slower twin")
@@ -502,11 +508,15 @@ def main():
         args.timeout = 60 + args.events / 5000
     if args.sink == "fast" and not args.sink_bin:
         raise SystemExit("--sink fast needs --sink-bin")
-    if args.mode != "sink" and not args.tracktail:
+    modes = args.modes or ["backlog"]
+    for mode in modes:
+        if mode not in ("backlog", "faults", "live", "sink") or (mode == "sink" and len(modes) > 1):
+            raise SystemExit("modes: backlog, faults, live (any of them), or sink alone; not %r" % mode)
+    if modes != ["sink"] and not args.tracktail:
         raise SystemExit("--tracktail is needed")
     args.workdir = tempfile.mkdtemp(prefix="tracktail-bench-runs-")
 
-    if args.mode == "sink":
+    if modes == ["sink"]:
         result = sink_ceiling(args)
         print(json.dumps(result), flush=True)
         print("\n%s alone: %s events/s with sink-load on the same cores; %s events per CPU-second "
@@ -515,7 +525,6 @@ def main():
         os.rmdir(args.workdir)
         return 0 if result["ok"] else 1
     chosen = shippers(args)
-    count = int(round(args.rate * args.duration)) if args.mode == "live" else args.events
     results = []
 
     def report(run):
@@ -526,12 +535,14 @@ def main():
                 f.write(line + "\n")
         results.append(run)
 
-    if args.warmup and args.mode != "live":
+    if args.warmup and modes != ["live"]:
         for shipper in chosen:
             report(one_run(args, shipper, "backlog", args.warmup, 0, warmup=True))
     for index in range(args.repeat):
-        for shipper in chosen:  # interleaved, so that drift on the machine hits every shipper alike
-            report(one_run(args, shipper, args.mode, count, index))
+        for mode in modes:  # interleaved, so that drift on the machine hits every run alike
+            count = int(round(args.rate * args.duration)) if mode == "live" else args.events
+            for shipper in chosen:
+                report(one_run(args, shipper, mode, count, index))
     print()
     print(table(results), flush=True)
     if not os.listdir(args.workdir):
