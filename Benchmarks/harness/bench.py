@@ -53,6 +53,9 @@ class Shipper:
 
 
 def shippers(args):
+    found = {}
+    for peer in args.peers:  # syslog-ng lives in /usr/sbin, which a user's PATH may lack
+        found[peer] = shutil.which(peer, path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/local/sbin:/sbin")
     known = {
         "tracktail": Shipper(
             "tracktail", os.path.join(BENCH, "tracktail.toml"),
@@ -60,7 +63,7 @@ def shippers(args):
             {"TRACKTAIL_TOKEN": TOKEN}),
         "syslog-ng": Shipper(
             "syslog-ng", os.path.join(BENCH, "peers", "syslog-ng.conf"),
-            lambda conf, state: ["syslog-ng", "--foreground", "--no-caps", "--cfgfile", conf,
+            lambda conf, state: [found.get("syslog-ng"), "--foreground", "--no-caps", "--cfgfile", conf,
                                  "--persist-file", os.path.join(state, "syslog-ng.persist"),
                                  "--pidfile", os.path.join(state, "syslog-ng.pid"),
                                  "--control", os.path.join(state, "syslog-ng.ctl")]),
@@ -69,7 +72,7 @@ def shippers(args):
     for peer in args.peers:
         if peer not in known or peer == "tracktail":
             raise SystemExit("unknown peer %r (known: syslog-ng)" % peer)
-        if not any(os.access(os.path.join(d, peer), os.X_OK) for d in os.environ.get("PATH", "").split(":")):
+        if not found[peer]:
             note("%s is not installed: skipped" % peer)
             continue
         chosen.append(known[peer])
