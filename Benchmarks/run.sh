@@ -16,6 +16,7 @@
 #   SINK=python Benchmarks/run.sh          # the slower Python twin of the sink, for comparison
 #   OUT=results.jsonl Benchmarks/run.sh    # also append every JSON line to a file
 #   KEEP=1 Benchmarks/run.sh               # keep every run's folder (configs, logs, first request body)
+#   PROFILE=1 Benchmarks/run.sh            # perf record -g on tracktail: top symbols, perf.data kept
 #   RATE=2000 DURATION=10 Benchmarks/run.sh live
 set -euo pipefail
 bench="$(cd "$(dirname "$0")" && pwd)"
@@ -45,6 +46,7 @@ args+=(--events "${EVENTS:-1000000}" --repeat "${REPEAT:-3}" --warmup "${WARMUP:
        --peers "${PEERS:-}" --sink-args "${SINK_ARGS:-}")
 if [ -n "${OUT:-}" ]; then args+=(--out "$OUT"); fi
 if [ -n "${KEEP:-}" ]; then args+=(--keep); fi
+if [ -n "${PROFILE:-}" ]; then args+=(--profile); fi
 if [ -n "${TIMEOUT:-}" ]; then args+=(--timeout "$TIMEOUT"); fi
 for knob in ${SET:-}; do args+=(--set "$knob"); done
 exec python3 "$bench/harness/bench.py" "${args[@]}"

@@ -186,6 +186,48 @@ def stop_sink(sink):
         time.sleep(0.02)
 
 
+class Profiler:
+    """`perf record -g` attached to the shipper for the measured part of a run (PROFILE=1)."""
+
+    def __init__(self, pid, run_dir):
+        self.data = os.path.join(run_dir, "perf.data")
+        self.report = os.path.join(run_dir, "profile.txt")
+        self.log = open(os.path.join(run_dir, "perf.log"), "wb")
+        self.proc = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", self.data, "-p", str(pid)],
+                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def finish(self):
+        """Stops recording; returns the top symbols (self time) as "12.3% symbol" strings."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        with open(self.report, "w") as out:
+            subprocess.run(["perf", "report", "-i", self.data, "--stdio", "--no-children", "--sort", "symbol",
+                            "-g", "none", "--percent-limit", "0.5"], stdout=out, stderr=subprocess.DEVNULL,
+                           timeout=120, check=False)
+        shares, symbols = [], []
+        with open(self.report) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[0].endswith("%") and not line.startswith("#"):
+                    shares.append(parts[0])
+                    symbols.append(parts[2])
+                    if len(shares) == 10:
+                        break
+        if shutil.which("swift"):  # Swift symbols are mangled in the report
+            try:
+                out = subprocess.run(["swift", "demangle", "--simplified", "--compact"], input="\n".join(symbols),
+                                     capture_output=True, text=True, timeout=30).stdout.splitlines()
+                symbols = out if len(out) == len(symbols) else symbols
+            except (OSError, subprocess.SubprocessError):
+                pass
+        return ["%s %s" % (share, symbol[:100]) for share, symbol in zip(shares, symbols)]
+
+
 def read_json(path):
     try:
         with open(path, "rb") as f:
@@ -307,6 +349,7 @@ def one_run(args, shipper, mode, count, index, warmup=False):
     log_path = os.path.join(run_dir, "shipper.log")
     started = time.time()
     ship = Watched(shipper.command(config_path, state_dir), env, log_path)
+    profiler = Profiler(ship.pid, run_dir) if args.profile and shipper.name == "tracktail" and not warmup else None
     error = None
     stats = None
     cpu_begin = 0.0
@@ -338,6 +381,9 @@ def one_run(args, shipper, mode, count, index, warmup=False):
                 break
             time.sleep(0.02)
         cpu_done = ship.sample()
+        if profiler:
+            result["profile_top"] = profiler.finish()
+            result["profiled"] = True  # perf's sampling adds to the CPU figures of this run
         if stats is None and error is None:
             error = "timeout: not every event arrived"
         if stats:
@@ -390,7 +436,7 @@ def one_run(args, shipper, mode, count, index, warmup=False):
         note("%s %s run failed (%s); kept %s; shipper log:\n%s" % (
             shipper.name, mode, error or "events lost", run_dir, tail(log_path)))
         result["run_dir"] = run_dir
-    elif not args.keep:
+    elif not args.keep and not profiler:
         shutil.rmtree(run_dir, ignore_errors=True)
     else:
         result["run_dir"] = run_dir
@@ -502,8 +548,12 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "tracktail-bench"))
     ap.add_argument("--keep", action="store_true", help="keep every run's folder (configs, logs, state)")
+    ap.add_argument("--profile", action="store_true",
+                    help="record tracktail with perf -g during measured runs; keeps perf.data and profile.txt")
     ap.add_argument("--out", help="append every result line (JSON) to this file")
     args = ap.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so every run's `finally` stops the shipper and the sink.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.peers = [p for p in args.peers.replace(",", " ").split() if p]
     args.knobs = dict(kv.split("=", 1) for kv in args.set)
     args.sink_args = args.sink_args.split()
@@ -548,6 +598,10 @@ def main():
                 report(one_run(args, shipper, mode, count, index))
     print()
     print(table(results), flush=True)
+    for run in results:
+        if run.get("profile_top"):
+            print("\n%s %s run %d, self time (perf report in %s):\n  %s" % (
+                run["name"], run["mode"], run["run"], run.get("run_dir"), "\n  ".join(run["profile_top"])))
     if not os.listdir(args.workdir):
         os.rmdir(args.workdir)
     return 0 if all(r["ok"] for r in results) else 1
