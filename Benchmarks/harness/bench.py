@@ -519,7 +519,8 @@ def table(results):
     for (name, mode, sink), speed in speeds.items():
         clean = speeds.get((name, "backlog", sink))
         if mode == "faults" and speed and clean:
-            out.append("%s with 5%% of requests answered 503: %.0f%% of its clean events/s" % (name, 100.0 * speed / clean))
+            faults = by_shipper[(name, mode, sink)][0].get("faults")
+            out.append("%s with faults (%s): %.0f%% of its events/s without" % (name, faults, 100.0 * speed / clean))
     return "\n".join(out)
 
 
