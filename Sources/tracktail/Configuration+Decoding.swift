@@ -90,7 +90,7 @@ extension Configuration {
 
     private static func decodeInput(_ t: inout ConfigReader) throws(ConfigurationError) -> Input {
         let name = try t.nonEmptyString("name") ?? t.path
-        let kind = InputKind(rawValue: try t.choice("type", ["file", "pipe"], default: "file"))!
+        let kind = InputKind(rawValue: try t.choice("type", ["file", "pipe", "journal"], default: "file"))!
         var input = Input(name: name, kind: kind, paths: [])
         switch kind {
         case .file:
@@ -110,7 +110,35 @@ extension Configuration {
                 throw t.error(nil, "a pipe input needs path = \"/run/app/events.pipe\"")
             }
             input.paths = [resolve(path, file: t.file)]
-            try t.finish(known: ["name", "type", "path"])
+            if let mode = try t.nonEmptyString("mode") {
+                guard let m = UInt32(mode, radix: 8), m <= 0o777 else {
+                    throw t.error("mode", "expected an octal permission like \"0620\", found \"\(mode)\"")
+                }
+                input.fifoMode = m
+            }
+            input.fifoGroup = try t.nonEmptyString("group")
+            try t.finish(known: ["name", "type", "path", "mode", "group"])
+        case .journal:
+            input.units = try t.strings("units") ?? []
+            input.identifiers = try t.strings("identifiers") ?? []
+            if var m = try t.table("matches") {
+                for e in m.table.entries {
+                    guard let values = try m.strings(e.key), !values.isEmpty else {
+                        throw m.error(e.key, "a journal field needs at least one value, e.g. PRIORITY = [\"5\", \"6\"]")
+                    }
+                    if e.key.isEmpty || e.key.contains("=") || e.key.contains(" ") {
+                        throw m.error(e.key, "\"\(e.key)\" is not a journal field name")
+                    }
+                    input.matches.append((e.key, values))
+                }
+            }
+            for (key, list) in [("units", input.units), ("identifiers", input.identifiers)] where list.contains(where: \.isEmpty) {
+                throw t.error(key, "an empty name matches nothing")
+            }
+            input.startAt = StartAt(rawValue: try t.choice("start_at", ["beginning", "end"], default: "end"))!
+            input.directory = try t.nonEmptyString("directory").map { resolve($0, file: t.file) }
+            input.journalctlPath = try t.nonEmptyString("journalctl_path") ?? input.journalctlPath
+            try t.finish(known: ["name", "type", "units", "identifiers", "matches", "start_at", "directory", "journalctl_path"])
         }
         return input
     }

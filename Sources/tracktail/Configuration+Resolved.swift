@@ -15,7 +15,14 @@ extension Configuration {
             case .file:
                 s += "paths = \(list(i.paths))\nexclude = \(list(i.exclude))\nstart_at = \(q(i.startAt.rawValue))\nfingerprint_bytes = \(i.fingerprintBytes)\n"
             case .pipe:
-                s += "path = \(q(i.paths[0]))\n"
+                s += "path = \(q(i.paths[0]))\nmode = \(q("0" + String(i.fifoMode, radix: 8)))\n"
+                if let g = i.fifoGroup { s += "group = \(q(g))\n" }
+            case .journal:
+                s += "units = \(list(i.units))\nidentifiers = \(list(i.identifiers))\n"
+                s += "matches = { \(i.matches.map { "\(key($0.field)) = \(list($0.values))" }.joined(separator: ", ")) }\n"
+                s += "start_at = \(q(i.startAt.rawValue))\n"
+                if let d = i.directory { s += "directory = \(q(d))\n" }
+                s += "journalctl_path = \(q(i.journalctlPath))\n"
             }
         }
         if sections.contains(.mapping) { s += "\n[mapping]\nunmatched = \(q(mapping.unmatched.rawValue))\n" }

@@ -5,10 +5,17 @@ import Tail
 extension Configuration {
     func tailConfiguration(once: Bool) -> TailConfiguration {
         let specs = inputs.map { i in
-            TailConfiguration.InputSpec(
-                name: i.name, kind: i.kind == .file ? .file : .pipe, paths: i.paths, exclude: i.exclude,
+            var spec = TailConfiguration.InputSpec(
+                name: i.name, kind: TailConfiguration.Kind(rawValue: i.kind.rawValue)!, paths: i.paths, exclude: i.exclude,
                 startAt: i.startAt == .beginning ? .beginning : .end, fingerprintBytes: i.fingerprintBytes,
                 maxLineBytes: limits.maxLineBytes)
+            spec.fifoMode = i.fifoMode
+            spec.fifoGroup = i.fifoGroup
+            if i.kind == .journal {
+                spec.journal = TailConfiguration.JournalSpec(units: i.units, identifiers: i.identifiers, matches: i.matches,
+                                                             directory: i.directory, journalctlPath: i.journalctlPath)
+            }
+            return spec
         }
         return TailConfiguration(
             inputs: specs, stateDirectory: state.directory, maxOpenFiles: limits.maxOpenFiles,

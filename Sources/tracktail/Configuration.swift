@@ -18,7 +18,7 @@ struct Configuration: Sendable {
         var directory = "/var/lib/tracktail"
     }
 
-    enum InputKind: String, Sendable { case file, pipe }
+    enum InputKind: String, Sendable { case file, pipe, journal }
     enum StartAt: String, Sendable { case beginning, end }
 
     struct Input: Sendable {
@@ -29,6 +29,15 @@ struct Configuration: Sendable {
         var exclude: [String] = []
         var startAt: StartAt = .beginning
         var fingerprintBytes = 256
+        /// Pipe: the FIFO's mode and group when tracktail creates it.
+        var fifoMode: UInt32 = 0o620
+        var fifoGroup: String?
+        /// Journal: filters and where to read.
+        var units: [String] = []
+        var identifiers: [String] = []
+        var matches: [(field: String, values: [String])] = []
+        var directory: String?
+        var journalctlPath = "journalctl"
     }
 
     enum OutputKind: String, Sendable { case http, stdout }
