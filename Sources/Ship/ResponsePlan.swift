@@ -41,7 +41,7 @@ public struct HoldCause: Sendable, Equatable, CustomStringConvertible {
 /// | 2xx | `delivered` | `delivered` |
 /// | 400, 422 | `split` | `deadLetter` with status and body |
 /// | 413 | `split` | `deadLetter` |
-/// | 408, 425, 429, 500, 502, 503, 504, transient failure | `retry` after backoff (`Retry-After` honoured) | same |
+/// | 408, 425, 429, 500, 502, 503, 504, transient failure | `retry` after backoff; with `Retry-After`, at least the asked time, and the whole output pauses for it (`DeliveryState`) | same |
 /// | 401, 403, 404, any other 4xx, other status, `configuration` failure | `hold` | same |
 ///
 /// Splitting in halves isolates one poison event in a batch of n with 2·⌈log2 n⌉ extra
@@ -51,7 +51,8 @@ public enum DeliveryDecision: Sendable, Equatable {
     case delivered
     case split
     case deadLetter(status: Int, reason: String)
-    case retry(after: Int64, cause: RetryCause)
+    /// `retryAfter`: the wait the API asked for (`Retry-After`, capped), which pauses the whole output.
+    case retry(after: Int64, cause: RetryCause, retryAfter: Int64? = nil)
     case hold(HoldCause)
 }
 
@@ -77,8 +78,9 @@ public enum ResponsePlan {
                 let why = r.status == 413 ? "too large for the Track API" : "rejected by the Track API"
                 return .deadLetter(status: r.status, reason: "HTTP \(r.status): event \(why)")
             case _ where transientStatuses.contains(r.status):
-                let d = policy.delay(attempt: attempt, retryAfter: r.retryAfter, wallNow: wallNow, random: &random)
-                return .retry(after: d, cause: .status(r.status))
+                let asked = r.retryAfter.flatMap { policy.asked($0, wallNow: wallNow) }
+                let d = max(policy.backoff(attempt: attempt, random: &random), asked ?? 0)
+                return .retry(after: d, cause: .status(r.status), retryAfter: asked)
             default:
                 return .hold(HoldCause(status: r.status, message: holdMessage(status: r.status)))
             }
