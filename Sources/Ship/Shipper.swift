@@ -59,6 +59,8 @@ public final class Shipper: @unchecked Sendable {
     private var exited: [Bool] = []
     private var threads: [Thread] = []
     private var deadLetterError: String?
+    /// One "retrying later" line per second at most (5% of failing requests would flood the log).
+    private var retryLog = LogThrottle(interval: 1_000_000_000)
 
     public init(
         configuration: ShipConfiguration, transport: any TrackTransport, deadLetter: DeadLetter,
@@ -309,10 +311,13 @@ public final class Shipper: @unchecked Sendable {
         case .retry(let after, let cause, _):
             counters.countRetry(cause)
             counters.setLastError(cause.description)
-            logger.warning("request failed; retrying later", [
-                "reason": cause.description, "retry.after.ms": String(after / 1_000_000),
-                "retry.attempt": String(d.attempt + 1), "batch.events": String(d.batch.count),
-            ])
+            if let unlogged = lock.withLock({ retryLog.admit(now: clock.now()) }) {
+                logger.warning("request failed; retrying later", [
+                    "reason": cause.description, "retry.after.ms": String(after / 1_000_000),
+                    "retry.attempt": String(d.attempt + 1), "batch.events": String(d.batch.count),
+                    "retries.unlogged": String(unlogged),
+                ])
+            }
             if let until = c.pausedUntil {
                 logger.warning("Track API failing or asking to wait; the whole output pauses", [
                     "reason": cause.description, "pause.ms": String(max(0, until - clock.now()) / 1_000_000),

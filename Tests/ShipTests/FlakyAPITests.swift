@@ -272,3 +272,19 @@ struct Simulation {
         #expect(s.next(now: 7) == .wait(until: 50_006))
     }
 }
+
+@Suite struct LogThrottleTests {
+    /// (times of repeated events, which were logged and with how many left out before them)
+    static let table: [([Int64], [Int?])] = [
+        ([0], [0]),
+        ([0, 1, 2, 1_000], [0, nil, nil, 2]),
+        ([5, 1_004, 1_005, 2_005], [0, nil, 1, 0]),
+        ([0, 999, 1_000, 1_001, 5_000], [0, nil, 1, nil, 1]),
+    ]
+
+    @Test(arguments: table.indices)
+    func logsOncePerInterval(_ i: Int) {
+        var t = LogThrottle(interval: 1_000)
+        #expect(Self.table[i].0.map { t.admit(now: $0) } == Self.table[i].1)
+    }
+}
