@@ -59,9 +59,10 @@ public enum DeliveryDecision: Sendable, Equatable {
 public enum ResponsePlan {
     public static let transientStatuses: Set<Int> = [408, 425, 429, 500, 502, 503, 504]
 
+    /// `destination`: the URL requests go to, named by the hold message when the URL is the likely fault.
     public static func decide(
         eventCount: Int, outcome: DeliveryOutcome, attempt: Int,
-        policy: RetryPolicy, wallNow: Int64, random: inout some RandomNumberGenerator
+        policy: RetryPolicy, wallNow: Int64, random: inout some RandomNumberGenerator, destination: String = ""
     ) -> DeliveryDecision {
         switch outcome {
         case .failure(.transient(let m)):
@@ -82,21 +83,22 @@ public enum ResponsePlan {
                 let d = max(policy.backoff(attempt: attempt, random: &random), asked ?? 0)
                 return .retry(after: d, cause: .status(r.status), retryAfter: asked)
             default:
-                return .hold(HoldCause(status: r.status, message: holdMessage(status: r.status)))
+                return .hold(HoldCause(status: r.status, message: holdMessage(status: r.status, destination: destination)))
             }
         }
     }
 
-    /// The one clear error an operator sees while the output is held.
-    public static func holdMessage(status: Int) -> String {
-        let hint = switch status {
-        case 401: "check the token"
-        case 403: "the token is not allowed to send events; check the token and its scope"
-        case 404: "check base_url"
-        case 300...399: "check base_url (redirects are not followed)"
-        case 500...599: "the server failed in an unexpected way"
-        default: "the request was refused; check the output configuration"
+    /// The one clear error an operator sees while the output is held. A status that points at
+    /// the URL names it (`destination`, when known) and the setting to fix.
+    public static func holdMessage(status: Int, destination: String = "") -> String {
+        let at = destination.isEmpty ? "" : " at \(destination)"
+        return switch status {
+        case 401: "HTTP 401 from the Track API: check the token"
+        case 403: "HTTP 403 from the Track API: the token is not allowed to send events; check the token and its scope"
+        case 404: "HTTP 404 from the Track API\(at): check output.url"
+        case 300...399: "HTTP \(status) from the Track API\(at): check output.url (redirects are not followed)"
+        case 500...599: "HTTP \(status) from the Track API: the server failed in an unexpected way"
+        default: "HTTP \(status) from the Track API: the request was refused; check the output configuration"
         }
-        return "HTTP \(status) from the Track API: \(hint)"
     }
 }

@@ -273,7 +273,7 @@ public final class Shipper: @unchecked Sendable {
                 if abandoned { return }
                 let decision = ResponsePlan.decide(
                     eventCount: d.batch.count, outcome: outcome, attempt: d.attempt, policy: policy,
-                    wallNow: clock.wallNow(), random: &random)
+                    wallNow: clock.wallNow(), random: &random, destination: transport.destination)
                 let completion = state.complete(d, decision, now: clock.now())
                 lock.broadcast()
                 lock.unlock()

@@ -47,10 +47,24 @@ import Testing
         #expect(d == .retry(after: 7_000_000_000, cause: .status(429), retryAfter: 7_000_000_000))
     }
 
-    @Test func holdMessagesNameTheStatus() {
-        #expect(ResponsePlan.holdMessage(status: 401) == "HTTP 401 from the Track API: check the token")
-        #expect(ResponsePlan.holdMessage(status: 404).contains("base_url"))
-        #expect(ResponsePlan.holdMessage(status: 403).hasPrefix("HTTP 403"))
+    static let holdMessages: [(Int, String, String)] = [
+        (401, "https://api.example/api/track", "HTTP 401 from the Track API: check the token"),
+        (404, "https://api.example/api/trak", "HTTP 404 from the Track API at https://api.example/api/trak: check output.url"),
+        (404, "", "HTTP 404 from the Track API: check output.url"),
+        (301, "http://127.0.0.1:9/x", "HTTP 301 from the Track API at http://127.0.0.1:9/x: check output.url (redirects are not followed)"),
+        (403, "u", "HTTP 403 from the Track API: the token is not allowed to send events; check the token and its scope"),
+        (501, "u", "HTTP 501 from the Track API: the server failed in an unexpected way"),
+        (409, "u", "HTTP 409 from the Track API: the request was refused; check the output configuration"),
+    ]
+
+    @Test(arguments: holdMessages.indices)
+    func holdMessagesNameTheStatusAndTheURLWhenItIsTheFault(_ i: Int) {
+        let (status, url, message) = Self.holdMessages[i]
+        #expect(ResponsePlan.holdMessage(status: status, destination: url) == message)
+        var r = FixedRandom(value: 0)
+        let d = ResponsePlan.decide(eventCount: 3, outcome: .response(TrackResponse(status: status)), attempt: 0,
+                                    policy: RetryPolicy(), wallNow: 0, random: &r, destination: url)
+        #expect(d == .hold(HoldCause(status: status, message: message)))
     }
 }
 
