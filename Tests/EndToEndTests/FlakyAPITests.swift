@@ -49,6 +49,31 @@ import Testing
         #expect(api.violations.isEmpty, "\(api.violations)")
     }
 
+    /// A 429 with Retry-After pauses every sender, not only the batch it answered: after it,
+    /// at most the one request already in flight arrives within the asked 2 s. (A slow machine
+    /// only makes the gap longer, never shorter.)
+    @Test func retryAfterPausesTheWholeOutput() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let api = try FakeTrackAPI()
+        defer { api.stop() }
+        api.setLatency(0.01)
+        let daemon = try start(api, lines: 0..<20_000, dir: dir, output: "batch_max_events = 100")
+        #expect(api.wait(timeout: 60) { $0.requestCount >= 10 }, "\(daemon.log)")
+        api.enqueue(.status(429, retryAfter: "2"))
+        #expect(api.waitForAccepted(20_000, timeout: 120), "\(api.summary)\n\(daemon.log)")
+        #expect(daemon.stop() == 0)
+        let requests = api.requests
+        guard let paused = requests.first(where: { $0.status == 429 }) else {
+            Issue.record("no 429 was answered: \(api.summary)")
+            return
+        }
+        let soon = requests.filter { $0.index > paused.index && $0.receivedAt < paused.receivedAt + 2.0 }
+        #expect(soon.count <= 1, "\(soon.count) requests within the 2 s Retry-After: \(soon.map(\.receivedAt)) after \(paused.receivedAt)")
+        #expect(requests.contains { $0.index > paused.index }, "sending resumed")
+        #expect(api.missingSeqs(0..<20_000).isEmpty && api.duplicateSeqs().isEmpty)
+    }
+
     /// 50 SIGHUPs while the API answers 503 with Retry-After 20: the pause the API asked for
     /// holds (before: 200 requests in a second). Each HUP is waited for, so all 50 reloads ran.
     @Test func sighupDoesNotCutARetryAfterShort() throws {
