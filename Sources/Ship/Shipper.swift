@@ -227,7 +227,14 @@ public final class Shipper: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         for b in batches {
-            while !stopping && !state.mayEnqueue(now: clock.now()) { lock.wait() }
+            while !stopping && !state.mayEnqueue(now: clock.now()) {
+                // A pause ending opens admission by itself (batches in their own backoff stop counting).
+                if let p = state.pausedUntil(now: clock.now()) {
+                    lock.wait(until: SystemClock.monotonicNanoseconds() + min(p - clock.now(), 3_600_000_000_000))
+                } else {
+                    lock.wait()
+                }
+            }
             state.enqueue(b, now: clock.now())
             lock.broadcast()
         }
