@@ -146,7 +146,11 @@ public final class Shipper: @unchecked Sendable {
             let waiting = grouped(state.pendingEvents + inFlightEvents)
             if let h = state.hold { return .degraded("\(h.message); holding \(waiting) events") }
             if let e = deadLetterError { return .degraded("dead letter not writable: \(e)") }
-            if let r = state.retrying { return .degraded("\(r); retrying, \(waiting) events waiting") }
+            if let r = state.retrying {
+                // A whole-output pause (failures in a row, or Retry-After) says for how long.
+                let pause = state.pausedUntil(now: clock.now()).map { ", all sending paused for \(($0 - clock.now() + 999_999_999) / 1_000_000_000) s" } ?? ""
+                return .degraded("\(r); retrying\(pause), \(waiting) events waiting")
+            }
             return .ok
         }
     }

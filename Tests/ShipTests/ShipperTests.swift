@@ -181,6 +181,24 @@ func containsEvent(_ events: [String], _ n: Int) -> Bool { events.contains { $0.
         #expect(!h.acks.contains(SourceID(1), 0))
     }
 
+    /// Retry-After pauses the whole output, and `/health` says for how long.
+    @Test func retryAfterPauseShowsInHealth() {
+        let h = Harness({ $0.retryAfterCap = 3_600_000_000_000 }) { n, _ in
+            n == 1 ? .success(TrackResponse(status: 503, retryAfter: "120")) : ok
+        }
+        h.push(mappedBatch(SourceID(1), 0..<5))
+        #expect(eventually { h.shipper.counters.snapshot.retries5xx == 1 })
+        let health = h.shipper.health
+        #expect(health == .degraded("HTTP 503 from the Track API; retrying, all sending paused for 120 s, 5 events waiting")
+                || health == .degraded("HTTP 503 from the Track API; retrying, all sending paused for 119 s, 5 events waiting"), "\(health)")
+        h.push(mappedBatch(SourceID(1), 5..<30))
+        #expect(eventually { h.shipper.input.isEmpty })
+        // Nothing else is sent meanwhile, although 25 more events are ready.
+        #expect(h.transport.requestCount == 1)
+        h.shipper.stop(deadline: h.clock.now() + 20_000_000)
+        #expect(h.transport.requestCount == 1 && h.acks.count == 0)
+    }
+
     /// 5% of requests answered 503 (every 20th): every line delivered once, and the only extra
     /// requests are the retries of the failed ones.
     @Test func fivePercent503CostsOnlyTheRetries() {
