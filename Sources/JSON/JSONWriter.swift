@@ -132,6 +132,17 @@ public struct JSONWriter: Sendable {
     /// `"…"` with the contents escaped; does not touch `needsComma`.
     @usableFromInline
     mutating func appendEscaped(_ s: UnsafeBufferPointer<UInt8>) {
+        JSONWriter.appendQuoted(utf8: s, to: &bytes)
+    }
+
+    /// Appends `s` as a JSON string (quoted, escaped minimally) to a plain byte buffer: for callers
+    /// that lay out their own JSON (no comma logic).
+    public static func appendQuoted(_ s: String, to bytes: inout [UInt8]) {
+        withUTF8(s) { appendQuoted(utf8: $0, to: &bytes) }
+    }
+
+    /// `appendQuoted` of UTF-8 bytes; they are escaped, not validated (pass valid UTF-8).
+    public static func appendQuoted(utf8 s: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
         bytes.append(0x22)
         var runStart = 0
         var k = 0
@@ -143,20 +154,15 @@ public struct JSONWriter: Sendable {
                 continue
             }
             if k > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: s[runStart..<k])) }
-            appendEscape(c)
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6) { buf in
+                let length = JSONWriter.escape(c, into: buf.baseAddress!)
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[0..<length]))
+            }
             k += 1
             runStart = k
         }
         if n > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: s[runStart..<n])) }
         bytes.append(0x22)
-    }
-
-    @usableFromInline
-    mutating func appendEscape(_ c: UInt8) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6) { buf in
-            let n = JSONWriter.escape(c, into: buf.baseAddress!)
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[0..<n]))
-        }
     }
 
     /// Writes the escape sequence of `c` (a quote, a backslash or a control character) and returns its
