@@ -38,8 +38,13 @@ struct EventBuilder: Sendable {
     private var dateCache = Timestamp.DateCache()
     let eventIDKey: String?
     let eventIDPath: JSONPath?
+    /// Every path the rules read; `cache` holds what they resolved to in the current line
+    /// (reset by the mapper after each parse), so each is looked up once per line.
+    let paths: JSONPathSet
+    var cache = JSONPathCache()
 
-    init(eventIDKey: String?) {
+    init(eventIDKey: String?, paths: JSONPathSet = JSONPathSet()) {
+        self.paths = paths
         self.eventIDKey = eventIDKey
         eventIDPath = eventIDKey.map { JSONPath(components: [$0]) }
         event.reserveCapacity(1024)
@@ -106,14 +111,14 @@ struct EventBuilder: Sendable {
         case .constant(let s):
             return .constant(s)
         case .single(let p):
-            switch p.resolve(in: doc) {
+            switch p.resolve(in: doc, paths, &cache) {
             case .node(let n): return .node(n)
             case .fallback: return .constant(p.fallback!)
             case .missing: return .missing(p)
             }
         case .mixed(let parts):
             text.removeAll(keepingCapacity: true)
-            switch CompiledTemplate.render(parts, doc, into: &text) {
+            switch CompiledTemplate.render(parts, doc, paths, &cache, into: &text) {
             case .rendered: return .text
             case .missing(let p): return .missing(p)
             case .notText(let p, let kind): return .notText(p, kind)
@@ -285,8 +290,8 @@ struct EventBuilder: Sendable {
         _ rule: CompiledRule, _ doc: JSONDocument, sourceKey: UInt64, offset: Int64
     ) throws(Rejection) {
         fromNodes.removeAll(keepingCapacity: true)
-        for (path, described) in rule.propertiesFrom {
-            guard let node = path.map({ doc.lookup($0) }) ?? doc.root else { continue }
+        for (handle, described) in rule.propertiesFrom {
+            guard let node = doc.resolve(handle, in: paths, cache: &cache) else { continue }
             let kind = doc.kind(node)
             if kind == .null { continue }
             guard kind == .object else { throw Rejection("properties_from: \"\(described)\" is \(kind.phrase), not an object") }
