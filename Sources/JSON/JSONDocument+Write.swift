@@ -47,6 +47,25 @@ extension JSONDocument {
         }
     }
 
+    /// `append` into a `ByteBuffer` (the mapping hot path): one `memcpy` when the node's source is
+    /// canonical, else the canonical form written in place.
+    public func append(_ n: JSONNode, to buffer: inout ByteBuffer) {
+        guard let e = entry(n.index) else {
+            buffer.append("null")
+            return
+        }
+        input.withUnsafeBufferPointer { all in
+            let src = all.baseAddress!
+            let start = Int(e.start)
+            let bound = Int(e.end) - start
+            if canonical || e.flags & TapeFlag.rewrite == 0 && e.kind < JSONKind.array.rawValue {
+                buffer.append(src + start, count: bound)
+            } else {
+                buffer.commit(writeCanonical(Int(n.index), src, into: buffer.reserve(bound)))
+            }
+        }
+    }
+
     /// Writes a member's key as an escaped JSON string followed by `:` (a copy of the source bytes unless
     /// the key's escapes need rewriting).
     public func writeKey(_ k: JSONKey, to w: inout JSONWriter) {

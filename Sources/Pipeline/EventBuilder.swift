@@ -25,9 +25,8 @@ import JSON
 /// this module costs a generic-metadata lookup per call, which measured as a sixth of the
 /// mapping time: the hot path uses only non-generic calls into the JSON module.)
 struct EventBuilder: Sendable {
-    /// `build` appends the event here. `Mapper.map` lends the batch's own buffer (so the event is
-    /// written once, where it is sent from); `mapLine` empties it first.
-    var event: [UInt8] = []
+    /// The event built by the last successful `build` (garbage after a rejection).
+    private(set) var event = ByteBuffer(capacity: 1024)
     private var w = JSONWriter(capacity: 512)
     /// Decoded text of a mixed template.
     private var text: [UInt8] = []
@@ -47,14 +46,13 @@ struct EventBuilder: Sendable {
         self.paths = paths
         self.eventIDKey = eventIDKey
         eventIDPath = eventIDKey.map { JSONPath(components: [$0]) }
-        event.reserveCapacity(1024)
         text.reserveCapacity(256)
     }
 
     /// Appends literal JSON text (static strings: no allocation, no reference counting).
     @inline(__always)
     private mutating func append(_ literal: StaticString) {
-        event.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+        event.append(literal)
     }
 
     /// Why a line makes no event; a typed error so that throwing costs no existential box.
@@ -63,12 +61,14 @@ struct EventBuilder: Sendable {
         init(_ reason: String) { self.reason = reason }
     }
 
-    /// Appends the event to `event`; returns the rejection reason instead when the line cannot
-    /// make a valid event (`event` is then as it was).
+    /// Builds the event into `event`; returns the rejection reason instead when the line cannot
+    /// make a valid event (`event` then holds garbage).
     mutating func build(
         _ rule: CompiledRule, _ doc: JSONDocument, readTime: Int64, sourceKey: UInt64, offset: Int64
     ) -> String? {
-        let mark = event.count
+        // The one uniqueness check per event; the appends below then write through a pointer.
+        event.makeUnique()
+        event.removeAll()
         do throws(Rejection) {
             append(#"{"event_name":"#)
             try writeEventName(rule, doc)
@@ -83,7 +83,6 @@ struct EventBuilder: Sendable {
             event.append(UInt8(ascii: "}"))
             return nil
         } catch {
-            event.removeSubrange(mark...)
             return error.reason
         }
     }
@@ -165,7 +164,7 @@ struct EventBuilder: Sendable {
 
     private mutating func writeEventName(_ rule: CompiledRule, _ doc: JSONDocument) throws(Rejection) {
         if let quoted = rule.quotedEventName {
-            event.append(contentsOf: quoted)
+            event.append(quoted)
             return
         }
         switch evaluate(rule.eventName, doc) {
@@ -204,7 +203,7 @@ struct EventBuilder: Sendable {
     /// A string as is, a number as its decimal text (`12345678901234567891` → `"12345678901234567891"`).
     private mutating func writeUserID(_ rule: CompiledRule, _ doc: JSONDocument) throws(Rejection) {
         if let quoted = rule.quotedUserID {
-            event.append(contentsOf: quoted)
+            event.append(quoted)
             return
         }
         switch evaluate(rule.userID, doc) {
@@ -221,7 +220,7 @@ struct EventBuilder: Sendable {
             case .number:
                 // Number text never needs escaping.
                 event.append(UInt8(ascii: "\""))
-                event.append(contentsOf: doc.rawBytes(n))
+                doc.append(n, to: &event)
                 event.append(UInt8(ascii: "\""))
             case let kind:
                 throw EventBuilder.wrongKind("user_id", EventBuilder.placeholder(rule.userID)!, kind, wanted: "a string or a number")
@@ -329,7 +328,7 @@ struct EventBuilder: Sendable {
                     }
                 }
                 hasMembers = w.bytes.count > 1
-                event.append(contentsOf: w.bytes)
+                event.append(w.bytes)
             }
             try appendEntries(rule.properties, "properties", doc, hasMembers: &hasMembers, evaluated: true)
         } else {
@@ -366,7 +365,7 @@ struct EventBuilder: Sendable {
             }
             if hasMembers { event.append(UInt8(ascii: ",")) }
             hasMembers = true
-            event.append(contentsOf: entry.keyPrefix)
+            event.append(entry.keyPrefix)
             switch value {
             case .node(let n): appendNode(n, doc)
             case .constant(let s): appendString(s)
@@ -411,7 +410,7 @@ struct EventBuilder: Sendable {
         if hasMembers {
             event.append(UInt8(ascii: "}"))
         } else {
-            event.removeSubrange(mark...)
+            event.truncate(to: mark)
         }
     }
 

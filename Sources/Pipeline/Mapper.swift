@@ -47,7 +47,7 @@ public struct Mapper: Sendable {
         builder = EventBuilder(eventIDKey: configuration.eventIDKey, paths: paths)
     }
 
-    /// What happened to one line, by rule index; an event was appended to `builder.event`.
+    /// What happened to one line, by rule index; the event itself is in `builder.event`.
     enum Step: Equatable {
         case event(rule: Int)
         case dropped(rule: Int?)
@@ -81,16 +81,15 @@ public struct Mapper: Sendable {
     /// `sourceKey` identifies the file for the event id (see `EventID`).
     public mutating func map(_ batch: LineBatch, sourceKey: UInt64, into out: inout MappedBatch) {
         out.source = batch.source
-        // The builder appends each event straight to the batch's bytes (no copy per event); a
-        // rejected line leaves them as they were.
-        swap(&builder.event, &out.eventBytes)
-        defer { swap(&builder.event, &out.eventBytes) }
         for line in batch.lines {
             let text = batch.bytes[line.textStart..<line.textEnd]
-            let start = builder.event.count
             switch step(text, truncated: line.truncated, readTime: batch.readTime, sourceKey: sourceKey, offset: line.start) {
             case .event:
-                out.events.append(EventRecord(byteStart: start, byteEnd: builder.event.count, start: line.start, end: line.end))
+                // One copy of the finished event into the batch (the builder wrote it through a
+                // pointer, piece by piece).
+                let start = out.eventBytes.count
+                builder.event.withBytes { out.eventBytes.append(contentsOf: $0) }
+                out.events.append(EventRecord(byteStart: start, byteEnd: out.eventBytes.count, start: line.start, end: line.end))
             case .dropped:
                 out.others.append(NonEventRecord(start: line.start, end: line.end, rejection: nil, lineHead: []))
             case .rejected(let reason, _):
@@ -115,10 +114,9 @@ public struct Mapper: Sendable {
     public mutating func mapLine(
         _ text: ArraySlice<UInt8>, readTime: Int64, sourceKey: UInt64 = 0, offset: Int64 = 0
     ) -> MapResult {
-        builder.event.removeAll(keepingCapacity: true)
         switch step(text, truncated: false, readTime: readTime, sourceKey: sourceKey, offset: offset) {
         case .event(let i):
-            let json = builder.event
+            let json = builder.event.withBytes { Array($0) }
             return .event(json: json, rule: rules[i].name, warnings: Mapper.catalogueWarnings(json))
         case .dropped(let i):
             return .dropped(rule: i.map { rules[$0].name })
