@@ -21,7 +21,7 @@ public struct BatchBuilder: Sendable {
     /// Clock time of the open batch's first event.
     public private(set) var openedAt: Int64?
 
-    public init(maxEvents: Int = 500, maxBytes: Int = 1_000_000, linger: Int64 = 1_000_000_000) {
+    public init(maxEvents: Int, maxBytes: Int, linger: Int64) {
         self.maxEvents = max(1, maxEvents)
         self.maxBytes = max(3, maxBytes)
         self.linger = max(0, linger)

@@ -26,6 +26,9 @@ import Ship
 /// | `buffer_limit_bytes` | gauge | `[limits] buffer_bytes` |
 /// | `lag_bytes{path}` | gauge | per checkpointed file: size − checkpointed offset |
 /// | `sources` | gauge | files and pipes currently tracked |
+/// | `journal_checkpoint_timestamp_seconds{input}` | gauge | journal: time of the checkpointed entry |
+/// | `journal_read_timestamp_seconds{input}` | gauge | journal: time of the last entry read |
+/// | `journal_lag_seconds{input}` | gauge | journal: read minus checkpointed entry time (in flight) |
 /// | `healthy` | gauge | 1 ok, 0 degraded (the reason is on `/health`) |
 /// | `request_duration_seconds` | histogram | time inside `transport.post` |
 /// | `up` | gauge | 1 while the daemon answers |
@@ -69,6 +72,17 @@ enum Metrics {
         p.family("tracktail_lag_bytes", .gauge, help: "Bytes written to a checkpointed file but not yet done.")
         for (path, bytes) in lag { p.sample("tracktail_lag_bytes", labels: ["path": path], Int(bytes)) }
         p.gauge("tracktail_sources", help: "Files and pipes currently tracked.", topology.tailer.sourceCount)
+        let journals = topology.tailer.journalProgress()
+        if !journals.isEmpty {
+            p.family("tracktail_journal_checkpoint_timestamp_seconds", .gauge, help: "Time of the journal entry the checkpoint stands at.")
+            for j in journals { p.sample("tracktail_journal_checkpoint_timestamp_seconds", labels: ["input": j.input], Double(j.checkpoint?.realtime ?? 0) / 1e6) }
+            p.family("tracktail_journal_read_timestamp_seconds", .gauge, help: "Time of the last journal entry read.")
+            for j in journals { p.sample("tracktail_journal_read_timestamp_seconds", labels: ["input": j.input], Double(j.latest?.realtime ?? 0) / 1e6) }
+            p.family("tracktail_journal_lag_seconds", .gauge, help: "Entry time read minus entry time checkpointed (entries in flight).")
+            for j in journals {
+                p.sample("tracktail_journal_lag_seconds", labels: ["input": j.input], Double(max(0, (j.latest?.realtime ?? 0) - (j.checkpoint?.realtime ?? 0))) / 1e6)
+            }
+        }
         p.gauge("tracktail_healthy", help: "1 when events flow, 0 when the output is degraded (see /health for why).", health == .ok ? 1 : 0)
 
         let buckets = zip(LatencyHistogram.bounds, latency.counts).map { (upperBound: Double($0) / 1e9, count: $1) }

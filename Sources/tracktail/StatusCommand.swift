@@ -13,8 +13,9 @@ enum StatusCommand {
         let config = try Configuration.load(path: args["--config"] ?? Configuration.defaultPath)
         let dir = config.state.directory
         let entries: [CheckpointEntry]
+        let cursors: [JournalCheckpoint]
         do {
-            entries = try CheckpointFile.read(stateDirectory: dir)
+            (entries, cursors) = try CheckpointFile.readAll(stateDirectory: dir)
         } catch {
             throw CommandFailure("cannot read the checkpoint in \(dir): \(error)", code: .ioError)
         }
@@ -37,6 +38,23 @@ enum StatusCommand {
             }
         }
 
+        // Journal inputs: the checkpointed entry, and how far behind the newest matching entry it is.
+        struct JournalRow {
+            var input: String
+            var checkpoint: JournalCheckpoint?
+            var newest: (cursor: String, realtime: Int64)?
+            var lagSeconds: Double? {
+                guard let newest else { return checkpoint == nil ? nil : 0 }
+                guard let c = checkpoint else { return nil }
+                return newest.cursor == c.cursor ? 0 : max(0, Double(newest.realtime - c.realtime) / 1e6)
+            }
+        }
+        var journals: [JournalRow] = []
+        for (i, input) in config.inputs.enumerated() where input.kind == .journal {
+            let spec = config.tailConfiguration(once: true).inputs[i].journal!
+            journals.append(JournalRow(input: input.name, checkpoint: cursors.first { $0.input == input.name }, newest: JournalProbe.newest(spec)))
+        }
+
         if args.has("--json") {
             var w = JSONWriter()
             w.beginObject()
@@ -57,6 +75,20 @@ enum StatusCommand {
                 w.endObject()
             }
             w.endArray()
+            w.key("journals"); w.beginArray()
+            for j in journals {
+                w.beginObject()
+                w.key("input"); w.string(j.input)
+                if let c = j.checkpoint {
+                    w.key("cursor"); w.string(c.cursor)
+                    w.key("time"); w.string(Timestamp(epochNanoseconds: c.realtime * 1000).description)
+                    w.key("updated"); w.string(Timestamp(epochNanoseconds: c.updated).description)
+                }
+                if let newest = j.newest { w.key("newest_time"); w.string(Timestamp(epochNanoseconds: newest.realtime * 1000).description) }
+                if let lag = j.lagSeconds { w.key("lag_seconds"); w.number(text: String(lag)) }
+                w.endObject()
+            }
+            w.endArray()
             w.key("dead_letter_records"); w.int(Int64(deadLetters))
             w.endObject()
             StandardStreams.out(w.bytes + [0x0A])
@@ -74,6 +106,16 @@ enum StatusCommand {
             if let size = r.size, let lag { out += ", size \(size), lag \(lag) bytes" }
             if !r.note.isEmpty { out += " (\(r.note))" }
             out += "\n  updated \(Timestamp(epochNanoseconds: r.entry.updated).description)\n"
+        }
+        for j in journals {
+            out += "journal input \(j.input)\n"
+            if let c = j.checkpoint {
+                out += "  cursor \(c.cursor)\n  entry time \(Timestamp(epochNanoseconds: c.realtime * 1000).description)"
+                if let lag = j.lagSeconds { out += ", lag \(lag) s behind the newest matching entry" }
+                out += "\n  updated \(Timestamp(epochNanoseconds: c.updated).description)\n"
+            } else {
+                out += "  no cursor yet" + (j.newest == nil ? " (no matching entry in the journal)" : "") + "\n"
+            }
         }
         out += "files: \(rows.count), total lag: \(totalLag) bytes, dead-letter records: \(deadLetters)\n"
         StandardStreams.out(out)

@@ -59,8 +59,7 @@ final class Topology: Sendable {
         self.tailer = tailer
         shipper = Shipper(
             configuration: config.shipConfiguration(), transport: transport,
-            deadLetter: DeadLetter(directory: ShipConfiguration.deadLetterDirectory(stateDirectory: config.state.directory),
-                                   capBytes: Int64(config.output.deadLetterMaxBytes)),
+            deadLetter: config.deadLetter(),
             clock: SystemTime(),
             sourcePath: { tailer.sourceInfo($0)?.path ?? "source \($0)" },
             acknowledge: { tailer.acknowledge($0, start: $1, end: $2) },
@@ -98,7 +97,7 @@ final class Topology: Sendable {
             out.eventBytes.removeAll(keepingCapacity: true)
             out.events.removeAll(keepingCapacity: true)
             out.others.removeAll(keepingCapacity: true)
-            mapper.map(batch, sourceKey: tailer.sourceInfo(batch.source)?.key ?? 0, into: &out)
+            mapper.map(batch, sourceKey: batch.sourceKey, into: &out)
             stats.linesRead.add(batch.lines.count, ordering: .relaxed)
             stats.eventsMapped.add(out.events.count, ordering: .relaxed)
             var rejected = 0
