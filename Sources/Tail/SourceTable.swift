@@ -94,9 +94,11 @@ final class SourceTable: @unchecked Sendable {
 
     // MARK: Reader side
 
-    func add(_ id: SourceID, info: SourceInfo, base: Int64, descriptor: FileDescriptor?, checkpointed: Bool, cursors: CursorTrail? = nil) {
+    /// `done`: ranges past `base` already done (from the checkpoint; the reader skips them).
+    func add(_ id: SourceID, info: SourceInfo, base: Int64, done: [Range<Int64>] = [], descriptor: FileDescriptor?, checkpointed: Bool,
+             cursors: CursorTrail? = nil) {
         lock.withLock {
-            sources[id] = Source(info: info, tracker: AckTracker(base: base), emittedEnd: base, descriptor: descriptor,
+            sources[id] = Source(info: info, tracker: AckTracker(base: base, done: done), emittedEnd: base, descriptor: descriptor,
                                  checkpointed: checkpointed, updated: SystemClock.wallNanoseconds(), cursors: cursors)
         }
     }
@@ -211,7 +213,8 @@ final class SourceTable: @unchecked Sendable {
         lock.withLock {
             guard var s = sources[source] else { return 0 }
             let before = s.tracker.checkpoint
-            var release = s.tracker.markDone(start: start, end: end)
+            let added = s.tracker.markDone(start: start, end: end)
+            var release = added
             if !s.truncated.isEmpty {
                 s.truncated.removeAll { t in
                     guard t.start >= start && t.start < end else { return false }
@@ -288,7 +291,8 @@ final class SourceTable: @unchecked Sendable {
             }
             rows.append(.init(entry: s.tail.map {
                 CheckpointEntry(input: s.info.input, path: s.info.path, identity: identity, fingerprint: fp,
-                                offset: $0.offset, tailLength: $0.length, tailHash: $0.hash, key: s.info.key, updated: s.updated)
+                                offset: $0.offset, tailLength: $0.length, tailHash: $0.hash, key: s.info.key, updated: s.updated,
+                                done: s.tracker.doneRanges(limit: CheckpointEntry.maxDoneRanges))
             }, checkpointed: true))
         }
         let files = CheckpointSelection.entries(rows: rows, unclaimed: Array(unclaimed.values),

@@ -353,10 +353,11 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         h.clearDelivered()
         h.holdAcks = false
         try h.start(h.configuration())
-        #expect(eventually { h.texts.count == 40 })
+        // 70..<80 was acknowledged past the gap: saved as a done range, not read again.
+        #expect(eventually { h.texts.count == 30 })
         #expect(h.settled(["r.log"]))
         h.stop()
-        expectExactly(h, Array(all[60...]))
+        expectExactly(h, Array(all[60..<70] + all[80...]))
     }
 
     /// Rotated while we were stopped, out of the globs: the rest of the old file is still read.
