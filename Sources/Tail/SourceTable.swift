@@ -56,11 +56,18 @@ final class SourceTable: @unchecked Sendable {
     private let forgetAfter: Int64
     /// Wakes the reader (its event descriptor); called under the lock, never after `close`.
     private let wakeReader: @Sendable () -> Void
+    /// Wakes the checkpoint thread (the leading edge, see `CheckpointSchedule`): called under
+    /// the lock by the first acknowledgement after `armCheckpointWake`, so once per write, not
+    /// once per acknowledgement.
+    private let wakeCheckpoint: @Sendable () -> Void
+    private var checkpointArmed = true
     private var closed = false
 
-    init(entries: [CheckpointEntry], cursors: [JournalCheckpoint], forgetAfter: Int64, wakeReader: @escaping @Sendable () -> Void) {
+    init(entries: [CheckpointEntry], cursors: [JournalCheckpoint], forgetAfter: Int64, wakeReader: @escaping @Sendable () -> Void,
+         wakeCheckpoint: @escaping @Sendable () -> Void = {}) {
         self.forgetAfter = forgetAfter
         self.wakeReader = wakeReader
+        self.wakeCheckpoint = wakeCheckpoint
         for e in entries { unclaimed[e.identity] = e }
         for c in cursors { unclaimedCursors[c.input] = c }
     }
@@ -226,6 +233,10 @@ final class SourceTable: @unchecked Sendable {
                 s.updated = SystemClock.wallNanoseconds()
                 s.cursors?.advance(to: s.tracker.checkpoint)
             }
+            if checkpointArmed && added > 0 && (s.checkpointed || s.cursors != nil) {
+                checkpointArmed = false
+                wakeCheckpoint()
+            }
             if let w = s.wakeReaderAt, s.tracker.checkpoint >= w {
                 s.wakeReaderAt = nil
                 // Under the lock: `close` closes the event under it too (never a reused fd).
@@ -240,6 +251,9 @@ final class SourceTable: @unchecked Sendable {
             return release
         }
     }
+
+    /// The next acknowledgement wakes the checkpoint thread (called before each write).
+    func armCheckpointWake() { lock.withLock { checkpointArmed = true } }
 
     func info(_ id: SourceID) -> SourceInfo? { lock.withLock { sources[id]?.info } }
 

@@ -68,4 +68,36 @@ import Testing
         #expect(duplicates <= 1_000, "at most the batches in flight (max_in_flight 2 × 500 events), not \(duplicates)")
         #expect(api.noSeqCount == 0)
     }
+
+    /// 15 kill -9 / restart cycles, each 0–500 ms after the start, while lines are appended:
+    /// nothing is lost, and because the first checkpoint is written as soon as the first lines
+    /// are acknowledged (not a second later, after the kill), each restart goes on from there
+    /// instead of re-sending everything since the first start (before: several times the total).
+    @Test func crashLoopDuplicatesStayBelowTheTotal() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let api = try FakeTrackAPI(keepsBodies: false, keepsEvents: false, fastChecks: true)
+        defer { api.stop() }
+        let log = dir.appendingPathComponent("app.log")
+        let perCycle = 300, cycles = 15, total = perCycle * (cycles + 1)
+        let config = dir.appendingPathComponent("t.toml")
+        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
+            .write(to: config, atomically: true, encoding: .utf8)
+        var rng = SystemRandomNumberGenerator()
+        for cycle in 0..<cycles {
+            try Harness.append(Harness.lines(cycle * perCycle..<(cycle + 1) * perCycle), to: log)
+            let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env)
+            Thread.sleep(forTimeInterval: Double.random(in: 0.0...0.5, using: &rng))
+            daemon.kill9()
+        }
+        try Harness.append(Harness.lines(cycles * perCycle..<total), to: log)
+        let last = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env)
+        #expect(Harness.waitUntil(seconds: 180) { api.uniqueCount >= total }, "\(api.summary)\n\(last.log)")
+        #expect(last.stop() == 0)
+        let duplicates = api.duplicateCount
+        print("crash loop: \(cycles) kill -9 cycles, \(total) lines, \(duplicates) duplicates (\(api.acceptedCount) accepted)")
+        #expect(api.missingSeqs(0..<total).isEmpty, "nothing lost")
+        #expect(api.noSeqCount == 0)
+        #expect(duplicates < total, "\(duplicates) duplicates for \(total) lines")
+    }
 }

@@ -416,6 +416,8 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         h.stop()
         // The good copy becomes `.prev`; the current file is garbage.
         let main = CheckpointFile.path(stateDirectory: h.state)
+        // An earlier write (after the first acknowledgements) may have left a `.prev` already.
+        try? FileManager.default.removeItem(atPath: CheckpointFile.previousPath(stateDirectory: h.state))
         try FileManager.default.moveItem(atPath: main, toPath: CheckpointFile.previousPath(stateDirectory: h.state))
         try Data("{\"version\":1,\"entries\":[{\"inp".utf8).write(to: URL(fileURLWithPath: main))
 
