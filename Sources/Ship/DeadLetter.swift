@@ -34,19 +34,12 @@ public final class DeadLetter: Sendable {
         var size: Int64
     }
 
-    public init(directory: String, capBytes: Int64 = 64 << 20) {
+    /// `output.dead_letter_max_bytes` when the configuration does not say.
+    public static let defaultCapBytes: Int64 = 64 << 20
+
+    public init(directory: String, capBytes: Int64 = defaultCapBytes) {
         self.directory = directory
         self.capBytes = max(4_096, capBytes)
-    }
-
-    /// The dead letter of a state directory, as `[state] directory` and the output's cap say.
-    public convenience init(stateDirectory: String, capBytes: Int64 = 64 << 20) {
-        self.init(directory: ShipConfiguration.deadLetterDirectory(stateDirectory: stateDirectory), capBytes: capBytes)
-    }
-
-    /// The dead letter a configuration names (`deadLetterDirectory`, `deadLetterCap`).
-    public convenience init(configuration c: ShipConfiguration) {
-        self.init(directory: c.deadLetterDirectory, capBytes: c.deadLetterCap)
     }
 
     deinit { state.withLock { $0?.fd.close() } }

@@ -41,6 +41,11 @@ public struct OutgoingBatch: Sendable, Equatable {
     public func byteCount(appending count: Int) -> Int { closedByteCount + count + (events.isEmpty ? 0 : 1) }
 
     mutating func append(_ json: some Collection<UInt8>, source: SourceID, start: Int64, end: Int64) {
+        if let _ = json.withContiguousStorageIfAvailable({ append(bytes: $0, source: source, start: start, end: end) }) { return }
+        Array(json).withUnsafeBufferPointer { append(bytes: $0, source: source, start: start, end: end) }
+    }
+
+    mutating func append(bytes json: UnsafeBufferPointer<UInt8>, source: SourceID, start: Int64, end: Int64) {
         if !events.isEmpty { body.append(UInt8(ascii: ",")) }
         let s = body.count
         body.append(contentsOf: json)

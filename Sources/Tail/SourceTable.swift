@@ -52,6 +52,8 @@ final class SourceTable: @unchecked Sendable {
     /// Bumped by every change to the above, so an idle tailer does not even build a snapshot.
     private var changes: UInt64 = 0
     private var stopping = false
+    /// FIFO paths whose spool is at its cap (set by the reader).
+    private var blocked: Set<String> = []
     private var readingDone = false
     private let forgetAfter: Int64
     /// Wakes the reader (its event descriptor); called under the lock, never after `close`.
@@ -210,6 +212,15 @@ final class SourceTable: @unchecked Sendable {
             return false
         }
     }
+
+    /// The reader found a pipe's spool full (`true`) or read it again (`false`).
+    func setPipeBlocked(_ path: String, _ isBlocked: Bool) {
+        lock.withLock {
+            if isBlocked { blocked.insert(path) } else { blocked.remove(path) }
+        }
+    }
+
+    var blockedPipes: [String] { lock.withLock { blocked.sorted() } }
 
     // MARK: Downstream side
 

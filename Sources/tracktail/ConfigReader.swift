@@ -46,11 +46,6 @@ struct ConfigReader {
         try string(key) ?? d
     }
 
-    mutating func requiredString(_ key: String) throws(ConfigurationError) -> String {
-        guard let s = try string(key) else { throw error(nil, "missing required key \"\(key)\"") }
-        return s
-    }
-
     mutating func nonEmptyString(_ key: String) throws(ConfigurationError) -> String? {
         guard let s = try string(key) else { return nil }
         if s.isEmpty { throw error(key, "must not be empty") }

@@ -2,6 +2,7 @@ import HTTP
 import Pipeline
 import Posix
 import Runtime
+import Ship
 import TOML
 
 extension Configuration {
@@ -150,9 +151,9 @@ extension Configuration {
             try t.finish(known: ["type"])
             return o
         }
-        if let url = try t.nonEmptyString("url") { o.url = url }
-        o.allowInsecureHTTP = try t.bool("allow_insecure_http", default: false)
-        try validateURL(o.url, allowInsecure: o.allowInsecureHTTP, t)
+        if let url = try t.nonEmptyString("url") { o.endpoint.url = url }
+        o.allowInsecureHTTP = try t.bool("allow_insecure_http", default: o.allowInsecureHTTP)
+        try validateURL(o.endpoint.url, allowInsecure: o.allowInsecureHTTP, t)
 
         var sources: [TokenSource] = []
         if let n = try t.nonEmptyString("token_env") { sources.append(.environment(n)) }
@@ -168,29 +169,33 @@ extension Configuration {
             throw t.error(nil, "an http output needs a token: token_env = \"TRACKTAIL_TOKEN\", token_file = \"/path\" or token_credential = \"name\"")
         }
         o.token = token
-        o.apiKeyHeader = try t.nonEmptyString("api_key_header")
-        o.bearer = try t.bool("bearer", default: o.apiKeyHeader == nil)
-        if !o.bearer && o.apiKeyHeader == nil {
+        var e = o.endpoint
+        e.apiKeyHeader = try t.nonEmptyString("api_key_header")
+        e.bearer = try t.bool("bearer", default: e.bearer && e.apiKeyHeader == nil)
+        if !e.bearer && e.apiKeyHeader == nil {
             throw t.error("bearer", "with bearer = false, set api_key_header so that the token is sent at all")
         }
-        o.maxEvents = try t.int("batch_max_events", default: o.maxEvents, range: 1...1000)
-        o.maxBytes = try t.bytes("batch_max_bytes", default: o.maxBytes, range: 1024...2_000_000)
-        o.linger = try t.duration("linger", default: o.linger, range: 0...60_000_000_000)
-        o.maxInFlight = try t.int("max_in_flight", default: o.maxInFlight, range: 1...16)
-        o.connectTimeout = try t.duration("connect_timeout", default: o.connectTimeout, range: 100_000_000...300_000_000_000)
-        o.requestTimeout = try t.duration("request_timeout", default: o.requestTimeout, range: 100_000_000...600_000_000_000)
-        o.caFile = try t.nonEmptyString("ca_file").map { resolve($0, file: t.file) }
+        var c = o.shipping
+        c.maxEvents = try t.int("batch_max_events", default: c.maxEvents, range: 1...ShipConfiguration.apiMaxEvents)
+        c.maxBytes = try t.bytes("batch_max_bytes", default: c.maxBytes, range: 1024...ShipConfiguration.apiMaxBytes)
+        c.linger = try t.duration("linger", default: c.linger, range: 0...60_000_000_000)
+        c.maxInFlight = try t.int("max_in_flight", default: c.maxInFlight, range: 1...16)
+        e.connectTimeout = try t.duration("connect_timeout", default: e.connectTimeout, range: 100_000_000...300_000_000_000)
+        e.requestTimeout = try t.duration("request_timeout", default: e.requestTimeout, range: 100_000_000...600_000_000_000)
+        e.caFile = try t.nonEmptyString("ca_file").map { resolve($0, file: t.file) }
         if let proxy = try t.nonEmptyString("proxy") {
             guard proxy.hasPrefix("http://") else { throw t.error("proxy", "only http:// proxies are supported (CONNECT tunnel), got \"\(proxy)\"") }
-            o.proxy = proxy
+            e.proxy = proxy
         }
-        o.retryInitial = try t.duration("retry_initial", default: o.retryInitial, range: 10_000_000...60_000_000_000)
-        o.retryMax = try t.duration("retry_max", default: o.retryMax, range: 10_000_000...3_600_000_000_000)
-        o.retryAfterMax = try t.duration("retry_after_max", default: o.retryAfterMax, range: 0...86_400_000_000_000)
-        o.holdRetry = try t.duration("hold_retry", default: o.holdRetry, range: 100_000_000...86_400_000_000_000)
+        c.backoffBase = try t.duration("retry_initial", default: c.backoffBase, range: 10_000_000...60_000_000_000)
+        c.backoffCap = try t.duration("retry_max", default: c.backoffCap, range: 10_000_000...3_600_000_000_000)
+        c.retryAfterCap = try t.duration("retry_after_max", default: c.retryAfterCap, range: 0...86_400_000_000_000)
+        c.holdRetryInterval = try t.duration("hold_retry", default: c.holdRetryInterval, range: 100_000_000...86_400_000_000_000)
         o.drainTimeout = try t.duration("drain_timeout", default: o.drainTimeout, range: 0...600_000_000_000)
-        o.deadLetterMaxBytes = try t.bytes("dead_letter_max_bytes", default: o.deadLetterMaxBytes, range: 65536...1_099_511_627_776)
-        o.gzip = try t.choice("compression", ["none", "gzip"], default: "none") == "gzip"
+        o.deadLetterMaxBytes = Int64(try t.bytes("dead_letter_max_bytes", default: Int(o.deadLetterMaxBytes), range: 65536...1_099_511_627_776))
+        e.gzip = try t.choice("compression", ["none", "gzip"], default: e.gzip ? "gzip" : "none") == "gzip"
+        o.endpoint = e
+        o.shipping = c
         try t.finish(known: ["type", "url", "allow_insecure_http", "token_env", "token_file", "token_credential", "api_key_header", "bearer",
                              "batch_max_events", "batch_max_bytes", "linger", "max_in_flight", "connect_timeout", "request_timeout",
                              "ca_file", "proxy", "retry_initial", "retry_max", "retry_after_max", "hold_retry", "drain_timeout",

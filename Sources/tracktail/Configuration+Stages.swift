@@ -24,20 +24,26 @@ extension Configuration {
     }
 
     func shipConfiguration() -> ShipConfiguration {
-        var c = ShipConfiguration()
-        c.maxEvents = output.maxEvents
-        c.maxBytes = output.maxBytes
-        c.linger = output.linger
-        c.maxInFlight = output.maxInFlight
-        c.backoffBase = output.retryInitial
-        c.backoffCap = output.retryMax
-        c.retryAfterCap = output.retryAfterMax
-        c.holdRetryInterval = output.holdRetry
-        c.deadLetterDirectory = ShipConfiguration.deadLetterDirectory(stateDirectory: state.directory)
-        c.deadLetterCap = Int64(output.deadLetterMaxBytes)
+        var c = output.shipping
         if output.kind == .stdout {
             c.maxInFlight = 1   // keeps stdout in line order
         }
         return c
+    }
+
+    /// The dead letter under the state directory, with the output's cap.
+    func deadLetter() -> DeadLetter {
+        DeadLetter(directory: ShipConfiguration.deadLetterDirectory(stateDirectory: state.directory), capBytes: output.deadLetterMaxBytes)
+    }
+
+    /// The `http` output's transport, with the token read from where the configuration says.
+    func httpTransport() throws(CommandFailure) -> HTTPTrackTransport {
+        let token = try Token.load(output.token)
+        do {
+            return try HTTPTrackTransport(output.endpoint, poolSize: output.shipping.maxInFlight,
+                                          userAgent: "tracktail/\(Help.version)", token: token)
+        } catch {
+            throw CommandFailure(error.description, code: .config)
+        }
     }
 }

@@ -86,7 +86,7 @@ enum ReplayCommand {
         switch config.output.kind {
         case .stdout: transport = StdoutTransport()
         case .http:
-            let t = try HTTPTrackTransport(config.output, token: try Token.load(config.output.token))
+            let t = try config.httpTransport()
             http = t
             transport = t
         }
@@ -94,7 +94,7 @@ enum ReplayCommand {
         let done = Atomic<Int>(0)
         let shipper = Shipper(
             configuration: config.shipConfiguration(), transport: transport,
-            deadLetter: DeadLetter(directory: replayDirectory, capBytes: Int64(config.output.deadLetterMaxBytes)),
+            deadLetter: DeadLetter(directory: replayDirectory, capBytes: config.output.deadLetterMaxBytes),
             clock: SystemTime(), sourcePath: { id in Int(id.rawValue) < records.count ? records[Int(id.rawValue)].source : "replay" },
             acknowledge: { _, _, _ in done.add(1, ordering: .relaxed) }, logger: logger)
         shipper.start()

@@ -26,7 +26,7 @@ enum RunCommand {
         case .stdout:
             transport = StdoutTransport()
         case .http:
-            let t = try HTTPTrackTransport(config.output, token: try Token.load(config.output.token))
+            let t = try config.httpTransport()
             httpTransport = t
             transport = t
         }

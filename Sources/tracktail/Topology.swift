@@ -59,8 +59,7 @@ final class Topology: Sendable {
         self.tailer = tailer
         shipper = Shipper(
             configuration: config.shipConfiguration(), transport: transport,
-            deadLetter: DeadLetter(directory: ShipConfiguration.deadLetterDirectory(stateDirectory: config.state.directory),
-                                   capBytes: Int64(config.output.deadLetterMaxBytes)),
+            deadLetter: config.deadLetter(),
             clock: SystemTime(),
             sourcePath: { tailer.sourceInfo($0)?.path ?? "source \($0)" },
             acknowledge: { tailer.acknowledge($0, start: $1, end: $2) },
