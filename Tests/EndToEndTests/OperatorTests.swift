@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+/// Operator experience (issue 10): configuration errors all at once, tokens with control
+/// characters, inputs that read nothing, the dead letter and its replay, docs that match /metrics.
+@Suite(.serialized) struct OperatorTests {
+    /// Every problem of a file in one run, in file order, each `file:line:column: key: message`;
+    /// an unknown key is reported even though the required `[[input]]` table is missing.
+    @Test func allConfigurationErrorsInOneRun() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let config = dir.appendingPathComponent("t.toml")
+        try """
+        [limits]
+        bufer_bytes = 10
+        max_open_files = "x"
+
+        [[rule]]
+        event_name = "{e}"
+        user_id = "{u}"
+        when = { field = "level", equalz = "x" }
+
+        [outptu]
+        url = "x"
+        """.write(to: config, atomically: true, encoding: .utf8)
+        for command in ["check", "run"] {
+            let r = try Harness.run([command, "--config", config.path])
+            #expect(r.status == 78, "\(command): \(r.stderr)")
+            let lines = r.stderr.split(separator: "\n").map(String.init)
+            #expect(lines.first == "tracktail: 5 configuration errors:", "\(r.stderr)")
+            let expected = [
+                "\(config.path):1:1: input: no [[input]] table",
+                "\(config.path):2:1: limits.bufer_bytes: unknown key (did you mean \"buffer_bytes\"?)",
+                "\(config.path):3:18: limits.max_open_files: expected an integer, found a string",
+                "\(config.path):8:27: rule[0].when: unknown operator \"equalz\"",
+                "\(config.path):10:2: outptu: unknown key (did you mean \"output\"?)",
+            ]
+            #expect(lines.count == expected.count + 1, "\(r.stderr)")
+            for (line, prefix) in zip(lines.dropFirst(), expected) {
+                #expect(line.hasPrefix(prefix), "\(line) should start with \(prefix)")
+            }
+        }
+    }
+
+    /// More than the limit: the first 20 in file order, then how many more.
+    @Test func manyErrorsAreCutAtTwenty() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let config = dir.appendingPathComponent("t.toml")
+        var text = Harness.stdoutConfig(state: dir, log: dir.appendingPathComponent("a.log")) + "\n[limits]\n"
+        for i in 0..<25 { text += "typo\(i) = 1\n" }
+        try text.write(to: config, atomically: true, encoding: .utf8)
+        let r = try Harness.run(["check", "--config", config.path])
+        #expect(r.status == 78)
+        let lines = r.stderr.split(separator: "\n")
+        #expect(lines.first == "tracktail: 25 configuration errors:")
+        #expect(lines.filter { $0.contains("limits.typo") }.count == 20)
+        #expect(lines[1].contains("limits.typo0:"))
+        #expect(lines.last == "… and 5 more (fix these first)")
+    }
+}
