@@ -18,7 +18,9 @@ enum CheckCommand {
         }
         if config.output.kind == .http {
             do {
-                _ = try Token.load(config.output.token)
+                _ = try Token.read(config.output.token)
+            } catch where error.malformed {
+                throw CommandFailure(error.message, code: .config)
             } catch {
                 StandardStreams.err("warning: \(error.message) (needed by `run`)\n")
             }

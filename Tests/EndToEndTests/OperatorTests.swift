@@ -58,4 +58,44 @@ import Testing
         #expect(lines[1].contains("limits.typo0:"))
         #expect(lines.last == "… and 5 more (fix these first)")
     }
+
+    /// A token with CR, LF or NUL inside is refused by `check` and `run` alike (78), naming the
+    /// character; a trailing newline (CRLF too) is fine.
+    @Test(arguments: [
+        ("abc\rdef\n", "a carriage return (CR) at byte 4"),
+        ("abc\ndef\n", "a line feed (LF) at byte 4"),
+        ("ab\0cdef", "a NUL byte at byte 3"),
+        ("abcdef\n", nil),
+        ("abcdef\r\n", nil),
+    ] as [(String, String?)])
+    func tokenWithControlCharactersIsRefusedAtLoad(token: String, expected: String?) throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let tokenFile = dir.appendingPathComponent("token")
+        try Data(token.utf8).write(to: tokenFile)
+        let config = dir.appendingPathComponent("t.toml")
+        var text = Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [dir.appendingPathComponent("none.log").path],
+                                      url: "http://127.0.0.1:9/api/track")
+        text = text.replacingOccurrences(of: "token_env = \"TRACKTAIL_TEST_TOKEN\"", with: "token_file = \"\(tokenFile.path)\"")
+        try text.write(to: config, atomically: true, encoding: .utf8)
+        let check = try Harness.run(["check", "--config", config.path])
+        guard let expected else {
+            #expect(check.status == 0, "\(check.stderr)")
+            return
+        }
+        #expect(check.status == 78)
+        #expect(check.stderr == "tracktail: the token file \(tokenFile.path) holds \(expected) of the token: a token is one line of printable text (a trailing newline is fine); remove it\n")
+        let run = try Harness.run(["run", "--once", "--config", config.path])
+        #expect(run.status == 78)
+        #expect(run.stderr.contains("holds \(expected)"), "\(run.stderr)")
+        // The same from an environment variable.
+        let envConfig = dir.appendingPathComponent("env.toml")
+        try text.replacingOccurrences(of: "token_file = \"\(tokenFile.path)\"", with: "token_env = \"TRACKTAIL_TEST_TOKEN\"")
+            .write(to: envConfig, atomically: true, encoding: .utf8)
+        if !token.contains("\0") {
+            let env = try Harness.run(["check", "--config", envConfig.path], environment: ["TRACKTAIL_TEST_TOKEN": token])
+            #expect(env.status == 78)
+            #expect(env.stderr.contains("the token environment variable TRACKTAIL_TEST_TOKEN holds \(expected)"), "\(env.stderr)")
+        }
+    }
 }
