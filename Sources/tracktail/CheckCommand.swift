@@ -1,3 +1,4 @@
+import HTTP
 import Pipeline
 import Posix
 import Runtime
@@ -17,6 +18,9 @@ enum CheckCommand {
             StandardStreams.err("warning: [metrics] listen = \"\(listen)\" is not a loopback address: /metrics and /health answer anyone who can reach it, without authentication\n")
         }
         if config.output.kind == .http {
+            if let url = try? HTTPURL(config.output.url), url.path.prefix(while: { $0 != "?" }) != "/api/track" {
+                StandardStreams.err("warning: output.url = \"\(config.output.url)\" posts to the path \(url.path), not /api/track: the Track API answers 404 there (give the whole URL, e.g. https://api.app.thrivestack.ai/api/track)\n")
+            }
             do {
                 _ = try Token.read(config.output.token)
             } catch where error.malformed {

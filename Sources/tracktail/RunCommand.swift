@@ -31,15 +31,12 @@ enum RunCommand {
             transport = t
         }
 
-        // Bound before anything reads, so a port in use fails the start instead of a scrape.
+        // The state directory lock first (taken by the topology, which starts no thread yet), so
+        // a second instance hears "locked by pid N" (75) rather than that its metrics port is
+        // taken; then the endpoint, bound before anything reads, so a port in use fails the
+        // start instead of a scrape.
+        let topology = try Topology(config, transport: transport, once: once, logger: logger)
         let metricsServer = try openMetricsEndpoint(config.metrics, logger: logger)
-        let topology: Topology
-        do {
-            topology = try Topology(config, transport: transport, once: once, logger: logger)
-        } catch {
-            metricsServer?.stop()
-            throw error
-        }
         let supervisor = Supervisor()
         let watcher = SignalWatcher { signal in
             if signal == Signals.hangUp {

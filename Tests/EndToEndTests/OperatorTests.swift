@@ -98,4 +98,39 @@ import Testing
             #expect(env.stderr.contains("the token environment variable TRACKTAIL_TEST_TOKEN holds \(expected)"), "\(env.stderr)")
         }
     }
+
+    /// A second instance on the same state directory and `[metrics]` port hears about the lock
+    /// (75, the owner's pid), not about the port.
+    @Test func aSecondInstanceHearsAboutTheLockBeforeThePort() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let port = try MetricsHTTP.freePort()
+        let log = dir.appendingPathComponent("app.log")
+        try Harness.append(Harness.lines(0..<3), to: log)
+        let config = dir.appendingPathComponent("t.toml")
+        try (Harness.stdoutConfig(state: dir.appendingPathComponent("state"), log: log) + "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"\n")
+            .write(to: config, atomically: true, encoding: .utf8)
+        let first = try Harness.Daemon(["run", "--config", config.path], directory: dir)
+        defer { first.stop() }
+        #expect(Harness.waitUntil { first.log.contains("metrics endpoint listening") }, "\(first.log)")
+        let second = try Harness.run(["run", "--config", config.path])
+        #expect(second.status == 75, "\(second.stderr)")
+        #expect(second.stderr.contains("is in use by another tracktail process (pid \(first.process.processIdentifier))"), "\(second.stderr)")
+        #expect(!second.stderr.contains("[metrics]"), "\(second.stderr)")
+    }
+
+    /// `check` warns when the output URL does not post to /api/track (a base URL given alone).
+    @Test(arguments: [("http://127.0.0.1:9", true), ("http://127.0.0.1:9/api", true), ("http://127.0.0.1:9/api/track", false),
+                      ("http://127.0.0.1:9/api/track?x=1", false)])
+    func checkWarnsWhenTheURLIsNotTheTrackPath(url: String, warns: Bool) throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let config = dir.appendingPathComponent("t.toml")
+        try Harness.httpConfig(state: dir, inputs: [dir.appendingPathComponent("a.log").path], url: url)
+            .write(to: config, atomically: true, encoding: .utf8)
+        let r = try Harness.run(["check", "--config", config.path], environment: ["TRACKTAIL_TEST_TOKEN": "t"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let warning = "warning: output.url = \"\(url)\" posts to the path "
+        #expect(r.stderr.contains(warning) == warns, "\(r.stderr)")
+    }
 }
