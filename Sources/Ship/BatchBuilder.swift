@@ -44,7 +44,7 @@ public struct BatchBuilder: Sendable {
     }
 
     /// Appends one serialized event.
-    public mutating func add(_ json: some Collection<UInt8>, source: SourceID, start: Int64, end: Int64, now: Int64) -> AddResult {
+    public mutating func add(_ json: some Collection<UInt8>, source: SourceID, start: Int64, end: Int64, now: Int64, rule: String? = nil) -> AddResult {
         let size = json.count
         if size + 2 > maxBytes { return .oversized(bytes: size, limit: maxBytes) }
         var closed: [OutgoingBatch] = []
@@ -52,7 +52,7 @@ public struct BatchBuilder: Sendable {
             closed.append(takeOpen())
         }
         if open.isEmpty { openedAt = now }
-        open.append(json, source: source, start: start, end: end)
+        open.append(json, source: source, start: start, end: end, rule: rule)
         if open.count >= maxEvents { closed.append(takeOpen()) }
         return closed.isEmpty ? .added : .closed(closed)
     }

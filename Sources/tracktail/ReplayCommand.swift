@@ -42,19 +42,18 @@ enum ReplayCommand {
             var b = MappedBatch(source: SourceID(UInt32(i)))
             if let line = r.line {
                 switch mapper.mapLine(line, readTime: now, offset: r.start) {
-                case .event(let json, _, _):
-                    b.events.append(EventRecord(byteStart: 0, byteEnd: json.count, start: r.start, end: r.end))
+                case .event(let json, let rule, _):
+                    b.events.append(EventRecord(byteStart: 0, byteEnd: json.count, start: r.start, end: r.end, rule: rule))
                     b.eventBytes = json
                     remapped += 1
                 case .dropped:
                     b.others.append(NonEventRecord(start: r.start, end: r.end, rejection: nil, lineHead: []))
                 case .rejected(let reason, let rule):
-                    b.others.append(NonEventRecord(start: r.start, end: r.end, rejection: rule.map { "rule \"\($0)\": \(reason)" } ?? reason,
-                                                   lineHead: Array(line.utf8)))
+                    b.others.append(NonEventRecord(start: r.start, end: r.end, rejection: reason, lineHead: Array(line.utf8), rule: rule))
                     rejectedAgain += 1
                 }
             } else if let event = r.event {
-                b.events.append(EventRecord(byteStart: 0, byteEnd: event.count, start: r.start, end: r.end))
+                b.events.append(EventRecord(byteStart: 0, byteEnd: event.count, start: r.start, end: r.end, rule: r.rule))
                 b.eventBytes = event
                 resent += 1
             } else {
@@ -83,18 +82,23 @@ enum ReplayCommand {
         Logger.setLevel(Logger.Level(word: config.log.level) ?? .info)
         let transport: any TrackTransport
         var http: HTTPTrackTransport?
+        var secrets: [String] = []
         switch config.output.kind {
         case .stdout: transport = StdoutTransport()
         case .http:
-            let t = try HTTPTrackTransport(config.output, token: try Token.load(config.output.token))
+            let token = try Token.load(config.output.token)
+            let t = try HTTPTrackTransport(config.output, token: token)
             http = t
             transport = t
+            secrets = [token]
         }
         let replayDirectory = Path.join(config.state.directory, "dead-letter-replay-\(now / 1_000_000_000)")
         let done = Atomic<Int>(0)
+        let replayDeadLetter = DeadLetter(directory: replayDirectory, capBytes: Int64(config.output.deadLetterMaxBytes), logger: logger)
+        replayDeadLetter.setSecrets(secrets, headerNames: config.output.apiKeyHeader.map { [$0] } ?? [])
         let shipper = Shipper(
             configuration: config.shipConfiguration(), transport: transport,
-            deadLetter: DeadLetter(directory: replayDirectory, capBytes: Int64(config.output.deadLetterMaxBytes)),
+            deadLetter: replayDeadLetter,
             clock: SystemTime(), sourcePath: { id in Int(id.rawValue) < records.count ? records[Int(id.rawValue)].source : "replay" },
             acknowledge: { _, _, _ in done.add(1, ordering: .relaxed) }, logger: logger)
         shipper.start()

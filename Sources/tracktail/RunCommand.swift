@@ -22,11 +22,13 @@ enum RunCommand {
 
         let transport: any TrackTransport
         var httpTransport: HTTPTrackTransport?
+        var token = ""
         switch config.output.kind {
         case .stdout:
             transport = StdoutTransport()
         case .http:
-            let t = try HTTPTrackTransport(config.output, token: try Token.load(config.output.token))
+            token = try Token.load(config.output.token)
+            let t = try HTTPTrackTransport(config.output, token: token)
             httpTransport = t
             transport = t
         }
@@ -36,6 +38,7 @@ enum RunCommand {
         // taken; then the endpoint, bound before anything reads, so a port in use fails the
         // start instead of a scrape.
         let topology = try Topology(config, transport: transport, once: once, logger: logger)
+        topology.deadLetter.setSecrets([token], headerNames: config.output.apiKeyHeader.map { [$0] } ?? [])
         let metricsServer = try openMetricsEndpoint(config.metrics, logger: logger)
         let supervisor = Supervisor()
         let watcher = SignalWatcher { signal in
@@ -70,6 +73,7 @@ enum RunCommand {
             case nil:
                 break
             }
+            topology.deadLetter.tick()
             if once && topology.isFinished { break loop }
             let shipped = topology.shipper.counters.eventsShipped.load(ordering: .relaxed) + topology.shipper.counters.deadLettered.load(ordering: .relaxed)
             let now = SystemClock.monotonicNanoseconds()
@@ -147,7 +151,9 @@ enum RunCommand {
         if let level = Logger.Level(word: new.log.level) { Logger.setLevel(level) }
         if let transport, new.output.kind == .http {
             do {
-                transport.replaceToken(try Token.load(new.output.token))
+                let token = try Token.load(new.output.token)
+                topology.deadLetter.setSecrets([token])
+                transport.replaceToken(token)
             } catch {
                 logger.error("token reload failed; the old token stays in use", ["error": error.message])
             }

@@ -26,6 +26,7 @@ final class Topology: Sendable {
     let lines: BlockingQueue<LineBatch>
     let tailer: Tailer
     let shipper: Shipper
+    let deadLetter: DeadLetter
     let stats = PipelineStats()
     private let mapperDone = Latch()
     private let pendingMapping = Mutex<MappingConfiguration?>(nil)
@@ -57,10 +58,11 @@ final class Topology: Sendable {
             throw CommandFailure("cannot start the inputs: \(error)", code: .ioError)
         }
         self.tailer = tailer
+        let deadLetter = DeadLetter(configuration: config.shipConfiguration(), logger: Logger(label: "ship"))
+        self.deadLetter = deadLetter
         shipper = Shipper(
             configuration: config.shipConfiguration(), transport: transport,
-            deadLetter: DeadLetter(directory: ShipConfiguration.deadLetterDirectory(stateDirectory: config.state.directory),
-                                   capBytes: Int64(config.output.deadLetterMaxBytes)),
+            deadLetter: deadLetter,
             clock: SystemTime(),
             sourcePath: { tailer.sourceInfo($0)?.path ?? "source \($0)" },
             acknowledge: { tailer.acknowledge($0, start: $1, end: $2) },
