@@ -133,4 +133,50 @@ import Testing
         let warning = "warning: output.url = \"\(url)\" posts to the path "
         #expect(r.stderr.contains(warning) == warns, "\(r.stderr)")
     }
+
+    /// A flood of bad lines logs one line and then a summary per 10 s, not one warning each;
+    /// every record names its rule; an API refusal that echoes the token is stored redacted.
+    @Test func deadLetterFloodIsSummarisedAndRecordsNameTheirRuleAndHoldNoToken() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let api = try FakeTrackAPI()
+        defer { api.stop() }
+        let log = dir.appendingPathComponent("app.log")
+        // One good line the API refuses, echoing the Authorization header, then 507 binary-ish lines.
+        api.enqueue(.status(400, body: #"{"error":"rejected","request":{"headers":{"Authorization":"Bearer test-token"}}}"#))
+        try Harness.append(Harness.lines(0..<1), to: log)
+        let config = dir.appendingPathComponent("t.toml")
+        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
+            .write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: ["TRACKTAIL_TEST_TOKEN": "test-token"])
+        defer { daemon.stop() }
+        let deadLetter = dir.appendingPathComponent("state/dead-letter/dead-letter.ndjson")
+        func records() -> [[String: Any]] {
+            ((try? String(contentsOf: deadLetter, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+        }
+        #expect(Harness.waitUntil { records().count == 1 }, "\(daemon.log)")
+        var binary = ""
+        for i in 0..<507 { binary += "\u{1}\u{7f}ELF\u{2}garbage \(i)\n" }
+        try Harness.append(binary, to: log)
+        #expect(Harness.waitUntil { records().count == 508 }, "\(daemon.log)")
+        let refused = try #require(records().first)
+        #expect(refused["rule"] as? String == "events")
+        #expect(refused["status"] as? Int == 400)
+        let response = try #require(refused["response"] as? String)
+        #expect(response == #"{"error":"rejected","request":{"headers":{"Authorization":"Bearer [REDACTED]"}}}"#)
+        #expect(!(try String(contentsOf: deadLetter, encoding: .utf8)).contains("test-token"))
+        let bad = records()[1]
+        #expect(bad["rule"] is NSNull, "no rule took a line that is not JSON")
+        #expect((bad["reason"] as? String)?.hasPrefix("invalid JSON") == true)
+
+        // The refusal opened the source's window, so all 507 are in the summary (506 if the
+        // machine was so slow that the window closed before the flood: then one is logged alone).
+        let summary = " lines dead-lettered from \(log.path) in the last 10 s: invalid JSON"
+        #expect(Harness.waitUntil(seconds: 40) { daemon.log.contains("507" + summary) || daemon.log.contains("506" + summary) }, "\(daemon.log)")
+        let singles = daemon.log.split(separator: "\n").filter { $0.contains(": dead-lettered ") }
+        #expect((1...2).contains(singles.count), "\(daemon.log)")
+        #expect(daemon.log.split(separator: "\n").filter { $0.contains("lines dead-lettered from") }.count == 1)
+    }
 }
