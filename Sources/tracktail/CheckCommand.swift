@@ -14,6 +14,7 @@ enum CheckCommand {
         StandardStreams.out(config.resolvedDescription())
         let warnings = Mapper.ruleWarnings(config.mapping)
         for w in warnings { StandardStreams.err("warning: \(w)\n") }
+        inputReport(config)
         if let listen = config.metrics.listen, !listen.isLoopback {
             StandardStreams.err("warning: [metrics] listen = \"\(listen)\" is not a loopback address: /metrics and /health answer anyone who can reach it, without authentication\n")
         }
@@ -31,5 +32,37 @@ enum CheckCommand {
         }
         StandardStreams.err("\(path): valid (\(config.inputs.count) input\(config.inputs.count == 1 ? "" : "s"), \(config.mapping.rules.count) rule\(config.mapping.rules.count == 1 ? "" : "s")\(warnings.isEmpty ? "" : ", \(warnings.count) warning\(warnings.count == 1 ? "" : "s")"))\n")
         return .ok
+    }
+
+    /// Per file input and pattern: what it matches now and whether this user may read it.
+    static func inputReport(_ config: Configuration) {
+        let user = Access.userName()
+        let sandbox = InputProbe.underSystemd
+        for input in config.inputs where input.kind == .file {
+            let probe = InputProbe.probe(input)
+            var text = ""
+            for p in probe.patterns {
+                text += "input \(input.name): \(p.pattern): "
+                if p.files.isEmpty {
+                    switch p.problem ?? .noMatch {
+                    case .noMatch: text += "matches no file now"
+                    case .noDirectory(let d): text += "matches no file now: no such directory \(d)"
+                    case .directoryDenied(let d): text += "matches no file now: permission denied for user \(user) on the directory \(d)"
+                    }
+                } else {
+                    text += "matches \(p.files.count) file\(p.files.count == 1 ? "" : "s")"
+                    if p.unreadable.isEmpty {
+                        text += ", all readable by user \(user)"
+                    } else {
+                        text += ", \(p.unreadable.count) not readable by user \(user): \(p.unreadable.prefix(5).joined(separator: ", "))\(p.unreadable.count > 5 ? ", …" : "")"
+                    }
+                }
+                text += "\n"
+            }
+            if let reason = probe.reason(user: user, sandbox: sandbox) {
+                text += "warning: input \(input.name) has nothing readable now (\(reason)); `run` warns and /health is degraded while this lasts, `run --once` exits 66\n"
+            }
+            StandardStreams.err(text)
+        }
     }
 }

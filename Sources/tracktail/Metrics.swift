@@ -32,19 +32,24 @@ import Ship
 /// | `start_time_seconds` | gauge | wall-clock start, seconds since the epoch |
 enum Metrics {
     /// The endpoint's content for `topology`, started at `startedWall` (ns since the epoch).
-    static func content(_ topology: Topology, startedWall: Int64) -> MetricsServer.Content {
+    static func content(_ topology: Topology, inputs: InputHealth, startedWall: Int64) -> MetricsServer.Content {
         MetricsServer.Content(
-            metrics: { exposition(topology, startedWall: startedWall) },
+            metrics: { exposition(topology, inputs: inputs, startedWall: startedWall) },
             health: {
                 if case .degraded(let why) = topology.shipper.health { return why }
+                if let f = inputs.failing.first {
+                    let more = inputs.failing.count - 1
+                    return "input \(f.input) has nothing readable: \(f.reason)\(more > 0 ? " (and \(more) more input\(more == 1 ? "" : "s"))" : "")"
+                }
                 return nil
             })
     }
 
-    static func exposition(_ topology: Topology, startedWall: Int64) -> String {
+    static func exposition(_ topology: Topology, inputs: InputHealth, startedWall: Int64) -> String {
         let stats = topology.stats
         let ship = topology.shipper.counters.snapshot
         let health = topology.shipper.health
+        let inputsOK = inputs.failing.isEmpty
         let latency = topology.shipper.counters.requestDuration.snapshot
         let lag = lagByFile(topology)
 
@@ -69,7 +74,8 @@ enum Metrics {
         p.family("tracktail_lag_bytes", .gauge, help: "Bytes written to a checkpointed file but not yet done.")
         for (path, bytes) in lag { p.sample("tracktail_lag_bytes", labels: ["path": path], Int(bytes)) }
         p.gauge("tracktail_sources", help: "Files and pipes currently tracked.", topology.tailer.sourceCount)
-        p.gauge("tracktail_healthy", help: "1 when events flow, 0 when the output is degraded (see /health for why).", health == .ok ? 1 : 0)
+        p.gauge("tracktail_inputs_unreadable", help: "Configured file inputs with no readable file (no match, no directory, permission denied).", inputs.failing.count)
+        p.gauge("tracktail_healthy", help: "1 when events flow, 0 when the output is degraded (see /health for why).", health == .ok && inputsOK ? 1 : 0)
 
         let buckets = zip(LatencyHistogram.bounds, latency.counts).map { (upperBound: Double($0) / 1e9, count: $1) }
         p.histogram("tracktail_request_duration_seconds", help: "Time spent in one request to the output, answered or failed.",

@@ -49,8 +49,10 @@ enum RunCommand {
             supervisor.post(.stop(Signals.name(signal)))
             return false
         }
+        let inputHealth = InputHealth(config.inputs, logger: Logger(label: "input"))
         topology.start()
-        metricsServer?.start(Metrics.content(topology, startedWall: SystemClock.wallNanoseconds()))
+        inputHealth.tick(now: SystemClock.monotonicNanoseconds())
+        metricsServer?.start(Metrics.content(topology, inputs: inputHealth, startedWall: SystemClock.wallNanoseconds()))
         let notifier = SystemdNotifier()
         notifier.ready()
         logger.info("started", ["inputs": String(config.inputs.count), "rules": String(config.mapping.rules.count),
@@ -74,6 +76,7 @@ enum RunCommand {
                 break
             }
             topology.deadLetter.tick()
+            inputHealth.tick(now: SystemClock.monotonicNanoseconds())
             if once && topology.isFinished { break loop }
             let shipped = topology.shipper.counters.eventsShipped.load(ordering: .relaxed) + topology.shipper.counters.deadLettered.load(ordering: .relaxed)
             let now = SystemClock.monotonicNanoseconds()
@@ -110,7 +113,11 @@ enum RunCommand {
         logger.info("stopped", ["lines.read": String(topology.stats.linesRead.load(ordering: .relaxed)),
                                 "events.shipped": String(s.eventsShipped), "dead.lettered": String(s.deadLettered),
                                 "dropped": String(topology.stats.linesDropped.load(ordering: .relaxed))])
-        if once && exit == .ok && !topology.isFinished {
+        if once && exit == .ok && !inputHealth.everFailed.isEmpty {
+            logger.error("an input had nothing readable (see the warnings above); exiting 66 (--once)",
+                         ["inputs": inputHealth.everFailed.joined(separator: ",")])
+            exit = .noInput
+        } else if once && exit == .ok && !topology.isFinished {
             logger.error("stopped before everything was delivered; run again to continue from the checkpoint")
             exit = .tempFail
         }

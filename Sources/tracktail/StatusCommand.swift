@@ -37,6 +37,12 @@ enum StatusCommand {
             }
         }
 
+        // Configured inputs that read nothing, and matched files this user may not read.
+        let user = Access.userName()
+        let probes = config.inputs.filter { $0.kind == .file }.map(InputProbe.probe)
+        let empty = probes.compactMap { p in p.reason(user: user, sandbox: false).map { (input: p.input, reason: $0) } }
+        let unreadable = probes.flatMap { p in p.unreadableFiles.map { (input: p.input, path: $0) } }
+
         if args.has("--json") {
             var w = JSONWriter()
             w.beginObject()
@@ -58,6 +64,22 @@ enum StatusCommand {
             }
             w.endArray()
             w.key("dead_letter_records"); w.int(Int64(deadLetters))
+            w.key("inputs_with_nothing_readable"); w.beginArray()
+            for e in empty {
+                w.beginObject()
+                w.key("input"); w.string(e.input)
+                w.key("reason"); w.string(e.reason)
+                w.endObject()
+            }
+            w.endArray()
+            w.key("unreadable_files"); w.beginArray()
+            for u in unreadable {
+                w.beginObject()
+                w.key("input"); w.string(u.input)
+                w.key("path"); w.string(u.path)
+                w.endObject()
+            }
+            w.endArray()
             w.endObject()
             StandardStreams.out(w.bytes + [0x0A])
             return .ok
@@ -75,6 +97,8 @@ enum StatusCommand {
             if !r.note.isEmpty { out += " (\(r.note))" }
             out += "\n  updated \(Timestamp(epochNanoseconds: r.entry.updated).description)\n"
         }
+        for e in empty { out += "input \(e.input) has nothing readable: \(e.reason)\n" }
+        for u in unreadable { out += "cannot read \(u.path) (input \(u.input)): permission denied for user \(user)\n" }
         out += "files: \(rows.count), total lag: \(totalLag) bytes, dead-letter records: \(deadLetters)\n"
         StandardStreams.out(out)
         return .ok

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import tracktail
 
 /// Operator experience (issue 10): configuration errors all at once, tokens with control
 /// characters, inputs that read nothing, the dead letter and its replay, docs that match /metrics.
@@ -178,5 +179,121 @@ import Testing
         let singles = daemon.log.split(separator: "\n").filter { $0.contains(": dead-lettered ") }
         #expect((1...2).contains(singles.count), "\(daemon.log)")
         #expect(daemon.log.split(separator: "\n").filter { $0.contains("lines dead-lettered from") }.count == 1)
+    }
+
+    /// A missing directory and a glob that matches nothing: warned at start naming the input,
+    /// the pattern and the reason; `/health` degraded; `check` and `status` say it; `--once` exits 66.
+    @Test func inputsThatReadNothingAreLoud() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let logs = dir.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        try Harness.append(Harness.lines(0..<2), to: logs.appendingPathComponent("a.log"))
+        let port = try MetricsHTTP.freePort()
+        let config = dir.appendingPathComponent("t.toml")
+        try """
+        [state]
+        directory = "\(dir.path)/state"
+        [[input]]
+        name = "good"
+        paths = ["\(logs.path)/*.log"]
+        [[input]]
+        name = "missing"
+        paths = ["\(dir.path)/nodir/*.log"]
+        [[input]]
+        name = "nomatch"
+        paths = ["\(logs.path)/*.json"]
+        [[rule]]
+        event_name = "{event}"
+        user_id = "{user.id}"
+        timestamp = "{ts}"
+        [output]
+        type = "stdout"
+        [metrics]
+        listen = "127.0.0.1:\(port)"
+        """.write(to: config, atomically: true, encoding: .utf8)
+
+        let check = try Harness.run(["check", "--config", config.path])
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stderr.contains("input good: \(logs.path)/*.log: matches 1 file, all readable by user "), "\(check.stderr)")
+        #expect(check.stderr.contains("input missing: \(dir.path)/nodir/*.log: matches no file now: no such directory \(dir.path)/nodir\n"), "\(check.stderr)")
+        #expect(check.stderr.contains("input nomatch: \(logs.path)/*.json: matches no file now\n"), "\(check.stderr)")
+        #expect(check.stderr.contains("warning: input missing has nothing readable now"), "\(check.stderr)")
+
+        let once = try Harness.run(["run", "--once", "--config", config.path])
+        #expect(once.status == 66, "\(once.stderr)")
+        #expect(once.stdout.split(separator: "\n").count == 2, "the readable input is still shipped")
+        #expect(once.stderr.contains("warning: input: input reads nothing input=missing reason=\"\(dir.path)/nodir/*.log: no such directory \(dir.path)/nodir\""), "\(once.stderr)")
+        #expect(once.stderr.contains("input=nomatch reason=\"\(logs.path)/*.json: no file matches\""), "\(once.stderr)")
+
+        // Under systemd, a path in /tmp may be hidden by PrivateTmp=.
+        if dir.path.hasPrefix("/tmp/") {
+            let sandboxed = try Harness.run(["run", "--once", "--config", config.path], environment: ["INVOCATION_ID": "0123"])
+            #expect(sandboxed.stderr.contains("tracktail runs under systemd: with PrivateTmp= in its unit it sees its own empty /tmp"), "\(sandboxed.stderr)")
+        }
+
+        let status = try Harness.run(["status", "--config", config.path])
+        #expect(status.stdout.contains("input missing has nothing readable: \(dir.path)/nodir/*.log: no such directory \(dir.path)/nodir\n"), "\(status.stdout)")
+        #expect(status.stdout.contains("input nomatch has nothing readable: \(logs.path)/*.json: no file matches\n"), "\(status.stdout)")
+
+        let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir)
+        defer { daemon.stop() }
+        #expect(Harness.waitUntil { daemon.log.contains("metrics endpoint listening") }, "\(daemon.log)")
+        let health = MetricsHTTP.get(port: port, "/health")
+        #expect(health?.status == 503)
+        #expect(health?.body.hasPrefix("degraded: input missing has nothing readable: \(dir.path)/nodir/*.log: no such directory") == true, "\(String(describing: health))")
+        let scrape = MetricsHTTP.get(port: port, "/metrics")?.body ?? ""
+        #expect(MetricsHTTP.value(scrape, "tracktail_inputs_unreadable") == 2, "\(scrape)")
+    }
+
+    /// A file the daemon's user may not read, as another user (root runs the test; skipped otherwise).
+    @Test func anUnreadableFileIsNamedWithTheUser() throws {
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
+            print("skipped anUnreadableFileIsNamedWithTheUser: needs root and setpriv to run as nobody")
+            return
+        }
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.path)
+        let log = dir.appendingPathComponent("secret.log")
+        try Harness.append(Harness.lines(0..<2), to: log)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: log.path)
+        let state = dir.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        #expect(chown(state.path, 65534, 65534) == 0)
+        let config = dir.appendingPathComponent("t.toml")
+        try Harness.stdoutConfig(state: state, log: log).write(to: config, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: config.path)
+        let asNobody = ["--reuid=65534", "--regid=65534", "--clear-groups", Harness.binary]
+        let check = try Harness.run(asNobody + ["check", "--config", config.path], executable: "/usr/bin/setpriv")
+        #expect(check.stderr.contains("input app: \(log.path): matches 1 file, 1 not readable by user nobody: \(log.path)"), "\(check.stderr)")
+        let once = try Harness.run(asNobody + ["run", "--once", "--config", config.path], executable: "/usr/bin/setpriv")
+        #expect(once.status == 66, "\(once.stderr)")
+        #expect(once.stderr.contains("reason=\"\(log.path): permission denied for user nobody (\(log.path))\""), "\(once.stderr)")
+        let status = try Harness.run(asNobody + ["status", "--config", config.path], executable: "/usr/bin/setpriv")
+        #expect(status.stdout.contains("cannot read \(log.path) (input app): permission denied for user nobody"), "\(status.stdout)")
+    }
+
+    typealias Observation = (at: Int64, reason: String?, expected: [InputWarningSchedule.Action])
+
+    /// When the daemon warns about an input that reads nothing: at once, then every 5 minutes,
+    /// at once again when the reason changes, and once when it recovers.
+    @Test func inputWarningSchedule() {
+        let m: Int64 = 60_000_000_000
+        let steps: [Observation] = [
+            (0, nil, []),
+            (1 * m, "no such directory", [.warn(input: "a", reason: "no such directory", again: false)]),
+            (2 * m, "no such directory", []),
+            (5 * m, "no such directory", []),
+            (6 * m, "no such directory", [.warn(input: "a", reason: "no such directory", again: true)]),
+            (7 * m, "no file matches", [.warn(input: "a", reason: "no file matches", again: false)]),
+            (8 * m, nil, [.recovered(input: "a")]),
+            (9 * m, nil, []),
+            (10 * m, "no file matches", [.warn(input: "a", reason: "no file matches", again: false)]),
+        ]
+        var schedule = InputWarningSchedule(repeatInterval: 5 * m)
+        for step in steps {
+            #expect(schedule.observe([(input: "a", reason: step.reason)], now: step.at) == step.expected, "at \(step.at / m) min")
+        }
     }
 }
