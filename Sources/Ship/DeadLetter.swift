@@ -336,15 +336,17 @@ public final class DeadLetter: Sendable {
         return n
     }
 
-    /// Complete lines (ending in a newline) of a file.
-    static func countLines(_ path: String) throws -> Int {
+    /// Complete lines (ending in a newline) of a file, from byte `offset` on.
+    public static func countLines(_ path: String, from offset: Int64 = 0) throws -> Int {
         var n = 0
         var chunk = [UInt8](repeating: 0, count: 65_536)
         let fd = try FileDescriptor.open(path)
         defer { fd.close() }
+        var at = offset
         while true {
-            let got = try chunk.withUnsafeMutableBytes { (b) throws in try fd.read(into: b) }
+            let got = try chunk.withUnsafeMutableBytes { (b) throws in try fd.read(into: b, at: at) }
             if got == 0 { break }
+            at += Int64(got)
             for i in 0..<got where chunk[i] == 0x0A { n += 1 }
         }
         return n

@@ -19,6 +19,7 @@ enum StatusCommand {
             throw CommandFailure("cannot read the checkpoint in \(dir): \(error)", code: .ioError)
         }
         let deadLetters = (try? DeadLetter.count(stateDirectory: dir)) ?? 0
+        let notReplayed = notYetReplayed(stateDirectory: dir)
 
         struct Row {
             var entry: CheckpointEntry
@@ -64,6 +65,7 @@ enum StatusCommand {
             }
             w.endArray()
             w.key("dead_letter_records"); w.int(Int64(deadLetters))
+            w.key("dead_letter_not_replayed"); w.int(Int64(notReplayed))
             w.key("inputs_with_nothing_readable"); w.beginArray()
             for e in empty {
                 w.beginObject()
@@ -99,8 +101,20 @@ enum StatusCommand {
         }
         for e in empty { out += "input \(e.input) has nothing readable: \(e.reason)\n" }
         for u in unreadable { out += "cannot read \(u.path) (input \(u.input)): permission denied for user \(user)\n" }
-        out += "files: \(rows.count), total lag: \(totalLag) bytes, dead-letter records: \(deadLetters)\n"
+        out += "files: \(rows.count), total lag: \(totalLag) bytes, dead-letter records: \(deadLetters) (\(notReplayed) not yet replayed)\n"
         StandardStreams.out(out)
         return .ok
+    }
+
+    /// Dead-letter records past each file's replay mark (all of a file never replayed).
+    static func notYetReplayed(stateDirectory: String) -> Int {
+        let dir = ShipConfiguration.deadLetterDirectory(stateDirectory: stateDirectory)
+        var n = 0
+        for path in (try? DeadLetter.files(in: dir)) ?? [] {
+            guard let st = try? FileSystem.status(path) else { continue }
+            let mark = ReplayMark.find(identity: st.identity, in: dir)
+            n += (try? DeadLetter.countLines(path, from: mark?.bytes ?? 0)) ?? 0
+        }
+        return n
     }
 }

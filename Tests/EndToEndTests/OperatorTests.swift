@@ -296,4 +296,69 @@ import Testing
             #expect(schedule.observe([(input: "a", reason: step.reason)], now: step.at) == step.expected, "at \(step.at / m) min")
         }
     }
+
+    @Test(arguments: [
+        (nil, 100, false, ReplayMark.Decision.all),
+        (ReplayMark(identity: .init(device: 1, inode: 9), bytes: 100, records: 3, time: 0), 100, false, .all),   // another file
+        (ReplayMark(identity: .init(device: 1, inode: 2), bytes: 100, records: 3, time: 0), 100, false, .refuse),
+        (ReplayMark(identity: .init(device: 1, inode: 2), bytes: 100, records: 3, time: 0), 100, true, .all),
+        (ReplayMark(identity: .init(device: 1, inode: 2), bytes: 100, records: 3, time: 0), 160, false, .after(100)),
+        (ReplayMark(identity: .init(device: 1, inode: 2), bytes: 100, records: 3, time: 0), 160, true, .all),
+    ] as [(ReplayMark?, Int64, Bool, ReplayMark.Decision)])
+    func replayDecision(mark: ReplayMark?, size: Int64, force: Bool, expected: ReplayMark.Decision) {
+        #expect(ReplayMark.decide(mark, identity: .init(device: 1, inode: 2), size: size, force: force) == expected)
+    }
+
+    /// A replayed file is marked: a second replay refuses unless --force, records added since
+    /// are replayed alone, `status` counts what was not replayed, `--dry-run` says what would happen.
+    @Test func replayTwiceRefusesUnlessForced() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let state = dir.appendingPathComponent("state")
+        let config = dir.appendingPathComponent("t.toml")
+        try Harness.stdoutConfig(state: state, log: dir.appendingPathComponent("a.log")).write(to: config, atomically: true, encoding: .utf8)
+        let dlDir = state.appendingPathComponent("dead-letter")
+        try FileManager.default.createDirectory(at: dlDir, withIntermediateDirectories: true)
+        let file = dlDir.appendingPathComponent("dead-letter.ndjson")
+        func record(_ i: Int) -> String {
+            let line = #"{"event":"e\#(i)","user":{"id":"u"},"ts":"2026-01-01T00:00:00Z"}"#
+            let escaped = line.replacingOccurrences(of: "\"", with: "\\\"")
+            return #"{"time":"2026-01-01T00:00:00.000Z","reason":"no rule matched","rule":null,"source":"/a.log","start":\#(i * 10),"end":\#(i * 10 + 10),"line":"\#(escaped)"}"# + "\n"
+        }
+        let refused = #"{"time":"2026-01-01T00:00:00.000Z","reason":"HTTP 400","rule":"r","status":400,"source":"/a.log","start":500,"end":510,"event":{"event_name":"x","user_id":"u","timestamp":"2026-01-01T00:00:00.000Z","properties":{}}}"# + "\n"
+        try (record(0) + record(1) + refused).write(to: file, atomically: false, encoding: .utf8)
+
+        let dry = try Harness.run(["replay", "--dry-run", "--config", config.path, file.path])
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("dry run, nothing sent: 3 records in \(file.path)\n  2 lines would be re-mapped with the current rules: 2 to events, 0 dropped, 0 rejected again\n  1 event the API refused would be re-sent as it was\n  3 events would be sent in all\n"), "\(dry.stdout)")
+        #expect(try Harness.run(["status", "--config", config.path]).stdout.contains("dead-letter records: 3 (3 not yet replayed)"))
+
+        let first = try Harness.run(["replay", "--config", config.path, file.path])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.split(separator: "\n").count == 3)
+        #expect(first.stderr.contains("marked \(file.path) as replayed"), "\(first.stderr)")
+        #expect(try Harness.run(["status", "--config", config.path]).stdout.contains("dead-letter records: 3 (0 not yet replayed)"))
+
+        let second = try Harness.run(["replay", "--config", config.path, file.path])
+        #expect(second.status == 1)
+        #expect(second.stdout.isEmpty)
+        #expect(second.stderr.contains("tracktail: \(file.path) was replayed already (3 records on "), "\(second.stderr)")
+        #expect(second.stderr.contains("use --force if that is what you want"), "\(second.stderr)")
+
+        // Records appended since (the daemon keeps writing): only those are replayed.
+        let h = try FileHandle(forWritingTo: file)
+        try h.seekToEnd()
+        try h.write(contentsOf: Data(record(2).utf8))
+        try h.close()
+        #expect(try Harness.run(["status", "--config", config.path]).stdout.contains("dead-letter records: 4 (1 not yet replayed)"))
+        let third = try Harness.run(["replay", "--config", config.path, file.path])
+        #expect(third.status == 0, "\(third.stderr)")
+        #expect(third.stdout.split(separator: "\n").count == 1)
+        #expect(third.stdout.contains("\"event_name\":\"e2\""))
+        #expect(third.stderr.contains("skipping the first 3 records of \(file.path): replayed already"), "\(third.stderr)")
+
+        let forced = try Harness.run(["replay", "--force", "--config", config.path, file.path])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(forced.stdout.split(separator: "\n").count == 4)
+    }
 }
