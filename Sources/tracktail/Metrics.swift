@@ -1,6 +1,7 @@
 import Posix
 import Runtime
 import Ship
+import Synchronization
 
 /// What `/metrics` and `/health` show, read from the running `Topology`.
 ///
@@ -26,15 +27,28 @@ import Ship
 /// | `buffer_limit_bytes` | gauge | `[limits] buffer_bytes` |
 /// | `lag_bytes{path}` | gauge | per checkpointed file: size − checkpointed offset |
 /// | `sources` | gauge | files and pipes currently tracked |
+/// | `inputs_unreadable` | gauge | file inputs with nothing readable (`InputHealth`) |
+/// | `last_success_timestamp_seconds` | gauge | wall-clock time the output last accepted events (0: not yet) |
 /// | `healthy` | gauge | 1 ok, 0 degraded (the reason is on `/health`) |
 /// | `request_duration_seconds` | histogram | time inside `transport.post` |
 /// | `up` | gauge | 1 while the daemon answers |
 /// | `start_time_seconds` | gauge | wall-clock start, seconds since the epoch |
 enum Metrics {
+    /// When events were last delivered: the supervisor's loop notes it when the shipped count
+    /// moves (a second's resolution is plenty for "nothing delivered for 15 minutes").
+    final class LastSuccess: Sendable {
+        private let wallNanoseconds = Atomic<Int64>(0)
+        private let shipped = Atomic<Int>(0)
+        func note(shipped count: Int, wallNow: Int64) {
+            if shipped.exchange(count, ordering: .relaxed) != count && count > 0 { wallNanoseconds.store(wallNow, ordering: .relaxed) }
+        }
+        var seconds: Double { Double(wallNanoseconds.load(ordering: .relaxed) / 1_000_000) / 1e3 }
+    }
+
     /// The endpoint's content for `topology`, started at `startedWall` (ns since the epoch).
-    static func content(_ topology: Topology, inputs: InputHealth, startedWall: Int64) -> MetricsServer.Content {
+    static func content(_ topology: Topology, inputs: InputHealth, lastSuccess: LastSuccess, startedWall: Int64) -> MetricsServer.Content {
         MetricsServer.Content(
-            metrics: { exposition(topology, inputs: inputs, startedWall: startedWall) },
+            metrics: { exposition(topology, inputs: inputs, lastSuccess: lastSuccess, startedWall: startedWall) },
             health: {
                 if case .degraded(let why) = topology.shipper.health { return why }
                 if let f = inputs.failing.first {
@@ -45,7 +59,7 @@ enum Metrics {
             })
     }
 
-    static func exposition(_ topology: Topology, inputs: InputHealth, startedWall: Int64) -> String {
+    static func exposition(_ topology: Topology, inputs: InputHealth, lastSuccess: LastSuccess, startedWall: Int64) -> String {
         let stats = topology.stats
         let ship = topology.shipper.counters.snapshot
         let health = topology.shipper.health
@@ -82,6 +96,7 @@ enum Metrics {
                     buckets: buckets, sum: Double(latency.sumNanoseconds) / 1e9, count: latency.count)
 
         p.gauge("tracktail_up", help: "1 while the daemon runs.", 1)
+        p.gauge("tracktail_last_success_timestamp_seconds", help: "When the output last accepted events, in seconds since the Unix epoch (0: not yet).", lastSuccess.seconds)
         p.gauge("tracktail_start_time_seconds", help: "When the daemon started, in seconds since the Unix epoch.", Double(startedWall / 1_000_000) / 1e3)
         return p.text
     }

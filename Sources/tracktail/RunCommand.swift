@@ -52,7 +52,8 @@ enum RunCommand {
         let inputHealth = InputHealth(config.inputs, logger: Logger(label: "input"))
         topology.start()
         inputHealth.tick(now: SystemClock.monotonicNanoseconds())
-        metricsServer?.start(Metrics.content(topology, inputs: inputHealth, startedWall: SystemClock.wallNanoseconds()))
+        let lastSuccess = Metrics.LastSuccess()
+        metricsServer?.start(Metrics.content(topology, inputs: inputHealth, lastSuccess: lastSuccess, startedWall: SystemClock.wallNanoseconds()))
         let notifier = SystemdNotifier()
         notifier.ready()
         logger.info("started", ["inputs": String(config.inputs.count), "rules": String(config.mapping.rules.count),
@@ -80,6 +81,7 @@ enum RunCommand {
             if once && topology.isFinished { break loop }
             let shipped = topology.shipper.counters.eventsShipped.load(ordering: .relaxed) + topology.shipper.counters.deadLettered.load(ordering: .relaxed)
             let now = SystemClock.monotonicNanoseconds()
+            lastSuccess.note(shipped: topology.shipper.counters.eventsShipped.load(ordering: .relaxed), wallNow: SystemClock.wallNanoseconds())
             let health = topology.shipper.health
             if once, case .degraded(let reason) = health, topology.shipper.counters.holds.load(ordering: .relaxed) > 0 {
                 logger.error("the Track API refuses this configuration; giving up (--once)", ["reason": reason])

@@ -361,4 +361,53 @@ import Testing
         #expect(forced.status == 0, "\(forced.stderr)")
         #expect(forced.stdout.split(separator: "\n").count == 4)
     }
+
+    /// docs/alerts.yml and docs/grafana-dashboard.json name only metrics the daemon serves, and
+    /// the rules pass `promtool check rules` (where promtool is installed; .ci/run installs it).
+    @Test func monitoringDocsNameServedMetrics() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let port = try MetricsHTTP.freePort()
+        let log = dir.appendingPathComponent("app.log")
+        try Harness.append(Harness.lines(0..<3), to: log)
+        let config = dir.appendingPathComponent("t.toml")
+        try (Harness.stdoutConfig(state: dir.appendingPathComponent("state"), log: log) + "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"\n")
+            .write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir)
+        defer { daemon.stop() }
+        var scrape = ""
+        #expect(Harness.waitUntil {
+            scrape = MetricsHTTP.get(port: port, "/metrics")?.body ?? ""
+            return !scrape.isEmpty
+        }, "\(daemon.log)")
+        var served: Set<String> = []
+        for line in scrape.split(separator: "\n") where line.hasPrefix("# TYPE ") {
+            let parts = line.split(separator: " ")
+            let name = String(parts[2])
+            served.insert(name)
+            if parts[3] == "histogram" { for s in ["_bucket", "_sum", "_count"] { served.insert(name + s) } }
+        }
+        #expect(served.contains("tracktail_last_success_timestamp_seconds"))
+        #expect(served.contains("tracktail_inputs_unreadable"))
+
+        let docs = Harness.packageRoot.appendingPathComponent("docs")
+        let regex = try NSRegularExpression(pattern: "tracktail_[a-z_]+")
+        for file in ["alerts.yml", "grafana-dashboard.json"] {
+            let text = try String(contentsOf: docs.appendingPathComponent(file), encoding: .utf8)
+            let names = Set(regex.matches(in: text, range: NSRange(text.startIndex..., in: text)).map { String(text[Range($0.range, in: text)!]) })
+            #expect(names.count >= 8, "\(file) names \(names)")
+            for name in names.sorted() { #expect(served.contains(name), "\(file) names \(name), which /metrics does not serve") }
+        }
+        let dashboard = try JSONSerialization.jsonObject(with: Data(contentsOf: docs.appendingPathComponent("grafana-dashboard.json"))) as? [String: Any]
+        #expect((dashboard?["panels"] as? [Any])?.count ?? 0 >= 5)
+
+        let promtool = ["/usr/bin/promtool", "/usr/local/bin/promtool"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        guard let promtool else {
+            print("skipped promtool check rules docs/alerts.yml: promtool is not installed (Debian package prometheus)")
+            return
+        }
+        let check = try Harness.run(["check", "rules", docs.appendingPathComponent("alerts.yml").path], executable: promtool)
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("SUCCESS"), "\(check.stdout)")
+    }
 }
