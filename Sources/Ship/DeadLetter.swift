@@ -131,6 +131,13 @@ public final class DeadLetter: Sendable {
                 freshKeys.append(k)
             }
             guard !fresh.isEmpty else { return [] }
+            // An operator deleted the file (README: "when to delete"): start a new one rather
+            // than append to a file nobody can see.
+            if let fd = s.fd, let st = try? fd.status(), st.linkCount == 0 {
+                fd.close()
+                s.fd = nil
+                s.keys = []
+            }
             if s.fd != nil, s.size > 0, s.size + Int64(bytes.count) > segmentCap {
                 s.fd?.close()
                 s.fd = nil

@@ -214,4 +214,14 @@ import Testing
         }
         return condition()
     }
+
+    /// The operator deletes the file while the daemon runs: the next record starts a new file.
+    @Test func aDeletedFileIsStartedAgain() throws {
+        let dir = temporaryDirectory() + "/dead-letter"
+        let dl = DeadLetter(directory: dir)
+        try dl.write([Self.record(1)])
+        try FileManager.default.removeItem(atPath: dir + "/dead-letter.ndjson")
+        try dl.write([Self.record(2)])
+        #expect(try DeadLetterFile.read(dir + "/dead-letter.ndjson").map(\.start) == [20])
+    }
 }
