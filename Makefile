@@ -68,6 +68,7 @@ uninstall:
 	@echo "left $(DESTDIR)$(SYSCONFDIR)/tracktail (configuration, token) and /var/lib/tracktail (checkpoint, dead letter) in place"
 
 deb: build
+	@test -n "$(VERSION)" || { echo 'make: no `static let version = "..."` in Sources/tracktail/Help.swift' >&2; exit 1; }
 	rm -rf $(DEBROOT)
 	$(MAKE) --no-print-directory install-files DESTDIR=$(abspath $(DEBROOT)) PREFIX=/usr UNITDIR=/lib/systemd/system SYSCONFDIR=/etc
 	rm -f $(DEBROOT)/usr/share/doc/tracktail/tracktail.toml
