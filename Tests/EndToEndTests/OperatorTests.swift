@@ -410,4 +410,56 @@ import Testing
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
         #expect(check.stdout.contains("SUCCESS"), "\(check.stdout)")
     }
+
+    /// The state directory on a full disk (a 256 KiB tmpfs; needs root, skipped otherwise):
+    /// /health says why, the dead letter holds only whole records, and once there is room again
+    /// every record is written, once.
+    @Test func aFullDiskHoldsTheDeadLetterUntilThereIsRoom() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let mountPoint = dir.appendingPathComponent("disk")
+        try FileManager.default.createDirectory(at: mountPoint, withIntermediateDirectories: true)
+        let mount = try Harness.run(["-t", "tmpfs", "-o", "size=256k", "tmpfs", mountPoint.path], executable: "/bin/mount")
+        guard mount.status == 0 else {
+            print("skipped aFullDiskHoldsTheDeadLetterUntilThereIsRoom: cannot mount a tmpfs here: \(mount.stderr)")
+            return
+        }
+        defer { _ = try? Harness.run([mountPoint.path], executable: "/bin/umount") }
+        let port = try MetricsHTTP.freePort()
+        let log = dir.appendingPathComponent("app.log")
+        try Harness.append(Harness.lines(0..<1), to: log)
+        let state = mountPoint.appendingPathComponent("state")
+        let config = dir.appendingPathComponent("t.toml")
+        try (Harness.stdoutConfig(state: state, log: log) + "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"\n")
+            .write(to: config, atomically: true, encoding: .utf8)
+        let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir)
+        defer { daemon.stop() }
+        #expect(Harness.waitUntil { MetricsHTTP.get(port: port, "/health")?.status == 200 }, "\(daemon.log)")
+        // Fill the disk, then write bad lines.
+        let filler = mountPoint.appendingPathComponent("filler")
+        FileManager.default.createFile(atPath: filler.path, contents: nil)
+        let h = try FileHandle(forWritingTo: filler)
+        while (try? h.write(contentsOf: Data(count: 4096))) != nil {}
+        try? h.close()
+        try Harness.append((0..<50).map { "not json \($0)\n" }.joined(), to: log)
+        var health: MetricsHTTP.Answer?
+        #expect(Harness.waitUntil {
+            health = MetricsHTTP.get(port: port, "/health")
+            return health?.body.contains("dead letter not writable: write: No space left on device; retrying in") == true
+        }, "\(String(describing: health))\n\(daemon.log)")
+        let deadLetter = state.appendingPathComponent("dead-letter/dead-letter.ndjson")
+        let partial = (try? String(contentsOf: deadLetter, encoding: .utf8)) ?? ""
+        #expect(partial.isEmpty || partial.hasSuffix("\n"), "only whole records")
+
+        try FileManager.default.removeItem(at: filler)
+        #expect(Harness.waitUntil {
+            ((try? String(contentsOf: deadLetter, encoding: .utf8)) ?? "").split(separator: "\n").count == 50
+        }, "\(daemon.log)")
+        #expect(Harness.waitUntil { MetricsHTTP.get(port: port, "/health")?.status == 200 }, "\(daemon.log)")
+        #expect(daemon.log.contains("dead letter writable again"))
+        #expect(daemon.stop() == 0)
+        // Each bad line is in the dead letter once, retries included.
+        let status = try Harness.run(["status", "--config", config.path])
+        #expect(status.stdout.contains("dead-letter records: 50 (50 not yet replayed)"), "\(status.stdout)")
+    }
 }
