@@ -462,4 +462,30 @@ import Testing
         let status = try Harness.run(["status", "--config", config.path])
         #expect(status.stdout.contains("dead-letter records: 50 (50 not yet replayed)"), "\(status.stdout)")
     }
+
+    /// A crash after dead-letter records were written but before the checkpoint caught up: the
+    /// restart reads those lines again and does not write their records twice.
+    @Test func recordsAlreadyInTheDeadLetterAreNotWrittenTwiceAfterARestart() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let log = dir.appendingPathComponent("app.log")
+        let lines = ["not json 0", "not json 1", "not json 2"]
+        try Harness.append(lines.map { $0 + "\n" }.joined(), to: log)
+        let state = dir.appendingPathComponent("state")
+        let dl = state.appendingPathComponent("dead-letter")
+        try FileManager.default.createDirectory(at: dl, withIntermediateDirectories: true)
+        // What the crashed run wrote: the first two lines' records (no checkpoint yet).
+        var text = ""
+        for i in 0..<2 {
+            text += #"{"time":"2026-01-01T00:00:00.000Z","reason":"invalid JSON","rule":null,"source":"\#(log.path)","start":\#(i * 11),"end":\#(i * 11 + 11),"line":"\#(lines[i])"}"# + "\n"
+        }
+        try text.write(to: dl.appendingPathComponent("dead-letter.ndjson"), atomically: false, encoding: .utf8)
+        let config = dir.appendingPathComponent("t.toml")
+        try Harness.stdoutConfig(state: state, log: log).write(to: config, atomically: true, encoding: .utf8)
+        let once = try Harness.run(["run", "--once", "--config", config.path])
+        #expect(once.status == 0, "\(once.stderr)")
+        let records = try String(contentsOf: dl.appendingPathComponent("dead-letter.ndjson"), encoding: .utf8).split(separator: "\n")
+        #expect(records.count == 3, "\(records)")
+        #expect(records.last?.contains("\"line\":\"not json 2\"") == true)
+    }
 }
