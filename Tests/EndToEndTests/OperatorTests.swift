@@ -5,6 +5,15 @@ import Testing
 /// Operator experience (issue 10): configuration errors all at once, tokens with control
 /// characters, inputs that read nothing, the dead letter and its replay, docs that match /metrics.
 @Suite(.serialized) struct OperatorTests {
+    /// `dir/t.toml`: the stdout configuration for `log` with `[metrics]` on a free loopback port.
+    static func metricsConfig(_ dir: URL, state: URL, log: URL) throws -> (URL, Int) {
+        let port = try MetricsHTTP.freePort()
+        let config = dir.appendingPathComponent("t.toml")
+        try (Harness.stdoutConfig(state: state, log: log) + "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"\n")
+            .write(to: config, atomically: true, encoding: .utf8)
+        return (config, port)
+    }
+
     /// Every problem of a file in one run, in file order, each `file:line:column: key: message`;
     /// an unknown key is reported even though the required `[[input]]` table is missing.
     @Test func allConfigurationErrorsInOneRun() throws {
@@ -105,12 +114,9 @@ import Testing
     @Test func aSecondInstanceHearsAboutTheLockBeforeThePort() throws {
         let dir = Harness.temporaryDirectory()
         defer { Harness.cleanup(dir) }
-        let port = try MetricsHTTP.freePort()
         let log = dir.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(0..<3), to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try (Harness.stdoutConfig(state: dir.appendingPathComponent("state"), log: log) + "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"\n")
-            .write(to: config, atomically: true, encoding: .utf8)
+        let (config, port) = try Self.metricsConfig(dir, state: dir.appendingPathComponent("state"), log: log)
         let first = try Harness.Daemon(["run", "--config", config.path], directory: dir)
         defer { first.stop() }
         #expect(Harness.waitUntil { first.log.contains("metrics endpoint listening") }, "\(first.log)")
@@ -367,12 +373,9 @@ import Testing
     @Test func monitoringDocsNameServedMetrics() throws {
         let dir = Harness.temporaryDirectory()
         defer { Harness.cleanup(dir) }
-        let port = try MetricsHTTP.freePort()
         let log = dir.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(0..<3), to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try (Harness.stdoutConfig(state: dir.appendingPathComponent("state"), log: log) + "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"\n")
-            .write(to: config, atomically: true, encoding: .utf8)
+        let (config, port) = try Self.metricsConfig(dir, state: dir.appendingPathComponent("state"), log: log)
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir)
         defer { daemon.stop() }
         var scrape = ""
@@ -425,13 +428,10 @@ import Testing
             return
         }
         defer { _ = try? Harness.run([mountPoint.path], executable: "/bin/umount") }
-        let port = try MetricsHTTP.freePort()
         let log = dir.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(0..<1), to: log)
         let state = mountPoint.appendingPathComponent("state")
-        let config = dir.appendingPathComponent("t.toml")
-        try (Harness.stdoutConfig(state: state, log: log) + "\n[metrics]\nlisten = \"127.0.0.1:\(port)\"\n")
-            .write(to: config, atomically: true, encoding: .utf8)
+        let (config, port) = try Self.metricsConfig(dir, state: state, log: log)
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir)
         defer { daemon.stop() }
         #expect(Harness.waitUntil { MetricsHTTP.get(port: port, "/health")?.status == 200 }, "\(daemon.log)")
