@@ -49,20 +49,21 @@ final class CompiledRule: Sendable {
     let quotedUserID: [UInt8]?
     /// A constant `timestamp` template, parsed once.
     let constantTimestamp: Timestamp?
-    /// `nil` entries stand for `$` (the whole line).
-    let propertiesFrom: [(path: JSONPath?, text: String)]
+    /// Handles in the mapper's `JSONPathSet` (-1 stands for `$`, the whole line).
+    let propertiesFrom: [(handle: Int32, text: String)]
     let properties: [Entry]
     let context: [Entry]
     let dropProperties: [String]
     /// `dropProperties` as one-step paths, for member lookups.
     let dropPaths: [JSONPath]
 
-    init(_ spec: RuleSpec, index: Int, eventIDKey: String?) throws(MappingError) {
+    /// Compiles `spec`, adding every path it reads to `paths` (shared by all rules of a mapper).
+    init(_ spec: RuleSpec, index: Int, eventIDKey: String?, paths: inout JSONPathSet) throws(MappingError) {
         func fail(_ key: String, _ reason: String) -> MappingError {
             MappingError(rule: index, key: key, reason: reason)
         }
         func template(_ key: String, _ source: String) throws(MappingError) -> CompiledTemplate {
-            do { return try CompiledTemplate(source) } catch { throw fail(key, error.reason) }
+            do { return try CompiledTemplate(source, paths: &paths) } catch { throw fail(key, error.reason) }
         }
 
         name = spec.name.isEmpty ? "rule[\(index)]" : spec.name
@@ -73,7 +74,7 @@ final class CompiledRule: Sendable {
         var conditions: [CompiledCondition] = []
         for (i, c) in spec.when.enumerated() {
             do throws(TemplateError) {
-                conditions.append(try CompiledCondition(c))
+                conditions.append(try CompiledCondition(c, paths: &paths))
             } catch {
                 throw fail("when[\(i)]", error.reason)
             }
@@ -169,14 +170,14 @@ final class CompiledRule: Sendable {
         self.constantTimestamp = constantTimestamp
 
         // properties_from
-        var from: [(path: JSONPath?, text: String)] = []
+        var from: [(handle: Int32, text: String)] = []
         for (i, text) in spec.propertiesFrom.enumerated() {
             if text == "$" {
-                from.append((nil, text))
+                from.append((-1, text))
                 continue
             }
             do throws(JSONPathError) {
-                from.append((try JSONPath(text), text))
+                from.append((paths.add(try JSONPath(text)), text))
             } catch {
                 throw fail(spec.propertiesFrom.count == 1 ? "properties_from" : "properties_from[\(i)]", error.reason)
             }
@@ -222,8 +223,8 @@ final class CompiledRule: Sendable {
 
     /// All conditions hold (none: always).
     @inline(__always)
-    func matches(_ doc: JSONDocument) -> Bool {
-        for c in conditions where !c.holds(in: doc) { return false }
+    func matches(_ doc: JSONDocument, _ set: JSONPathSet, _ cache: inout JSONPathCache) -> Bool {
+        for i in conditions.indices where !conditions[i].holds(in: doc, set, &cache) { return false }
         return true
     }
 }

@@ -39,12 +39,16 @@ public struct LineBatch: Sendable {
     public var lines: [LineRecord]
     /// Wall-clock time of the read, nanoseconds since the epoch (for "use the read time").
     public var readTime: Int64
+    /// The source's key for deterministic event ids (`SourceInfo.key`), stamped by the reader
+    /// when it hands the batch on, so that later stages never look it up under the reader's lock.
+    public var sourceKey: UInt64
 
-    public init(source: SourceID, bytes: [UInt8] = [], lines: [LineRecord] = [], readTime: Int64 = 0) {
+    public init(source: SourceID, bytes: [UInt8] = [], lines: [LineRecord] = [], readTime: Int64 = 0, sourceKey: UInt64 = 0) {
         self.source = source
         self.bytes = bytes
         self.lines = lines
         self.readTime = readTime
+        self.sourceKey = sourceKey
     }
 
     /// Bytes this batch holds against the byte budget.

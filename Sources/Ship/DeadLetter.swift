@@ -68,7 +68,10 @@ public final class DeadLetter: Sendable {
         var summary = DeadLetterLogSummary()
     }
 
-    public init(directory: String, capBytes: Int64 = 64 << 20, responseLimit: Int = 4_096, logger: Logger? = nil,
+    /// `output.dead_letter_max_bytes` when the configuration does not say.
+    public static let defaultCapBytes: Int64 = 64 << 20
+
+    public init(directory: String, capBytes: Int64 = defaultCapBytes, responseLimit: Int = ShipConfiguration().responseBodyLimit, logger: Logger? = nil,
                 retryInitial: Int64 = 200_000_000, fault: (@Sendable (Int) -> Int?)? = nil) {
         self.retryInitial = max(1, retryInitial)
         self.directory = directory
@@ -76,16 +79,6 @@ public final class DeadLetter: Sendable {
         self.responseLimit = max(0, responseLimit)
         self.logger = logger
         self.fault = fault
-    }
-
-    /// The dead letter of a state directory, as `[state] directory` and the output's cap say.
-    public convenience init(stateDirectory: String, capBytes: Int64 = 64 << 20) {
-        self.init(directory: ShipConfiguration.deadLetterDirectory(stateDirectory: stateDirectory), capBytes: capBytes)
-    }
-
-    /// The dead letter a configuration names (`deadLetterDirectory`, `deadLetterCap`).
-    public convenience init(configuration c: ShipConfiguration, logger: Logger? = nil) {
-        self.init(directory: c.deadLetterDirectory, capBytes: c.deadLetterCap, responseLimit: c.responseBodyLimit, logger: logger)
     }
 
     deinit { state.withLock { $0.fd?.close() } }

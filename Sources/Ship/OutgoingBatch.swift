@@ -44,6 +44,11 @@ public struct OutgoingBatch: Sendable, Equatable {
     public func byteCount(appending count: Int) -> Int { closedByteCount + count + (events.isEmpty ? 0 : 1) }
 
     mutating func append(_ json: some Collection<UInt8>, source: SourceID, start: Int64, end: Int64, rule: String? = nil) {
+        if let _ = json.withContiguousStorageIfAvailable({ append(bytes: $0, source: source, start: start, end: end, rule: rule) }) { return }
+        Array(json).withUnsafeBufferPointer { append(bytes: $0, source: source, start: start, end: end, rule: rule) }
+    }
+
+    mutating func append(bytes json: UnsafeBufferPointer<UInt8>, source: SourceID, start: Int64, end: Int64, rule: String? = nil) {
         if !events.isEmpty { body.append(UInt8(ascii: ",")) }
         let s = body.count
         body.append(contentsOf: json)

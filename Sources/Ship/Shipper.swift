@@ -7,14 +7,17 @@ import Runtime
 ///
 /// ```
 ///  input queue ──▶ batcher thread ──▶ DeliveryState ──▶ sender threads (maxInFlight) ──▶ TrackTransport
-///   (MappedBatch)   BatchBuilder        (pending,          post, ResponsePlan.decide,
-///                   drops → ack          hold, retry)      acks / dead letter
-///                   rejections → DL
+///   (MappedBatch)   BatchBuilder        (pending, AIMD     post, ResponsePlan.decide,
+///                   drops → ack          limit, pause,     acks / dead letter
+///                   rejections → DL      hold, retry)
 /// ```
 ///
 /// - Backpressure: the batcher waits while `maxInFlight` closed batches are already waiting
-///   to be sent, so the input queue fills and the mapper waits in turn. Held or failing output
-///   therefore stops reading; data waits in the source files, not in memory.
+///   to be sent (`DeliveryState.mayEnqueue`), so the input queue fills and the mapper waits in
+///   turn. A batch waiting out its own backoff does not count while the output is healthy
+///   (other batches keep going; the byte budget bounds how many wait); a paused or held output
+///   counts every waiting batch, so it stops reading: data waits in the source files, not in
+///   memory.
 /// - Acknowledgement: `acknowledge(source, start, end)` once per line range (contiguous ranges of
 ///   one source may come merged), from the batcher or a sender thread, in no particular order.
 ///   Dead-letter records are fsynced before their lines are acknowledged.
@@ -56,6 +59,8 @@ public final class Shipper: @unchecked Sendable {
     private var exited: [Bool] = []
     private var threads: [Thread] = []
     private var deadLetterError: String?
+    /// One "retrying later" line per second at most (5% of failing requests would flood the log).
+    private var retryLog = LogThrottle(interval: 1_000_000_000)
 
     public init(
         configuration: ShipConfiguration, transport: any TrackTransport, deadLetter: DeadLetter,
@@ -73,8 +78,9 @@ public final class Shipper: @unchecked Sendable {
         self.acknowledge = acknowledge
         self.logger = logger
         self.input = input ?? BlockingQueue(capacity: c.inputCapacity)
-        self.state = DeliveryState(holdRetryInterval: c.holdRetryInterval)
-        self.random = SplitMix64(seed: randomSeed ?? UInt64(bitPattern: clock.wallNow()))
+        let seed = randomSeed ?? UInt64(bitPattern: clock.wallNow())
+        self.state = DeliveryState(configuration: c, seed: seed ^ 0x5DEE_CE66)
+        self.random = SplitMix64(seed: seed)
     }
 
     /// Starts the batcher thread and `maxInFlight` sender threads.
@@ -97,7 +103,8 @@ public final class Shipper: @unchecked Sendable {
         }
     }
 
-    /// SIGHUP: ends a hold's wait and makes every backing-off batch due now.
+    /// SIGHUP: ends a hold's wait (401/403/404: the reload may have fixed the token or the URL).
+    /// Batches waiting out a backoff or a `Retry-After` keep waiting.
     public func wake() {
         lock.withLock {
             state.wake(now: clock.now())
@@ -140,7 +147,11 @@ public final class Shipper: @unchecked Sendable {
             let waiting = grouped(state.pendingEvents + inFlightEvents)
             if let h = state.hold { return .degraded("\(h.message); holding \(waiting) events") }
             if let e = deadLetterError ?? deadLetter.problem { return .degraded("dead letter not writable: \(e)") }
-            if let r = state.retrying { return .degraded("\(r); retrying, \(waiting) events waiting") }
+            if let r = state.retrying {
+                // A whole-output pause (failures in a row, or Retry-After) says for how long.
+                let pause = state.pausedUntil(now: clock.now()).map { ", all sending paused for \(($0 - clock.now() + 999_999_999) / 1_000_000_000) s" } ?? ""
+                return .degraded("\(r); retrying\(pause), \(waiting) events waiting")
+            }
             return .ok
         }
     }
@@ -221,7 +232,14 @@ public final class Shipper: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         for b in batches {
-            while !stopping && state.pending.count >= configuration.maxInFlight { lock.wait() }
+            while !stopping && !state.mayEnqueue(now: clock.now()) {
+                // A pause ending opens admission by itself (batches in their own backoff stop counting).
+                if let p = state.pausedUntil(now: clock.now()) {
+                    lock.wait(until: SystemClock.monotonicNanoseconds() + min(p - clock.now(), 3_600_000_000_000))
+                } else {
+                    lock.wait()
+                }
+            }
             state.enqueue(b, now: clock.now())
             lock.broadcast()
         }
@@ -254,6 +272,7 @@ public final class Shipper: @unchecked Sendable {
             case .send(let d):
                 inFlightEvents += d.batch.count
                 posting += 1
+                lock.broadcast()  // a queued batch left: the batcher may hand over the next
                 lock.unlock()
                 counters.requests.add(1, ordering: .relaxed)
                 let outcome: DeliveryOutcome
@@ -266,7 +285,7 @@ public final class Shipper: @unchecked Sendable {
                 if abandoned { return }
                 let decision = ResponsePlan.decide(
                     eventCount: d.batch.count, outcome: outcome, attempt: d.attempt, policy: policy,
-                    wallNow: clock.wallNow(), random: &random)
+                    wallNow: clock.wallNow(), random: &random, destination: transport.destination)
                 let completion = state.complete(d, decision, now: clock.now())
                 lock.broadcast()
                 lock.unlock()
@@ -301,13 +320,21 @@ public final class Shipper: @unchecked Sendable {
                 time: clock.wallNow(), reason: reason, status: status, response: body, source: sourcePath(e.source),
                 start: e.start, end: e.end, event: Array(d.batch.json(of: e)), rule: e.rule)
             if writeDeadLetters([record]) { ack(e.source, e.start, e.end) }
-        case .retry(let after, let cause):
+        case .retry(let after, let cause, _):
             counters.countRetry(cause)
             counters.setLastError(cause.description)
-            logger.warning("request failed; retrying later", [
-                "reason": cause.description, "retry.after.ms": String(after / 1_000_000),
-                "retry.attempt": String(d.attempt + 1), "batch.events": String(d.batch.count),
-            ])
+            if let unlogged = lock.withLock({ retryLog.admit(now: clock.now()) }) {
+                logger.warning("request failed; retrying later", [
+                    "reason": cause.description, "retry.after.ms": String(after / 1_000_000),
+                    "retry.attempt": String(d.attempt + 1), "batch.events": String(d.batch.count),
+                    "retries.unlogged": String(unlogged),
+                ])
+            }
+            if let until = c.pausedUntil {
+                logger.warning("Track API failing or asking to wait; the whole output pauses", [
+                    "reason": cause.description, "pause.ms": String(max(0, until - clock.now()) / 1_000_000),
+                ])
+            }
         case .hold(let cause):
             counters.holds.add(1, ordering: .relaxed)
             counters.setLastError(cause.message)

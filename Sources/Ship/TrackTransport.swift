@@ -31,4 +31,10 @@ public enum TransportFailure: Error, Sendable, Equatable {
 /// A transport's own request time-out bounds how long `Shipper.stop(deadline:)` can wait.
 public protocol TrackTransport: Sendable {
     func post(_ body: [UInt8]) throws(TransportFailure) -> TrackResponse
+    /// Where requests go, for messages that ask to check it (`""`: nowhere to name).
+    var destination: String { get }
+}
+
+extension TrackTransport {
+    public var destination: String { "" }
 }

@@ -82,6 +82,8 @@ public enum CheckpointFile {
     /// What `load` found, for the tailer to log.
     public struct Loaded: Sendable {
         public var entries: [CheckpointEntry]
+        /// Journal inputs' cursors.
+        public var cursors: [JournalCheckpoint] = []
         /// `nil`: no checkpoint yet (first start). Otherwise the file actually used.
         public var usedPath: String?
         /// Problems with files that were skipped (each logged by the caller).
@@ -92,9 +94,14 @@ public enum CheckpointFile {
     /// exists); throws only when a checkpoint exists but no copy is usable — the caller must not
     /// start over from zero silently. Safe while the daemon runs (for `tracktail status`).
     public static func read(stateDirectory: String) throws -> [CheckpointEntry] {
+        try readAll(stateDirectory: stateDirectory).entries
+    }
+
+    /// `read`, with the journal cursors.
+    public static func readAll(stateDirectory: String) throws -> (entries: [CheckpointEntry], cursors: [JournalCheckpoint]) {
         let loaded = load(stateDirectory: stateDirectory)
         if loaded.usedPath == nil, let first = loaded.problems.first { throw first }
-        return loaded.entries
+        return (loaded.entries, loaded.cursors)
     }
 
     public static func load(stateDirectory: String) -> Loaded {
@@ -109,7 +116,8 @@ public enum CheckpointFile {
                 continue
             }
             do {
-                return Loaded(entries: try decode(bytes), usedPath: p, problems: problems)
+                let all = try decodeAll(bytes)
+                return Loaded(entries: all.entries, cursors: all.cursors, usedPath: p, problems: problems)
             } catch let e as CheckpointFileError {
                 problems.append(CheckpointFileError(path: p, reason: e.reason))
             } catch {
@@ -120,17 +128,17 @@ public enum CheckpointFile {
     }
 
     /// Replaces the checkpoint, keeping the current one as `.prev`.
-    public static func write(_ entries: [CheckpointEntry], stateDirectory: String) throws {
+    public static func write(_ entries: [CheckpointEntry], cursors: [JournalCheckpoint] = [], stateDirectory: String) throws {
         let main = path(stateDirectory: stateDirectory)
         if try FileSystem.status(main) != nil {
             try FileSystem.rename(main, to: previousPath(stateDirectory: stateDirectory))
         }
-        try FileSystem.writeAtomically(main, encode(entries), mode: 0o640)
+        try FileSystem.writeAtomically(main, encode(entries, cursors: cursors), mode: 0o640)
     }
 
     /// The file's bytes: minified JSON except for a line break before each entry and the closing
     /// bracket (each entry is written on its own and added whole, with its line break, by `raw`).
-    public static func encode(_ entries: [CheckpointEntry]) -> [UInt8] {
+    public static func encode(_ entries: [CheckpointEntry], cursors: [JournalCheckpoint] = []) -> [UInt8] {
         var w = JSONWriter(capacity: 32 + entries.count * 320)
         w.beginObject()
         w.key("version")
@@ -146,6 +154,24 @@ public enum CheckpointFile {
         }
         w.bytes.append(UInt8(ascii: "\n"))
         w.endArray()
+        if !cursors.isEmpty {
+            // Only when there is a journal input: files-only checkpoints stay byte-identical.
+            w.key("journal")
+            w.beginArray()
+            for c in cursors {
+                line.reset()
+                line.bytes.append(contentsOf: "\n ".utf8)
+                line.beginObject()
+                line.key("input"); line.string(c.input)
+                line.key("cursor"); line.string(c.cursor)
+                line.key("realtime"); line.int(c.realtime)
+                line.key("updated"); line.int(c.updated)
+                line.endObject()
+                w.raw(line.bytes)
+            }
+            w.bytes.append(UInt8(ascii: "\n"))
+            w.endArray()
+        }
         w.endObject()
         w.bytes.append(UInt8(ascii: "\n"))
         return w.bytes
@@ -186,6 +212,11 @@ public enum CheckpointFile {
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> [CheckpointEntry] {
+        try decodeAll(bytes).entries
+    }
+
+    /// The file entries and the journal cursors (`"journal"`, optional).
+    public static func decodeAll(_ bytes: [UInt8]) throws -> (entries: [CheckpointEntry], cursors: [JournalCheckpoint]) {
         func fail(_ why: String) -> CheckpointFileError { CheckpointFileError(path: "checkpoints.json", reason: why) }
         let root: JSONValue
         do {
@@ -232,6 +263,17 @@ public enum CheckpointFile {
                 fingerprint: Fingerprint(length: fl, hash: fh), offset: offset,
                 tailLength: tl, tailHash: th, key: key, updated: try int("updated", in: o, path: "updated")))
         }
-        return out
+        var cursors: [JournalCheckpoint] = []
+        if let j = root["journal"] {
+            guard case .array(let list) = j else { throw fail("\"journal\" is not an array") }
+            for (i, o) in list.enumerated() {
+                guard case .object = o, let input = o["input"]?.stringValue, let cursor = o["cursor"]?.stringValue, !cursor.isEmpty,
+                      let realtime = o["realtime"]?.int64Value, let updated = o["updated"]?.int64Value else {
+                    throw fail("journal[\(i)]: needs input, cursor (strings), realtime and updated (integers)")
+                }
+                cursors.append(JournalCheckpoint(input: input, cursor: cursor, realtime: realtime, updated: updated))
+            }
+        }
+        return (out, cursors)
     }
 }

@@ -19,8 +19,8 @@ enum CheckCommand {
             StandardStreams.err("warning: [metrics] listen = \"\(listen)\" is not a loopback address: /metrics and /health answer anyone who can reach it, without authentication\n")
         }
         if config.output.kind == .http {
-            if let url = try? HTTPURL(config.output.url), url.path.prefix(while: { $0 != "?" }) != "/api/track" {
-                StandardStreams.err("warning: output.url = \"\(config.output.url)\" posts to the path \(url.path), not /api/track: the Track API answers 404 there (give the whole URL, e.g. https://api.app.thrivestack.ai/api/track)\n")
+            if let url = try? HTTPURL(config.output.endpoint.url), url.path.prefix(while: { $0 != "?" }) != "/api/track" {
+                StandardStreams.err("warning: output.url = \"\(config.output.endpoint.url)\" posts to the path \(url.path), not /api/track: the Track API answers 404 there (give the whole URL, e.g. https://api.app.thrivestack.ai/api/track)\n")
             }
             do {
                 _ = try Token.read(config.output.token)

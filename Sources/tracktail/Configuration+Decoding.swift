@@ -2,6 +2,7 @@ import HTTP
 import Pipeline
 import Posix
 import Runtime
+import Ship
 import TOML
 
 extension Configuration {
@@ -94,7 +95,7 @@ extension Configuration {
     /// One `[[input]]`; `nil` when it is too broken to describe an input (the errors are reported).
     private static func decodeInput(_ t: inout ConfigReader) -> Input? {
         let name = t.nonEmptyString("name") ?? t.path
-        let kind = InputKind(rawValue: t.choice("type", ["file", "pipe"], default: "file"))!
+        let kind = InputKind(rawValue: t.choice("type", ["file", "pipe", "journal"], default: "file"))!
         var input = Input(name: name, kind: kind, paths: [])
         var complete = true
         switch kind {
@@ -104,10 +105,8 @@ extension Configuration {
             if let paths = found {
                 if paths.isEmpty { t.report(t.error("paths", "must name at least one glob")); complete = false }
                 input.paths = paths.map { resolve($0, file: t.file) }
-            } else if !t.has("paths") && !t.has("path") {
-                t.report(t.error(nil, "a file input needs paths = [\"/var/log/app/*.log\"]"))
-                complete = false
             } else {
+                if !t.has("paths") && !t.has("path") { t.report(t.error(nil, "a file input needs paths = [\"/var/log/app/*.log\"]")) }
                 complete = false
             }
             input.exclude = t.strings("exclude") ?? []
@@ -121,7 +120,39 @@ extension Configuration {
                 if !t.has("path") { t.report(t.error(nil, "a pipe input needs path = \"/run/app/events.pipe\"")) }
                 complete = false
             }
-            t.finish(known: ["name", "type", "path"])
+            if let mode = t.nonEmptyString("mode") {
+                if let m = UInt32(mode, radix: 8), m <= 0o777 {
+                    input.fifoMode = m
+                } else {
+                    t.report(t.error("mode", "expected an octal permission like \"0620\", found \"\(mode)\""))
+                }
+            }
+            input.fifoGroup = t.nonEmptyString("group")
+            t.finish(known: ["name", "type", "path", "mode", "group"])
+        case .journal:
+            input.units = t.strings("units") ?? []
+            input.identifiers = t.strings("identifiers") ?? []
+            if var m = t.table("matches") {
+                for e in m.table.entries {
+                    guard let values = m.strings(e.key) else { continue }   // a wrong type, reported
+                    guard !values.isEmpty else {
+                        m.report(m.error(e.key, "a journal field needs at least one value, e.g. PRIORITY = [\"5\", \"6\"]"))
+                        continue
+                    }
+                    if e.key.isEmpty || e.key.contains("=") || e.key.contains(" ") {
+                        m.report(m.error(e.key, "\"\(e.key)\" is not a journal field name"))
+                        continue
+                    }
+                    input.matches.append((e.key, values))
+                }
+            }
+            for (key, list) in [("units", input.units), ("identifiers", input.identifiers)] where list.contains(where: \.isEmpty) {
+                t.report(t.error(key, "an empty name matches nothing"))
+            }
+            input.startAt = StartAt(rawValue: t.choice("start_at", ["beginning", "end"], default: "end"))!
+            input.directory = t.nonEmptyString("directory").map { resolve($0, file: t.file) }
+            input.journalctlPath = t.nonEmptyString("journalctl_path") ?? input.journalctlPath
+            t.finish(known: ["name", "type", "units", "identifiers", "matches", "start_at", "directory", "journalctl_path"])
         }
         return complete ? input : nil
     }
@@ -133,9 +164,9 @@ extension Configuration {
             t.finish(known: ["type"])
             return o
         }
-        if let url = t.nonEmptyString("url") { o.url = url }
-        o.allowInsecureHTTP = t.bool("allow_insecure_http", default: false)
-        t.diagnostics.attempt(()) { () throws(ConfigurationError) in try validateURL(o.url, allowInsecure: o.allowInsecureHTTP, t) }
+        if let url = t.nonEmptyString("url") { o.endpoint.url = url }
+        o.allowInsecureHTTP = t.bool("allow_insecure_http", default: o.allowInsecureHTTP)
+        t.diagnostics.attempt(()) { () throws(ConfigurationError) in try validateURL(o.endpoint.url, allowInsecure: o.allowInsecureHTTP, t) }
 
         var sources: [TokenSource] = []
         if let n = t.nonEmptyString("token_env") { sources.append(.environment(n)) }
@@ -150,32 +181,36 @@ extension Configuration {
             t.report(t.error(nil, "an http output needs a token: token_env = \"TRACKTAIL_TOKEN\", token_file = \"/path\" or token_credential = \"name\""))
         }
         if let token = sources.first { o.token = token }
-        o.apiKeyHeader = t.nonEmptyString("api_key_header")
-        o.bearer = t.bool("bearer", default: o.apiKeyHeader == nil)
-        if !o.bearer && o.apiKeyHeader == nil {
+        var e = o.endpoint
+        e.apiKeyHeader = t.nonEmptyString("api_key_header")
+        e.bearer = t.bool("bearer", default: e.bearer && e.apiKeyHeader == nil)
+        if !e.bearer && e.apiKeyHeader == nil {
             t.report(t.error("bearer", "with bearer = false, set api_key_header so that the token is sent at all"))
         }
-        o.maxEvents = t.int("batch_max_events", default: o.maxEvents, range: 1...1000)
-        o.maxBytes = t.bytes("batch_max_bytes", default: o.maxBytes, range: 1024...2_000_000)
-        o.linger = t.duration("linger", default: o.linger, range: 0...60_000_000_000)
-        o.maxInFlight = t.int("max_in_flight", default: o.maxInFlight, range: 1...16)
-        o.connectTimeout = t.duration("connect_timeout", default: o.connectTimeout, range: 100_000_000...300_000_000_000)
-        o.requestTimeout = t.duration("request_timeout", default: o.requestTimeout, range: 100_000_000...600_000_000_000)
-        o.caFile = t.nonEmptyString("ca_file").map { resolve($0, file: t.file) }
+        var c = o.shipping
+        c.maxEvents = t.int("batch_max_events", default: c.maxEvents, range: 1...ShipConfiguration.apiMaxEvents)
+        c.maxBytes = t.bytes("batch_max_bytes", default: c.maxBytes, range: 1024...ShipConfiguration.apiMaxBytes)
+        c.linger = t.duration("linger", default: c.linger, range: 0...60_000_000_000)
+        c.maxInFlight = t.int("max_in_flight", default: c.maxInFlight, range: 1...16)
+        e.connectTimeout = t.duration("connect_timeout", default: e.connectTimeout, range: 100_000_000...300_000_000_000)
+        e.requestTimeout = t.duration("request_timeout", default: e.requestTimeout, range: 100_000_000...600_000_000_000)
+        e.caFile = t.nonEmptyString("ca_file").map { resolve($0, file: t.file) }
         if let proxy = t.nonEmptyString("proxy") {
             if proxy.hasPrefix("http://") {
-                o.proxy = proxy
+                e.proxy = proxy
             } else {
                 t.report(t.error("proxy", "only http:// proxies are supported (CONNECT tunnel), got \"\(proxy)\""))
             }
         }
-        o.retryInitial = t.duration("retry_initial", default: o.retryInitial, range: 10_000_000...60_000_000_000)
-        o.retryMax = t.duration("retry_max", default: o.retryMax, range: 10_000_000...3_600_000_000_000)
-        o.retryAfterMax = t.duration("retry_after_max", default: o.retryAfterMax, range: 0...86_400_000_000_000)
-        o.holdRetry = t.duration("hold_retry", default: o.holdRetry, range: 100_000_000...86_400_000_000_000)
+        c.backoffBase = t.duration("retry_initial", default: c.backoffBase, range: 10_000_000...60_000_000_000)
+        c.backoffCap = t.duration("retry_max", default: c.backoffCap, range: 10_000_000...3_600_000_000_000)
+        c.retryAfterCap = t.duration("retry_after_max", default: c.retryAfterCap, range: 0...86_400_000_000_000)
+        c.holdRetryInterval = t.duration("hold_retry", default: c.holdRetryInterval, range: 100_000_000...86_400_000_000_000)
         o.drainTimeout = t.duration("drain_timeout", default: o.drainTimeout, range: 0...600_000_000_000)
-        o.deadLetterMaxBytes = t.bytes("dead_letter_max_bytes", default: o.deadLetterMaxBytes, range: 65536...1_099_511_627_776)
-        o.gzip = t.choice("compression", ["none", "gzip"], default: "none") == "gzip"
+        o.deadLetterMaxBytes = Int64(t.bytes("dead_letter_max_bytes", default: Int(o.deadLetterMaxBytes), range: 65536...1_099_511_627_776))
+        e.gzip = t.choice("compression", ["none", "gzip"], default: e.gzip ? "gzip" : "none") == "gzip"
+        o.endpoint = e
+        o.shipping = c
         t.finish(known: ["type", "url", "allow_insecure_http", "token_env", "token_file", "token_credential", "api_key_header", "bearer",
                              "batch_max_events", "batch_max_bytes", "linger", "max_in_flight", "connect_timeout", "request_timeout",
                              "ca_file", "proxy", "retry_initial", "retry_max", "retry_after_max", "hold_retry", "drain_timeout",

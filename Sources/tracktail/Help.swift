@@ -54,7 +54,7 @@ enum Help {
     SIGNALS
       SIGTERM, SIGINT   stop reading, drain in-flight batches (output.drain_timeout), write the checkpoint, exit
       SIGHUP            re-read the configuration (an invalid one is reported and the old one kept),
-                        and retry at once anything the API held back
+                        and retry at once anything the API held back (401/403/404)
 
     Under systemd (Type=notify) it reports READY=1, STATUS= and WATCHDOG=1 over $NOTIFY_SOCKET.
 

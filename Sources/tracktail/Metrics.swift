@@ -29,6 +29,9 @@ import Synchronization
 /// | `sources` | gauge | files and pipes currently tracked |
 /// | `inputs_unreadable` | gauge | file inputs with nothing readable (`InputHealth`) |
 /// | `last_success_timestamp_seconds` | gauge | wall-clock time the output last accepted events (0: not yet) |
+/// | `journal_checkpoint_timestamp_seconds{input}` | gauge | journal: time of the checkpointed entry |
+/// | `journal_read_timestamp_seconds{input}` | gauge | journal: time of the last entry read |
+/// | `journal_lag_seconds{input}` | gauge | journal: read minus checkpointed entry time (in flight) |
 /// | `healthy` | gauge | 1 ok, 0 degraded (the reason is on `/health`) |
 /// | `request_duration_seconds` | histogram | time inside `transport.post` |
 /// | `up` | gauge | 1 while the daemon answers |
@@ -88,8 +91,19 @@ enum Metrics {
         p.family("tracktail_lag_bytes", .gauge, help: "Bytes written to a checkpointed file but not yet done.")
         for (path, bytes) in lag { p.sample("tracktail_lag_bytes", labels: ["path": path], Int(bytes)) }
         p.gauge("tracktail_sources", help: "Files and pipes currently tracked.", topology.tailer.sourceCount)
+        let journals = topology.tailer.journalProgress()
+        if !journals.isEmpty {
+            p.family("tracktail_journal_checkpoint_timestamp_seconds", .gauge, help: "Time of the journal entry the checkpoint stands at.")
+            for j in journals { p.sample("tracktail_journal_checkpoint_timestamp_seconds", labels: ["input": j.input], Double(j.checkpoint?.realtime ?? 0) / 1e6) }
+            p.family("tracktail_journal_read_timestamp_seconds", .gauge, help: "Time of the last journal entry read.")
+            for j in journals { p.sample("tracktail_journal_read_timestamp_seconds", labels: ["input": j.input], Double(j.latest?.realtime ?? 0) / 1e6) }
+            p.family("tracktail_journal_lag_seconds", .gauge, help: "Entry time read minus entry time checkpointed (entries in flight).")
+            for j in journals {
+                p.sample("tracktail_journal_lag_seconds", labels: ["input": j.input], Double(max(0, (j.latest?.realtime ?? 0) - (j.checkpoint?.realtime ?? 0))) / 1e6)
+            }
+        }
         p.gauge("tracktail_inputs_unreadable", help: "Configured file inputs with no readable file (no match, no directory, permission denied).", inputs.failing.count)
-        p.gauge("tracktail_healthy", help: "1 when events flow, 0 when the output is degraded (see /health for why).", health == .ok && inputsOK ? 1 : 0)
+        p.gauge("tracktail_healthy", help: "1 when events flow, 0 when the output or an input is degraded (see /health for why).", health == .ok && inputsOK ? 1 : 0)
 
         let buckets = zip(LatencyHistogram.bounds, latency.counts).map { (upperBound: Double($0) / 1e9, count: $1) }
         p.histogram("tracktail_request_duration_seconds", help: "Time spent in one request to the output, answered or failed.",

@@ -123,15 +123,14 @@ enum ReplayCommand {
         case .stdout: transport = StdoutTransport()
         case .http:
             let token = try Token.load(config.output.token)
-            let t = try HTTPTrackTransport(config.output, token: token)
+            let t = try config.httpTransport(token: token)
             http = t
             transport = t
             secrets = [token]
         }
         let replayDirectory = Path.join(config.state.directory, "dead-letter-replay-\(now / 1_000_000_000)")
         let done = Atomic<Int>(0)
-        let replayDeadLetter = DeadLetter(directory: replayDirectory, capBytes: Int64(config.output.deadLetterMaxBytes), logger: logger)
-        replayDeadLetter.setSecrets(secrets, headerNames: config.output.apiKeyHeader.map { [$0] } ?? [])
+        let replayDeadLetter = config.deadLetter(directory: replayDirectory, logger: logger, token: secrets.first ?? "")
         let shipper = Shipper(
             configuration: config.shipConfiguration(), transport: transport,
             deadLetter: replayDeadLetter,

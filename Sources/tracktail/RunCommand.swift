@@ -28,7 +28,7 @@ enum RunCommand {
             transport = StdoutTransport()
         case .http:
             token = try Token.load(config.output.token)
-            let t = try HTTPTrackTransport(config.output, token: token)
+            let t = try config.httpTransport(token: token)
             httpTransport = t
             transport = t
         }
@@ -38,7 +38,7 @@ enum RunCommand {
         // taken; then the endpoint, bound before anything reads, so a port in use fails the
         // start instead of a scrape.
         let topology = try Topology(config, transport: transport, once: once, logger: logger)
-        topology.deadLetter.setSecrets([token], headerNames: config.output.apiKeyHeader.map { [$0] } ?? [])
+        topology.deadLetter.setSecrets([token])
         let metricsServer = try openMetricsEndpoint(config.metrics, logger: logger)
         let supervisor = Supervisor()
         let watcher = SignalWatcher { signal in

@@ -13,8 +13,9 @@ enum StatusCommand {
         let config = try Configuration.load(path: args["--config"] ?? Configuration.defaultPath)
         let dir = config.state.directory
         let entries: [CheckpointEntry]
+        let cursors: [JournalCheckpoint]
         do {
-            entries = try CheckpointFile.read(stateDirectory: dir)
+            (entries, cursors) = try CheckpointFile.readAll(stateDirectory: dir)
         } catch {
             throw CommandFailure("cannot read the checkpoint in \(dir): \(error)", code: .ioError)
         }
@@ -43,6 +44,22 @@ enum StatusCommand {
         let probes = config.inputs.filter { $0.kind == .file }.map(InputProbe.probe)
         let empty = probes.compactMap { p in p.reason(user: user, sandbox: false).map { (input: p.input, reason: $0) } }
         let unreadable = probes.flatMap { p in p.unreadableFiles.map { (input: p.input, path: $0) } }
+        // Journal inputs: the checkpointed entry, and how far behind the newest matching entry it is.
+        struct JournalRow {
+            var input: String
+            var checkpoint: JournalCheckpoint?
+            var newest: (cursor: String, realtime: Int64)?
+            var lagSeconds: Double? {
+                guard let newest else { return checkpoint == nil ? nil : 0 }
+                guard let c = checkpoint else { return nil }
+                return newest.cursor == c.cursor ? 0 : max(0, Double(newest.realtime - c.realtime) / 1e6)
+            }
+        }
+        var journals: [JournalRow] = []
+        for (i, input) in config.inputs.enumerated() where input.kind == .journal {
+            let spec = config.tailConfiguration(once: true).inputs[i].journal!
+            journals.append(JournalRow(input: input.name, checkpoint: cursors.first { $0.input == input.name }, newest: JournalProbe.newest(spec)))
+        }
 
         if args.has("--json") {
             var w = JSONWriter()
@@ -61,6 +78,20 @@ enum StatusCommand {
                 }
                 if !r.note.isEmpty { w.key("note"); w.string(r.note) }
                 w.key("updated"); w.string(Timestamp(epochNanoseconds: r.entry.updated).description)
+                w.endObject()
+            }
+            w.endArray()
+            w.key("journals"); w.beginArray()
+            for j in journals {
+                w.beginObject()
+                w.key("input"); w.string(j.input)
+                if let c = j.checkpoint {
+                    w.key("cursor"); w.string(c.cursor)
+                    w.key("time"); w.string(Timestamp(epochNanoseconds: c.realtime * 1000).description)
+                    w.key("updated"); w.string(Timestamp(epochNanoseconds: c.updated).description)
+                }
+                if let newest = j.newest { w.key("newest_time"); w.string(Timestamp(epochNanoseconds: newest.realtime * 1000).description) }
+                if let lag = j.lagSeconds { w.key("lag_seconds"); w.number(text: String(lag)) }
                 w.endObject()
             }
             w.endArray()
@@ -98,6 +129,16 @@ enum StatusCommand {
             if let size = r.size, let lag { out += ", size \(size), lag \(lag) bytes" }
             if !r.note.isEmpty { out += " (\(r.note))" }
             out += "\n  updated \(Timestamp(epochNanoseconds: r.entry.updated).description)\n"
+        }
+        for j in journals {
+            out += "journal input \(j.input)\n"
+            if let c = j.checkpoint {
+                out += "  cursor \(c.cursor)\n  entry time \(Timestamp(epochNanoseconds: c.realtime * 1000).description)"
+                if let lag = j.lagSeconds { out += ", lag \(lag) s behind the newest matching entry" }
+                out += "\n  updated \(Timestamp(epochNanoseconds: c.updated).description)\n"
+            } else {
+                out += "  no cursor yet" + (j.newest == nil ? " (no matching entry in the journal)" : "") + "\n"
+            }
         }
         for e in empty { out += "input \(e.input) has nothing readable: \(e.reason)\n" }
         for u in unreadable { out += "cannot read \(u.path) (input \(u.input)): permission denied for user \(user)\n" }

@@ -58,7 +58,7 @@ final class Topology: Sendable {
             throw CommandFailure("cannot start the inputs: \(error)", code: .ioError)
         }
         self.tailer = tailer
-        let deadLetter = DeadLetter(configuration: config.shipConfiguration(), logger: Logger(label: "ship"))
+        let deadLetter = config.deadLetter(logger: Logger(label: "ship"))
         self.deadLetter = deadLetter
         shipper = Shipper(
             configuration: config.shipConfiguration(), transport: transport,
@@ -100,7 +100,7 @@ final class Topology: Sendable {
             out.eventBytes.removeAll(keepingCapacity: true)
             out.events.removeAll(keepingCapacity: true)
             out.others.removeAll(keepingCapacity: true)
-            mapper.map(batch, sourceKey: tailer.sourceInfo(batch.source)?.key ?? 0, into: &out)
+            mapper.map(batch, sourceKey: batch.sourceKey, into: &out)
             stats.linesRead.add(batch.lines.count, ordering: .relaxed)
             stats.eventsMapped.add(out.events.count, ordering: .relaxed)
             var rejected = 0
