@@ -154,6 +154,8 @@ public final class DeadLetter: Sendable {
                 try? fd.truncate(to: before)
                 fd.close()
                 s.fd = nil
+                // `write: No space left on device` names its file for /health and the log.
+                if let e = error as? Errno, e.path == nil { throw Errno(code: e.code, call: e.call, path: Self.segmentPath(directory, 0)) }
                 throw error
             }
             s.size = before + Int64(bytes.count)
@@ -214,11 +216,12 @@ public final class DeadLetter: Sendable {
         waiter.withLock { waiter.broadcast() }
     }
 
-    /// Logs the summaries of windows that have passed; call about once a second.
-    public func tick() {
+    /// Logs the summaries of windows that have passed; call about once a second, and with
+    /// `final` at shutdown so that no count is left unsaid.
+    public func tick(final: Bool = false) {
         guard let logger else { return }
         let now = SystemClock.monotonicNanoseconds()
-        Self.log(shared.withLock { $0.summary.tick(now: now) }, logger)
+        Self.log(shared.withLock { $0.summary.tick(now: now, final: final) }, logger)
     }
 
     private static func log(_ messages: [DeadLetterLogSummary.Message], _ logger: Logger) {

@@ -48,11 +48,12 @@ public struct DeadLetterLogSummary: Sendable {
         return out
     }
 
-    /// Summaries of windows that have passed, oldest source name first.
-    public mutating func tick(now: Int64) -> [Message] {
+    /// Summaries of windows that have passed, oldest source name first. `final` (at shutdown):
+    /// of every window with something counted, over the time it was open.
+    public mutating func tick(now: Int64, final: Bool = false) -> [Message] {
         var out: [Message] = []
         for source in open.keys.sorted() {
-            guard let w = open[source], now - w.started >= window else { continue }
+            guard let w = open[source], final || now - w.started >= window else { continue }
             if w.count == 0 {
                 open[source] = nil
                 continue
@@ -60,7 +61,8 @@ public struct DeadLetterLogSummary: Sendable {
             let top = w.reasons.max { ($0.value, $1.key) < ($1.value, $0.key) }!
             let others = w.reasons.count - 1
             let reason = top.key + (others > 0 ? " (and \(others) other reason\(others == 1 ? "" : "s"))" : "")
-            out.append(.summary(source: source, lines: w.count, seconds: Int((window + 500_000_000) / 1_000_000_000), reason: reason))
+            let span = final ? min(window, max(1_000_000_000, now - w.started)) : window
+            out.append(.summary(source: source, lines: w.count, seconds: Int((span + 999_999_999) / 1_000_000_000), reason: reason))
             open[source] = Window(started: now)
         }
         return out

@@ -109,6 +109,7 @@ enum RunCommand {
         let drain = SystemClock.monotonicNanoseconds() + config.output.drainTimeout
         metricsServer?.stop()
         topology.stop(drainDeadline: drain)
+        topology.deadLetter.tick(final: true)
         watcher.stop()
         httpTransport?.close()
         let s = topology.shipper.counters.snapshot

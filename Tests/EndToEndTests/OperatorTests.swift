@@ -445,7 +445,7 @@ import Testing
         var health: MetricsHTTP.Answer?
         #expect(Harness.waitUntil {
             health = MetricsHTTP.get(port: port, "/health")
-            return health?.body.contains("dead letter not writable: write: No space left on device; retrying in") == true
+            return health?.body.contains("dead letter not writable: write \(state.path)/dead-letter/dead-letter.ndjson: No space left on device; retrying in") == true
         }, "\(String(describing: health))\n\(daemon.log)")
         let deadLetter = state.appendingPathComponent("dead-letter/dead-letter.ndjson")
         let partial = (try? String(contentsOf: deadLetter, encoding: .utf8)) ?? ""
@@ -487,5 +487,20 @@ import Testing
         let records = try String(contentsOf: dl.appendingPathComponent("dead-letter.ndjson"), encoding: .utf8).split(separator: "\n")
         #expect(records.count == 3, "\(records)")
         #expect(records.last?.contains("\"line\":\"not json 2\"") == true)
+    }
+
+    /// `run --once` over a binary file: one line, then the summary at exit (not one per line).
+    @Test func onceSaysTheSummaryBeforeItExits() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let log = dir.appendingPathComponent("core.log")
+        try Harness.append((0..<300).map { "\u{7f}ELF\u{1} \($0)\n" }.joined(), to: log)
+        let config = dir.appendingPathComponent("t.toml")
+        try Harness.stdoutConfig(state: dir.appendingPathComponent("state"), log: log).write(to: config, atomically: true, encoding: .utf8)
+        let once = try Harness.run(["run", "--once", "--config", config.path])
+        #expect(once.status == 0, "\(once.stderr)")
+        #expect(once.stderr.split(separator: "\n").filter { $0.contains(": dead-lettered ") }.count == 1, "\(once.stderr)")
+        #expect(once.stderr.contains("299 lines dead-lettered from \(log.path) in the last "), "\(once.stderr)")
+        #expect(once.stderr.contains(" s: invalid JSON lines=299"), "\(once.stderr)")
     }
 }

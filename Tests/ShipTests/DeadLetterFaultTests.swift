@@ -152,6 +152,10 @@ import Testing
                 == [.single(source: "/a", reason: "no rule matched", offset: 9, rule: "r")])
         // Sources are counted apart.
         #expect(summary.note(source: "/b", reason: "r", offset: 0, rule: nil, now: 21 * s).count == 1)
+        // At shutdown every count is said, over the time its window was open.
+        _ = summary.note(source: "/b", reason: "r", offset: 1, rule: nil, now: 22 * s)
+        _ = summary.note(source: "/b", reason: "r", offset: 2, rule: nil, now: 23 * s)
+        #expect(summary.tick(now: 23 * s + 1, final: true) == [.summary(source: "/b", lines: 2, seconds: 3, reason: "r")])
     }
 
     /// A real full disk: a 64 KiB tmpfs (needs root and mount(2); skipped with a note otherwise).
