@@ -247,28 +247,28 @@ public final class DeadLetter: Sendable {
         return h.value
     }
 
-    /// Identities of the records in the current and previous segment; cuts a torn final line
-    /// off the current one (a crash or a failed truncate mid-record).
+    /// How much of the newest records `write` knows at start, to skip them when their lines are
+    /// read again: those written since the last checkpoint before a crash, the newest ones. A
+    /// window of 4 MiB (some 10,000 records) keeps the first write after a start quick and the
+    /// index small (8 bytes a record), whatever the cap.
+    static let startupIndexBytes: Int64 = 4 << 20
+
+    /// Identities of the newest records (the last `startupIndexBytes` of the current segment and,
+    /// if it is shorter, of the previous one). A torn final line is not a record; `openCurrent`
+    /// cuts it off.
     private func loadKeys(_ s: inout State) throws {
         s.previousKeys = []
         s.keys = []
+        let currentSize = try FileSystem.status(Self.segmentPath(directory, 0))?.size ?? 0
+        let previousWindow = max(0, Self.startupIndexBytes - currentSize)
         for (n, target) in [(1, false), (0, true)] {
             let path = Self.segmentPath(directory, n)
-            guard try FileSystem.status(path) != nil else { continue }
+            guard let st = try FileSystem.status(path) else { continue }
+            let window = target ? Self.startupIndexBytes : previousWindow
+            if window == 0 { continue }
             var keys: Set<UInt64> = []
-            let complete = try DeadLetterFile.forEachRecord(path) { keys.insert(Self.key($0)) }
-            if target {
-                s.keys = keys
-                if let size = try FileSystem.status(path)?.size, size > complete {
-                    let fd = try FileDescriptor.open(path, .writeOnly)
-                    defer { fd.close() }
-                    try fd.truncate(to: complete)
-                    try fd.sync()
-                    logger?.warning("cut a torn final record off the dead letter", ["path": path, "bytes": String(size - complete)])
-                }
-            } else {
-                s.previousKeys = keys
-            }
+            try DeadLetterFile.forEachRecord(path, from: max(0, st.size - window)) { keys.insert(Self.key($0)) }
+            if target { s.keys = keys } else { s.previousKeys = keys }
         }
     }
 
@@ -284,9 +284,10 @@ public final class DeadLetter: Sendable {
                 var last: UInt8 = 0
                 _ = try withUnsafeMutableBytes(of: &last) { try fd.read(into: $0, at: size - 1) }
                 if last != 0x0A {
-                    let complete = try DeadLetterFile.forEachRecord(path) { _ in }
+                    let complete = try DeadLetterFile.forEachRecord(path, nil)
                     try fd.truncate(to: complete)
                     try fd.sync()
+                    logger?.warning("cut a torn final record off the dead letter", ["path": path, "bytes": String(size - complete)])
                     size = complete
                 }
             }
@@ -370,26 +371,32 @@ public enum DeadLetterFile {
         try parse(FileSystem.readAll(path), path: path)
     }
 
-    /// Calls `body` with each well-formed record of a file, reading it in chunks (a dead letter
-    /// can be large); lines that are not records are skipped. Returns the length of the file's
-    /// complete part: up to and including its last newline.
+    /// Calls `body` (when given) with each well-formed record of a file from byte `offset` on
+    /// (a line cut by `offset` is skipped), reading it in chunks (a dead letter can be large);
+    /// lines that are not records are skipped. Returns the length of the file's complete part:
+    /// up to and including its last newline.
     @discardableResult
-    public static func forEachRecord(_ path: String, _ body: (DeadLetterRecord) -> Void) throws -> Int64 {
+    public static func forEachRecord(_ path: String, from offset: Int64 = 0, _ body: ((DeadLetterRecord) -> Void)?) throws -> Int64 {
         let fd = try FileDescriptor.open(path)
         defer { fd.close() }
         var pending: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
-        var complete: Int64 = 0
+        var complete = offset
+        var at = offset
+        var skipping = offset > 0
         var doc = JSONDocument()
         while true {
-            let got = try chunk.withUnsafeMutableBytes { (b) throws in try fd.read(into: b) }
+            let got = try chunk.withUnsafeMutableBytes { (b) throws in try fd.read(into: b, at: at) }
             if got == 0 { break }
+            let chunkStart = at
+            at += Int64(got)
             var from = 0
             for i in 0..<got where chunk[i] == 0x0A {
                 pending.append(contentsOf: chunk[from..<i])
-                if let r = try? record(ArraySlice(pending), doc: &doc, path: path, lineNumber: 0) { body(r) }
+                if !skipping, let body, let r = try? record(ArraySlice(pending), doc: &doc, path: path, lineNumber: 0) { body(r) }
+                skipping = false
                 pending.removeAll(keepingCapacity: true)
-                complete += Int64(i - from + 1)
+                complete = chunkStart + Int64(i) + 1   // a line may have begun in an earlier chunk
                 from = i + 1
             }
             pending.append(contentsOf: chunk[from..<got])

@@ -228,4 +228,29 @@ import Testing
         try dl.write([Self.record(2)])
         #expect(try DeadLetterFile.read(dir + "/dead-letter.ndjson").map(\.start) == [20])
     }
+
+    /// Records longer than the reader's 64 KiB chunks, then a torn one: the complete part ends
+    /// exactly after the last whole record (a wrong count would cut good records off).
+    @Test(arguments: [0, 1, 70_000, 200_000])
+    func forEachRecordFindsTheCompletePartAcrossChunks(from offset: Int) throws {
+        let dir = temporaryDirectory()
+        var bytes: [UInt8] = []
+        var records: [DeadLetterRecord] = []
+        for i in 0..<6 {
+            var r = Self.record(i)
+            r.line = String(repeating: "x", count: 30_000 + i * 7_001)
+            records.append(r)
+            r.serialized(into: &bytes)
+        }
+        let whole = bytes.count
+        bytes += Array(#"{"time":"2026-01-01T00:00:00.000Z","reason":"torn"#.utf8)
+        let path = dir + "/dl.ndjson"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        var seen: [DeadLetterRecord] = []
+        let complete = try DeadLetterFile.forEachRecord(path, from: Int64(offset)) { seen.append($0) }
+        #expect(complete == Int64(whole))
+        // From 0 every record; from inside the file the records after the first newline past it.
+        let starts = records.indices.map { i in records[..<i].reduce(0) { n, r in var b: [UInt8] = []; r.serialized(into: &b); return n + b.count } }
+        #expect(seen == records.enumerated().filter { offset == 0 ? true : starts[$0.offset] > offset }.map(\.element))
+    }
 }
