@@ -99,7 +99,8 @@ enum RunCommand {
                 notifier.status(line)
                 // Progress, or nothing left to do; a wedged pipeline stops petting and gets restarted.
                 let idle = topology.budget.inUse == 0
-                let held = topology.shipper.counters.holds.load(ordering: .relaxed) > 0
+                // Waiting out a hold or a full disk (the dead letter retries) is alive, not wedged.
+                let held = topology.shipper.counters.holds.load(ordering: .relaxed) > 0 || topology.deadLetter.problem != nil
                 if shipped != lastShipped || idle || held { notifier.watchdog() }
             }
             lastShipped = shipped
