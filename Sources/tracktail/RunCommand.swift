@@ -96,6 +96,7 @@ enum RunCommand {
                 }
                 var line = "\(Int(rate)) events/s, lag \(lag) bytes, \(topology.budget.inUse) bytes in flight"
                 if case .degraded(let reason) = health { line += ", \(reason)" }
+                if let f = inputHealth.failing.first { line += ", input \(f.input) has nothing readable" }
                 notifier.status(line)
                 // Progress, or nothing left to do; a wedged pipeline stops petting and gets restarted.
                 let idle = topology.budget.inUse == 0
