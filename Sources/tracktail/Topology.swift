@@ -25,6 +25,7 @@ final class Topology: Sendable {
     let lines: BlockingQueue<LineBatch>
     let tailer: Tailer
     let shipper: Shipper
+    let deadLetter: DeadLetter
     let stats = PipelineStats()
     private let mapper: MapperStage
 
@@ -52,9 +53,11 @@ final class Topology: Sendable {
             throw CommandFailure("cannot start the inputs: \(error)", code: .ioError)
         }
         self.tailer = tailer
+        let deadLetter = config.deadLetter(logger: Logger(label: "ship"))
+        self.deadLetter = deadLetter
         shipper = Shipper(
             configuration: config.shipConfiguration(), transport: transport,
-            deadLetter: config.deadLetter(),
+            deadLetter: deadLetter,
             clock: SystemTime(),
             sourcePath: { tailer.sourceInfo($0)?.path ?? "source \($0)" },
             acknowledge: { tailer.acknowledge($0, start: $1, end: $2) },

@@ -51,10 +51,12 @@ enum Harness {
         var stderr: String
     }
 
-    /// Runs the binary to completion with `arguments`, optional stdin, and extra environment.
-    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
+    /// Runs the binary (or `executable`, e.g. `setpriv` in front of it) to completion with
+    /// `arguments`, optional stdin, and extra environment.
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], timeout: Double = 120,
+                    executable: String = binary) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NOTIFY_SOCKET")
