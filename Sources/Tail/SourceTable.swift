@@ -58,11 +58,18 @@ final class SourceTable: @unchecked Sendable {
     private let forgetAfter: Int64
     /// Wakes the reader (its event descriptor); called under the lock, never after `close`.
     private let wakeReader: @Sendable () -> Void
+    /// Wakes the checkpoint thread (the leading edge, see `CheckpointSchedule`): called under
+    /// the lock by the first acknowledgement after `armCheckpointWake`, so once per write, not
+    /// once per acknowledgement.
+    private let wakeCheckpoint: @Sendable () -> Void
+    private var checkpointArmed = true
     private var closed = false
 
-    init(entries: [CheckpointEntry], cursors: [JournalCheckpoint], forgetAfter: Int64, wakeReader: @escaping @Sendable () -> Void) {
+    init(entries: [CheckpointEntry], cursors: [JournalCheckpoint], forgetAfter: Int64, wakeReader: @escaping @Sendable () -> Void,
+         wakeCheckpoint: @escaping @Sendable () -> Void = {}) {
         self.forgetAfter = forgetAfter
         self.wakeReader = wakeReader
+        self.wakeCheckpoint = wakeCheckpoint
         for e in entries { unclaimed[e.identity] = e }
         for c in cursors { unclaimedCursors[c.input] = c }
     }
@@ -96,9 +103,11 @@ final class SourceTable: @unchecked Sendable {
 
     // MARK: Reader side
 
-    func add(_ id: SourceID, info: SourceInfo, base: Int64, descriptor: FileDescriptor?, checkpointed: Bool, cursors: CursorTrail? = nil) {
+    /// `done`: ranges past `base` already done (from the checkpoint; the reader skips them).
+    func add(_ id: SourceID, info: SourceInfo, base: Int64, done: [Range<Int64>] = [], descriptor: FileDescriptor?, checkpointed: Bool,
+             cursors: CursorTrail? = nil) {
         lock.withLock {
-            sources[id] = Source(info: info, tracker: AckTracker(base: base), emittedEnd: base, descriptor: descriptor,
+            sources[id] = Source(info: info, tracker: AckTracker(base: base, done: done), emittedEnd: base, descriptor: descriptor,
                                  checkpointed: checkpointed, updated: SystemClock.wallNanoseconds(), cursors: cursors)
         }
     }
@@ -222,7 +231,8 @@ final class SourceTable: @unchecked Sendable {
         lock.withLock {
             guard var s = sources[source] else { return 0 }
             let before = s.tracker.checkpoint
-            var release = s.tracker.markDone(start: start, end: end)
+            let added = s.tracker.markDone(start: start, end: end)
+            var release = added
             if !s.truncated.isEmpty {
                 s.truncated.removeAll { t in
                     guard t.start >= start && t.start < end else { return false }
@@ -233,6 +243,10 @@ final class SourceTable: @unchecked Sendable {
             if s.tracker.checkpoint != before {
                 s.updated = SystemClock.wallNanoseconds()
                 s.cursors?.advance(to: s.tracker.checkpoint)
+            }
+            if checkpointArmed && added > 0 && (s.checkpointed || s.cursors != nil) {
+                checkpointArmed = false
+                wakeCheckpoint()
             }
             if let w = s.wakeReaderAt, s.tracker.checkpoint >= w {
                 s.wakeReaderAt = nil
@@ -248,6 +262,9 @@ final class SourceTable: @unchecked Sendable {
             return release
         }
     }
+
+    /// The next acknowledgement wakes the checkpoint thread (called before each write).
+    func armCheckpointWake() { lock.withLock { checkpointArmed = true } }
 
     func info(_ id: SourceID) -> SourceInfo? { lock.withLock { sources[id]?.info } }
 
@@ -299,7 +316,8 @@ final class SourceTable: @unchecked Sendable {
             }
             rows.append(.init(entry: s.tail.map {
                 CheckpointEntry(input: s.info.input, path: s.info.path, identity: identity, fingerprint: fp,
-                                offset: $0.offset, tailLength: $0.length, tailHash: $0.hash, key: s.info.key, updated: s.updated)
+                                offset: $0.offset, tailLength: $0.length, tailHash: $0.hash, key: s.info.key, updated: s.updated,
+                                done: s.tracker.doneRanges(limit: CheckpointEntry.maxDoneRanges))
             }, checkpointed: true))
         }
         let files = CheckpointSelection.entries(rows: rows, unclaimed: Array(unclaimed.values),

@@ -63,8 +63,9 @@ public final class Tailer: @unchecked Sendable {
     private var closed = false
     private var lastWritten: (files: [CheckpointEntry], cursors: [JournalCheckpoint])?
     private var changesWritten: UInt64?
-    /// The checkpoint thread sleeps on its own lock so that acknowledgements do not wake it.
-    private let checkpointSignal = ConditionLock()
+    /// The checkpoint thread sleeps on its own lock; only the first acknowledgement after a
+    /// write wakes it (`SourceTable.armCheckpointWake`).
+    private let checkpointSignal: ConditionLock
     private var checkpointStopping = false
 
     private var readerThread: Thread?
@@ -82,6 +83,10 @@ public final class Tailer: @unchecked Sendable {
         self.logger = logger
         self.clock = clock
         lock = try StateDirectoryLock(stateDirectory: configuration.stateDirectory)
+        let checkpointSignal = ConditionLock()
+        self.checkpointSignal = checkpointSignal
+        let acknowledged = AcknowledgedFlag()
+        self.acknowledgedFlag = acknowledged
         do {
             for spec in configuration.inputs where spec.kind == .pipe {
                 for path in spec.paths where try FIFOSetup.prepare(path: path, mode: spec.fifoMode, group: spec.fifoGroup) {
@@ -105,7 +110,13 @@ public final class Tailer: @unchecked Sendable {
                 }
             }
             table = SourceTable(entries: loaded.entries, cursors: loaded.cursors, forgetAfter: configuration.forgetAfter,
-                                wakeReader: { wakeup.signal() })
+                                wakeReader: { wakeup.signal() },
+                                wakeCheckpoint: {
+                                    checkpointSignal.withLock {
+                                        acknowledged.value = true
+                                        checkpointSignal.broadcast()
+                                    }
+                                })
             if let used = loaded.usedPath {
                 logger.info("checkpoint loaded", ["checkpoint.path": used, "checkpoint.entries": "\(loaded.entries.count + loaded.cursors.count)"])
             }
@@ -224,17 +235,36 @@ public final class Tailer: @unchecked Sendable {
         }
     }
 
+    /// Set (under `checkpointSignal`) by the first acknowledgement after a write.
+    private let acknowledgedFlag: AcknowledgedFlag
+
+    private final class AcknowledgedFlag: @unchecked Sendable {
+        var value = false
+    }
+
+    /// Writes as `CheckpointSchedule` decides: at once after the first acknowledgements, then
+    /// at most every `checkpointInterval`.
     private func checkpointLoop() {
+        // Real monotonic time, not `clock` (a test's manual clock drives the reader, and would
+        // stop the periodic write); the decision itself is table-tested with given times.
+        var schedule = CheckpointSchedule(interval: configuration.checkpointInterval, now: SystemClock.monotonicNanoseconds())
         while true {
             let stop = checkpointSignal.withLock { () -> Bool in
-                let deadline = SystemClock.monotonicNanoseconds() + configuration.checkpointInterval
-                while !checkpointStopping && SystemClock.monotonicNanoseconds() < deadline {
-                    checkpointSignal.wait(until: deadline)
+                while !checkpointStopping {
+                    switch schedule.decide(now: SystemClock.monotonicNanoseconds(), acknowledged: acknowledgedFlag.value) {
+                    case .write:
+                        acknowledgedFlag.value = false
+                        return false
+                    case .wait(let until):
+                        checkpointSignal.wait(until: until)
+                    }
                 }
-                return checkpointStopping
+                return true
             }
             if stop { return }
+            table.armCheckpointWake()
             writeCheckpoint()
+            schedule.wrote(at: SystemClock.monotonicNanoseconds())
         }
     }
 }
