@@ -90,6 +90,8 @@ public struct BatchBuilder: Sendable {
         var b = OutgoingBatch()
         swap(&b, &open)
         b.close()
+        // The next batch will most likely be the size of this one.
+        open.reserve(bytes: min(maxBytes, b.body.count), events: min(maxEvents, b.count))
         openedAt = nil
         return b
     }
