@@ -503,4 +503,25 @@ import Testing
         #expect(once.stderr.contains("299 lines dead-lettered from \(log.path) in the last "), "\(once.stderr)")
         #expect(once.stderr.contains(" s: invalid JSON lines=299"), "\(once.stderr)")
     }
+
+    /// The reason an input reads nothing, as the warning, /health, `check` and `status` say it.
+    @Test(arguments: [
+        (InputProbe.Pattern(pattern: "/var/log/a/*.log", problem: .noDirectory("/var/log/a")), false,
+         "/var/log/a/*.log: no such directory /var/log/a"),
+        (InputProbe.Pattern(pattern: "/var/log/*.json", problem: .noMatch), false, "/var/log/*.json: no file matches"),
+        (InputProbe.Pattern(pattern: "/srv/x/*.log", problem: .directoryDenied("/srv/x")), false,
+         "/srv/x/*.log: permission denied for user svc on the directory /srv/x"),
+        (InputProbe.Pattern(pattern: "/srv/*.log", files: ["/srv/a.log", "/srv/b.log"], unreadable: ["/srv/a.log", "/srv/b.log"]), false,
+         "/srv/*.log: permission denied for user svc (/srv/a.log, /srv/b.log)"),
+        (InputProbe.Pattern(pattern: "/tmp/app/*.log", problem: .noMatch), true,
+         "/tmp/app/*.log: no file matches (tracktail runs under systemd: with PrivateTmp= in its unit it sees its own empty /tmp, not the application's)"),
+        (InputProbe.Pattern(pattern: "/home/app/logs/*.log", problem: .noDirectory("/home/app/logs")), true,
+         "/home/app/logs/*.log: no such directory /home/app/logs (tracktail runs under systemd: ProtectHome= in its unit hides /home, /root and /run/user)"),
+    ] as [(InputProbe.Pattern, Bool, String)])
+    func inputReasons(pattern: InputProbe.Pattern, sandbox: Bool, expected: String) {
+        #expect(InputProbe(input: "app", patterns: [pattern]).reason(user: "svc", sandbox: sandbox) == expected)
+        // One readable file anywhere: the input reads something, no reason.
+        let readable = InputProbe.Pattern(pattern: "/ok/*.log", files: ["/ok/a.log"])
+        #expect(InputProbe(input: "app", patterns: [pattern, readable]).reason(user: "svc", sandbox: sandbox) == nil)
+    }
 }
