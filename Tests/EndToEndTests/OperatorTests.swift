@@ -241,6 +241,12 @@ import Testing
         let status = try Harness.run(["status", "--config", config.path])
         #expect(status.stdout.contains("input missing has nothing readable: \(dir.path)/nodir/*.log: no such directory \(dir.path)/nodir\n"), "\(status.stdout)")
         #expect(status.stdout.contains("input nomatch has nothing readable: \(logs.path)/*.json: no file matches\n"), "\(status.stdout)")
+        let json = try Harness.run(["status", "--json", "--config", config.path])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let empty = object?["inputs_with_nothing_readable"] as? [[String: Any]]
+        #expect(empty?.map { $0["input"] as? String } == ["missing", "nomatch"], "\(json.stdout)")
+        #expect(object?["unreadable_files"] as? [Any] != nil)
+        #expect(object?["dead_letter_not_replayed"] as? Int == 0)
 
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir)
         defer { daemon.stop() }
