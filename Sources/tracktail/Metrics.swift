@@ -27,6 +27,10 @@ import Synchronization
 /// | `buffer_limit_bytes` | gauge | `[limits] buffer_bytes` |
 /// | `lag_bytes{path}` | gauge | per checkpointed file: size − checkpointed offset |
 /// | `sources` | gauge | files and pipes currently tracked |
+/// | `pipe_spool_bytes{path}` | gauge | a pipe's spooled bytes not yet done |
+/// | `pipe_spool_segments{path}` | gauge | its spool segment files |
+/// | `pipe_spool_oldest_age_seconds{path}` | gauge | since the last write to its oldest unshipped segment |
+/// | `pipe_spool_full{path}` | gauge | 1 while the spool is at its cap and the writers block |
 /// | `inputs_unreadable` | gauge | file inputs with nothing readable (`InputHealth`) |
 /// | `last_success_timestamp_seconds` | gauge | wall-clock time the output last accepted events (0: not yet) |
 /// | `journal_checkpoint_timestamp_seconds{input}` | gauge | journal: time of the checkpointed entry |
@@ -53,12 +57,17 @@ enum Metrics {
         MetricsServer.Content(
             metrics: { exposition(topology, inputs: inputs, lastSuccess: lastSuccess, startedWall: startedWall) },
             health: {
-                if case .degraded(let why) = topology.shipper.health { return why }
+                var reasons: [String] = []
+                if case .degraded(let why) = topology.shipper.health { reasons.append(why) }
+                let blocked = topology.tailer.blockedPipes
+                if !blocked.isEmpty {
+                    reasons.append("pipe spool full, writers block until events are delivered: \(blocked.joined(separator: ", "))")
+                }
                 if let f = inputs.failing.first {
                     let more = inputs.failing.count - 1
-                    return "input \(f.input) has nothing readable: \(f.reason)\(more > 0 ? " (and \(more) more input\(more == 1 ? "" : "s"))" : "")"
+                    reasons.append("input \(f.input) has nothing readable: \(f.reason)\(more > 0 ? " (and \(more) more input\(more == 1 ? "" : "s"))" : "")")
                 }
-                return nil
+                return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
             })
     }
 
@@ -91,6 +100,18 @@ enum Metrics {
         p.family("tracktail_lag_bytes", .gauge, help: "Bytes written to a checkpointed file but not yet done.")
         for (path, bytes) in lag { p.sample("tracktail_lag_bytes", labels: ["path": path], Int(bytes)) }
         p.gauge("tracktail_sources", help: "Files and pipes currently tracked.", topology.tailer.sourceCount)
+        let spools = topology.tailer.spoolStatus()
+        if !spools.isEmpty {
+            let blocked = Set(topology.tailer.blockedPipes)
+            p.family("tracktail_pipe_spool_bytes", .gauge, help: "Bytes read from a pipe into its spool and not yet delivered, dead-lettered or dropped.")
+            for s in spools { p.sample("tracktail_pipe_spool_bytes", labels: ["path": s.path], Int(s.status.bytes)) }
+            p.family("tracktail_pipe_spool_segments", .gauge, help: "Spool segment files of a pipe.")
+            for s in spools { p.sample("tracktail_pipe_spool_segments", labels: ["path": s.path], s.status.segments) }
+            p.family("tracktail_pipe_spool_oldest_age_seconds", .gauge, help: "Seconds since the last write to the oldest spool segment with bytes not yet done.")
+            for s in spools { p.sample("tracktail_pipe_spool_oldest_age_seconds", labels: ["path": s.path], s.status.oldestAgeSeconds) }
+            p.family("tracktail_pipe_spool_full", .gauge, help: "1 while the spool is at limits.spool_max_bytes: the pipe is not read and its writers block.")
+            for s in spools { p.sample("tracktail_pipe_spool_full", labels: ["path": s.path], blocked.contains(s.path) ? 1 : 0) }
+        }
         let journals = topology.tailer.journalProgress()
         if !journals.isEmpty {
             p.family("tracktail_journal_checkpoint_timestamp_seconds", .gauge, help: "Time of the journal entry the checkpoint stands at.")

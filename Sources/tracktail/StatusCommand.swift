@@ -61,6 +61,16 @@ enum StatusCommand {
             journals.append(JournalRow(input: input.name, checkpoint: cursors.first { $0.input == input.name }, newest: JournalProbe.newest(spec)))
         }
 
+        // Pipe inputs: what their spools hold.
+        let tail = config.tailConfiguration(once: true)
+        var spools: [(input: String, path: String, status: SpoolStatus)] = []
+        for spec in tail.inputs where spec.kind == .pipe {
+            for (i, path) in spec.paths.enumerated() {
+                spools.append((spec.name, path, SpoolStatus.measure(directory: tail.spoolDirectory(input: spec.name, index: i), entries: entries,
+                                                                    nowWall: SystemClock.wallNanoseconds())))
+            }
+        }
+
         if args.has("--json") {
             var w = JSONWriter()
             w.beginObject()
@@ -78,6 +88,17 @@ enum StatusCommand {
                 }
                 if !r.note.isEmpty { w.key("note"); w.string(r.note) }
                 w.key("updated"); w.string(Timestamp(epochNanoseconds: r.entry.updated).description)
+                w.endObject()
+            }
+            w.endArray()
+            w.key("pipes"); w.beginArray()
+            for s in spools {
+                w.beginObject()
+                w.key("input"); w.string(s.input)
+                w.key("path"); w.string(s.path)
+                w.key("spool_bytes"); w.int(s.status.bytes)
+                w.key("spool_segments"); w.int(Int64(s.status.segments))
+                w.key("oldest_age_seconds"); w.number(text: String(s.status.oldestAgeSeconds))
                 w.endObject()
             }
             w.endArray()
@@ -129,6 +150,11 @@ enum StatusCommand {
             if let size = r.size, let lag { out += ", size \(size), lag \(lag) bytes" }
             if !r.note.isEmpty { out += " (\(r.note))" }
             out += "\n  updated \(Timestamp(epochNanoseconds: r.entry.updated).description)\n"
+        }
+        for s in spools {
+            out += "pipe \(s.path)\n  input \(s.input), spool \(s.status.bytes) bytes not yet done in \(s.status.segments) segment\(s.status.segments == 1 ? "" : "s")"
+            if s.status.bytes > 0 { out += ", oldest written \(Int(s.status.oldestAgeSeconds)) s ago or earlier" }
+            out += "\n"
         }
         for j in journals {
             out += "journal input \(j.input)\n"

@@ -93,7 +93,7 @@ enum Harness {
 
         init(_ arguments: [String], directory: URL, environment: [String: String] = [:], stdout: URL? = nil) throws {
             logURL = directory.appendingPathComponent("tracktail-\(UUID().uuidString.prefix(6)).log")
-            FileManager.default.createFile(atPath: logURL.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
             process.executableURL = URL(fileURLWithPath: Harness.binary)
             process.arguments = arguments
             var env = ProcessInfo.processInfo.environment
@@ -102,7 +102,7 @@ enum Harness {
             process.environment = env
             process.standardError = try FileHandle(forWritingTo: logURL)
             if let stdout {
-                FileManager.default.createFile(atPath: stdout.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
                 process.standardOutput = try FileHandle(forWritingTo: stdout)
             } else {
                 process.standardOutput = FileHandle.nullDevice
@@ -227,7 +227,7 @@ enum Harness {
 
     static func append(_ text: String, to url: URL) throws {
         if !FileManager.default.fileExists(atPath: url.path) {
-            FileManager.default.createFile(atPath: url.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         }
         let h = try FileHandle(forWritingTo: url)
         try h.seekToEnd()
