@@ -20,9 +20,12 @@ public struct CheckpointEntry: Sendable, Equatable {
     public var key: UInt64
     /// Wall-clock nanoseconds when this entry last changed or its file was last seen.
     public var updated: Int64
+    /// Byte ranges past `offset` that are done too (acknowledged out of order while an earlier
+    /// batch waited): a restart skips them. At most `maxDoneRanges`, sorted, disjoint.
+    public var done: [Range<Int64>]
 
     public init(input: String, path: String, identity: FileIdentity, fingerprint: Fingerprint, offset: Int64,
-                tailLength: Int, tailHash: UInt64, key: UInt64, updated: Int64) {
+                tailLength: Int, tailHash: UInt64, key: UInt64, updated: Int64, done: [Range<Int64>] = []) {
         self.input = input
         self.path = path
         self.identity = identity
@@ -32,10 +35,20 @@ public struct CheckpointEntry: Sendable, Equatable {
         self.tailHash = tailHash
         self.key = key
         self.updated = updated
+        self.done = done
+    }
+
+    /// The `done` ranges still usable for a file of `size` bytes that resumes at `offset`: a
+    /// range the file no longer holds whole (it shrank and grew again) is read again instead.
+    public func resumableDone(size: Int64) -> [Range<Int64>] {
+        done.filter { $0.lowerBound >= offset && $0.upperBound <= size }
     }
 
     /// Bytes before the offset hashed into `tailHash`.
     public static let tailBytes = 64
+    /// Done ranges kept per file: enough for the batches a stop can leave in flight, small
+    /// enough that a checkpoint of 20,000 files stays small.
+    public static let maxDoneRanges = 16
 }
 
 /// Why a checkpoint file could not be used (with the byte offset for a syntax error).
@@ -49,12 +62,17 @@ public struct CheckpointFileError: Error, CustomStringConvertible, Sendable, Equ
 /// good copy. One entry per line, so that a person can read and diff it:
 ///
 /// ```json
-/// {"version":1,"entries":[
+/// {"version":2,"entries":[
 ///  {"input":"app","path":"/var/log/app.log","device":2049,"inode":131,
 ///   "fingerprint":{"length":256,"hash":"9f0c…"},"offset":10240,
-///   "tail":{"length":64,"hash":"01ab…"},"key":"77e1…","updated":1732400000000000000}
+///   "tail":{"length":64,"hash":"01ab…"},"done":[[20480,30720]],"key":"77e1…","updated":1732400000000000000}
 /// ]}
 /// ```
+///
+/// Versions: 2 added `done` (ranges past `offset` already delivered, skipped after a restart).
+/// Both are read. A file without any `done` range is written as version 1, byte for byte as
+/// before, so that an older build can still start from it; an older build refuses version 2
+/// (and falls back to `.prev`).
 ///
 /// Writing: the current file is renamed to `.prev`, then the new one is written atomically
 /// (temp, fsync, rename, fsync directory). Reading: the current file, else `.prev` (a crash
@@ -67,13 +85,15 @@ public struct CheckpointFileError: Error, CustomStringConvertible, Sendable, Equ
 /// |------------------------------------------|---------------------------------------------------------|
 /// | not JSON                                 | `byte 17: trailing comma in object` (from the JSON module) |
 /// | wrong shape                              | `top level is not an object`, `missing "entries" array`  |
-/// | other version                            | `unsupported version 2 (this build reads 1)`            |
+/// | other version                            | `unsupported version 3 (this build reads 1 and 2)`      |
 /// | field missing or of the wrong type       | `entries[2].offset: missing or not an integer`          |
 /// | number with fraction or exponent, or out of range | as above (`device`/`inode`: `not an unsigned integer`) |
 /// | negative offset or length                | `entries[2].tail.length: negative`                      |
 /// | hash or key not hex                      | `entries[0].key: not hex`                               |
+/// | done range not `[start, end]` past offset | `entries[0].done[1]: not [start, end] with offset <= start < end` |
 public enum CheckpointFile {
-    public static let version = 1
+    /// The newest version written (see above: 1 when no entry has `done` ranges).
+    public static let version = 2
     /// The file is four levels deep; anything much deeper is not a checkpoint.
     static let maxDepth = 16
     public static func path(stateDirectory: String) -> String { Path.join(stateDirectory, "checkpoints.json") }
@@ -142,7 +162,7 @@ public enum CheckpointFile {
         var w = JSONWriter(capacity: 32 + entries.count * 320)
         w.beginObject()
         w.key("version")
-        w.int(Int64(version))
+        w.int(entries.contains { !$0.done.isEmpty } ? Int64(version) : 1)
         w.key("entries")
         w.beginArray()
         var line = JSONWriter(capacity: 320)
@@ -194,6 +214,17 @@ public enum CheckpointFile {
         w.int(e.offset)
         w.key("tail")
         writeHashed(length: e.tailLength, hash: e.tailHash, to: &w)
+        if !e.done.isEmpty {
+            w.key("done")
+            w.beginArray()
+            for r in e.done {
+                w.beginArray()
+                w.int(r.lowerBound)
+                w.int(r.upperBound)
+                w.endArray()
+            }
+            w.endArray()
+        }
         w.key("key")
         w.string(Hex.string(e.key))
         w.key("updated")
@@ -226,7 +257,7 @@ public enum CheckpointFile {
         }
         guard case .object = root else { throw fail("top level is not an object") }
         guard let v = root["version"]?.int64Value else { throw fail("missing \"version\"") }
-        guard v == Int64(version) else { throw fail("unsupported version \(v) (this build reads \(version))") }
+        guard v == 1 || v == 2 else { throw fail("unsupported version \(v) (this build reads 1 and 2)") }
         guard case .array(let list)? = root["entries"] else { throw fail("missing \"entries\" array") }
         var out: [CheckpointEntry] = []
         out.reserveCapacity(list.count)
@@ -257,11 +288,22 @@ public enum CheckpointFile {
             guard let key = Hex.parse(try str("key")) else { throw fail("entries[\(i)].key: not hex") }
             let offset = try int("offset", in: o, path: "offset")
             guard offset >= 0 else { throw fail("entries[\(i)].offset: negative") }
+            var done: [Range<Int64>] = []
+            if let d = o["done"] {
+                guard case .array(let ranges) = d else { throw fail("entries[\(i)].done: not an array") }
+                for (j, r) in ranges.enumerated() {
+                    guard case .array(let pair) = r, pair.count == 2, let start = pair[0].int64Value, let end = pair[1].int64Value,
+                          offset <= start, start < end else {
+                        throw fail("entries[\(i)].done[\(j)]: not [start, end] with offset <= start < end")
+                    }
+                    done.append(start..<end)
+                }
+            }
             out.append(CheckpointEntry(
                 input: try str("input"), path: try str("path"),
                 identity: FileIdentity(device: try uint("device"), inode: try uint("inode")),
                 fingerprint: Fingerprint(length: fl, hash: fh), offset: offset,
-                tailLength: tl, tailHash: th, key: key, updated: try int("updated", in: o, path: "updated")))
+                tailLength: tl, tailHash: th, key: key, updated: try int("updated", in: o, path: "updated"), done: done))
         }
         var cursors: [JournalCheckpoint] = []
         if let j = root["journal"] {

@@ -28,6 +28,29 @@ final class FileInstance {
     /// The last bytes read (just before `readOffset`), to notice a rewrite under our offset.
     var recent: [UInt8] = []
     static let recentBytes = 16
+    /// Done ranges past the checkpoint it resumed from (sorted): delivered before the restart,
+    /// so skipped instead of read and sent again.
+    var skip: [Range<Int64>] = []
+
+    /// How far the next read may go (up to `limit`): never into a done range. At the start of
+    /// one (a line boundary: nothing partial is held) it jumps past it first. A range that does
+    /// not begin at the read offset on a line boundary is dropped and read normally (sent
+    /// again, never lost).
+    func readLimit(_ limit: Int64) -> Int64 {
+        while let r = skip.first {
+            if r.lowerBound == readOffset && !splitter.hasPartialLine {
+                readOffset = r.upperBound
+                splitter.reset(to: readOffset)
+                recent = []
+                skip.removeFirst()
+            } else if r.lowerBound <= readOffset {
+                skip.removeFirst()
+            } else {
+                return min(limit, r.lowerBound)
+            }
+        }
+        return limit
+    }
 
     func remember(_ chunk: UnsafeRawBufferPointer) {
         let k = Self.recentBytes

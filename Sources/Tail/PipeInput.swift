@@ -21,6 +21,8 @@ final class PipeInstance {
     /// After a spool failure the pipe is left alone until then (monotonic ns).
     var spoolRetryAt: Int64?
     var loggedNoSplice = false
+    /// The spool was full at the last check (reported to the table for `/health`).
+    var reportedFull = false
 
     init(input: Int, index: Int, path: String, maxLineBytes: Int) {
         self.input = input
@@ -124,7 +126,18 @@ extension TailReader {
             if now < at { return true }
             p.spoolRetryAt = nil
         }
-        return spool.blocked(maxBytes: config.spoolMaxBytes)
+        let full = spool.blocked(maxBytes: config.spoolMaxBytes)
+        if full != p.reportedFull {
+            p.reportedFull = full
+            table.setPipeBlocked(p.path, full)
+            if full {
+                logger.warning("pipe spool full; the pipe is not read and its writers block until events are delivered",
+                               ["source.path": p.path, "limits.spool_max_bytes": "\(config.spoolMaxBytes)"])
+            } else {
+                logger.info("pipe spool has room again", ["source.path": p.path])
+            }
+        }
+        return full
     }
 
     /// Moves what a spooled pipe has (without waiting) into its spool, unless it is blocked.

@@ -52,15 +52,24 @@ final class SourceTable: @unchecked Sendable {
     /// Bumped by every change to the above, so an idle tailer does not even build a snapshot.
     private var changes: UInt64 = 0
     private var stopping = false
+    /// FIFO paths whose spool is at its cap (set by the reader).
+    private var blocked: Set<String> = []
     private var readingDone = false
     private let forgetAfter: Int64
     /// Wakes the reader (its event descriptor); called under the lock, never after `close`.
     private let wakeReader: @Sendable () -> Void
+    /// Wakes the checkpoint thread (the leading edge, see `CheckpointSchedule`): called under
+    /// the lock by the first acknowledgement after `armCheckpointWake`, so once per write, not
+    /// once per acknowledgement.
+    private let wakeCheckpoint: @Sendable () -> Void
+    private var checkpointArmed = true
     private var closed = false
 
-    init(entries: [CheckpointEntry], cursors: [JournalCheckpoint], forgetAfter: Int64, wakeReader: @escaping @Sendable () -> Void) {
+    init(entries: [CheckpointEntry], cursors: [JournalCheckpoint], forgetAfter: Int64, wakeReader: @escaping @Sendable () -> Void,
+         wakeCheckpoint: @escaping @Sendable () -> Void = {}) {
         self.forgetAfter = forgetAfter
         self.wakeReader = wakeReader
+        self.wakeCheckpoint = wakeCheckpoint
         for e in entries { unclaimed[e.identity] = e }
         for c in cursors { unclaimedCursors[c.input] = c }
     }
@@ -94,9 +103,11 @@ final class SourceTable: @unchecked Sendable {
 
     // MARK: Reader side
 
-    func add(_ id: SourceID, info: SourceInfo, base: Int64, descriptor: FileDescriptor?, checkpointed: Bool, cursors: CursorTrail? = nil) {
+    /// `done`: ranges past `base` already done (from the checkpoint; the reader skips them).
+    func add(_ id: SourceID, info: SourceInfo, base: Int64, done: [Range<Int64>] = [], descriptor: FileDescriptor?, checkpointed: Bool,
+             cursors: CursorTrail? = nil) {
         lock.withLock {
-            sources[id] = Source(info: info, tracker: AckTracker(base: base), emittedEnd: base, descriptor: descriptor,
+            sources[id] = Source(info: info, tracker: AckTracker(base: base, done: done), emittedEnd: base, descriptor: descriptor,
                                  checkpointed: checkpointed, updated: SystemClock.wallNanoseconds(), cursors: cursors)
         }
     }
@@ -202,6 +213,15 @@ final class SourceTable: @unchecked Sendable {
         }
     }
 
+    /// The reader found a pipe's spool full (`true`) or read it again (`false`).
+    func setPipeBlocked(_ path: String, _ isBlocked: Bool) {
+        lock.withLock {
+            if isBlocked { blocked.insert(path) } else { blocked.remove(path) }
+        }
+    }
+
+    var blockedPipes: [String] { lock.withLock { blocked.sorted() } }
+
     // MARK: Downstream side
 
     /// Marks `start..<end` of `source` done and returns how many bytes were newly acknowledged
@@ -211,7 +231,8 @@ final class SourceTable: @unchecked Sendable {
         lock.withLock {
             guard var s = sources[source] else { return 0 }
             let before = s.tracker.checkpoint
-            var release = s.tracker.markDone(start: start, end: end)
+            let added = s.tracker.markDone(start: start, end: end)
+            var release = added
             if !s.truncated.isEmpty {
                 s.truncated.removeAll { t in
                     guard t.start >= start && t.start < end else { return false }
@@ -222,6 +243,10 @@ final class SourceTable: @unchecked Sendable {
             if s.tracker.checkpoint != before {
                 s.updated = SystemClock.wallNanoseconds()
                 s.cursors?.advance(to: s.tracker.checkpoint)
+            }
+            if checkpointArmed && added > 0 && (s.checkpointed || s.cursors != nil) {
+                checkpointArmed = false
+                wakeCheckpoint()
             }
             if let w = s.wakeReaderAt, s.tracker.checkpoint >= w {
                 s.wakeReaderAt = nil
@@ -237,6 +262,9 @@ final class SourceTable: @unchecked Sendable {
             return release
         }
     }
+
+    /// The next acknowledgement wakes the checkpoint thread (called before each write).
+    func armCheckpointWake() { lock.withLock { checkpointArmed = true } }
 
     func info(_ id: SourceID) -> SourceInfo? { lock.withLock { sources[id]?.info } }
 
@@ -288,7 +316,8 @@ final class SourceTable: @unchecked Sendable {
             }
             rows.append(.init(entry: s.tail.map {
                 CheckpointEntry(input: s.info.input, path: s.info.path, identity: identity, fingerprint: fp,
-                                offset: $0.offset, tailLength: $0.length, tailHash: $0.hash, key: s.info.key, updated: s.updated)
+                                offset: $0.offset, tailLength: $0.length, tailHash: $0.hash, key: s.info.key, updated: s.updated,
+                                done: s.tracker.doneRanges(limit: CheckpointEntry.maxDoneRanges))
             }, checkpointed: true))
         }
         let files = CheckpointSelection.entries(rows: rows, unclaimed: Array(unclaimed.values),

@@ -218,6 +218,7 @@ extension TailReader {
         var key: UInt64?
         var avoidKey = retiredKeys.removeValue(forKey: identity)
         var fingerprint = fp
+        var skip: [Range<Int64>] = []
         let entry = table.claim(identity)
         if let entry {
             let prefix = Self.hashPrefix(fd, length: entry.fingerprint.length)
@@ -229,6 +230,7 @@ extension TailReader {
             switch FileDecisions.validate(entry, identity: st.identity, size: st.size, prefixHash: prefix, tailHash: tail) {
             case .resume(let at):
                 offset = at
+                skip = entry.resumableDone(size: st.size)
                 key = entry.key == 0 ? nil : entry.key
                 if fp.length < entry.fingerprint.length { fingerprint = entry.fingerprint }
                 logger.info("resuming file from checkpoint", ["source.path": path, "source.offset": "\(at)"])
@@ -256,6 +258,7 @@ extension TailReader {
                                 key: key, now: now)
         inst.onceLimit = onceLimit
         inst.avoidKey = avoidKey
+        inst.skip = onceLimit == nil ? skip : skip.filter { $0.upperBound <= onceLimit! }
         settleKey(inst, fd: fd, atEnd: false)
         register(inst)
         openCount += 1
@@ -271,7 +274,7 @@ extension TailReader {
         dirty.insert(inst.id)
         let info = SourceInfo(input: config.inputs[inst.input].name, path: inst.path, identity: inst.identity,
                               fingerprint: inst.fingerprint, key: inst.key ?? 0, isPipe: config.inputs[inst.input].kind == .pipe)
-        table.add(inst.id, info: info, base: inst.readOffset, descriptor: inst.descriptor, checkpointed: true)
+        table.add(inst.id, info: info, base: inst.readOffset, done: inst.skip, descriptor: inst.descriptor, checkpointed: true)
     }
 
     func allocateID() -> SourceID {

@@ -68,7 +68,7 @@ extension TailReader {
         var turns = 0
         var eof = false
         while turns < Self.turnsPerFile {
-            let want = Int(min(Int64(buffer.count), limit - inst.readOffset))
+            let want = Int(min(Int64(buffer.count), inst.readLimit(limit) - inst.readOffset))
             if want <= 0 { eof = true; break }
             let n: Int
             do { n = try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: inst.readOffset) } catch {
@@ -156,6 +156,7 @@ extension TailReader {
         inst.readOffset = 0
         inst.splitter.reset(to: 0)
         inst.recent = []
+        inst.skip = []
         inst.fingerprint = fp
         inst.avoidKey = inst.key
         inst.key = nil

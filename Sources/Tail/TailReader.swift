@@ -235,7 +235,8 @@ final class TailReader: @unchecked Sendable {
         batch.sourceKey = sourceKey(id)
         var excess: [(start: Int64, excess: Int64)] = []
         for l in batch.lines where l.truncated { excess.append((l.start, (l.end - l.start) - Int64(l.textCount))) }
-        let charge = Int(last.end - first.start - excess.reduce(0) { $0 + $1.excess })
+        // Summed per line: a batch may jump over a range done before a restart.
+        let charge = Int(batch.lines.reduce(0) { $0 + ($1.end - $1.start) } - excess.reduce(0) { $0 + $1.excess })
         var waits = 0
         while !tailer.budget.tryAcquire(charge) {
             // Downstream is slow, the spool is not: keep taking what the pipes have.

@@ -2,8 +2,25 @@ import Pipeline
 import Posix
 import Runtime
 
-/// The file and pipe input: one dedicated thread that discovers, watches and reads, and one that
-/// writes the checkpoint file.
+/// The inputs (files, pipes, the journal): one dedicated thread that discovers, watches and
+/// reads, and one that writes the checkpoint file.
+///
+/// The module, file by file (after Vector's file source: paths provider, fingerprinter,
+/// checkpointer, file server):
+///
+/// | file                          | role                                                        |
+/// |-------------------------------|-------------------------------------------------------------|
+/// | `Tailer.swift`                | lifecycle, the checkpoint thread, the public face           |
+/// | `SourceTable.swift`           | the one lock: sources, acks, retirement, checkpoint snapshot (`CheckpointSelection`) |
+/// | `TailReader.swift`            | the reader loop alone: poll, inotify, ticks, `push` (budget, key stamp) |
+/// | `ReaderSchedule.swift`        | the loop's timers as a pure value (injected clock)          |
+/// | `TailReader+Discovery.swift`  | glob scans, watches, open-file slots, recovery, registration |
+/// | `TailReader+Reading.swift`    | reading and rotation of one file instance                   |
+/// | `FileInstance.swift`          | one open file's reader-side state                           |
+/// | `FileDecisions.swift`         | pure: change, orphan, reconcile, checkpoint validation, keys, slots |
+/// | `PipeInput.swift`, `PipeSpool.swift`, `FIFOSetup.swift` | FIFOs: creation, spool, spool status |
+/// | `JournalInput.swift`, `JournalQuery.swift`, `JournalEntry.swift`, `CursorTrail.swift` | the journal: journalctl child, its command line and restarts, entry → line, cursor watermark |
+/// | `CheckpointFile.swift`, `Fingerprint.swift`, `LineSplitter.swift`, `StateDirectoryLock.swift` | formats and helpers |
 ///
 /// ```
 ///  files/pipes ──read──▶ LineSplitter ──LineBatch──▶ budget.acquire ──▶ output.push
@@ -46,8 +63,9 @@ public final class Tailer: @unchecked Sendable {
     private var closed = false
     private var lastWritten: (files: [CheckpointEntry], cursors: [JournalCheckpoint])?
     private var changesWritten: UInt64?
-    /// The checkpoint thread sleeps on its own lock so that acknowledgements do not wake it.
-    private let checkpointSignal = ConditionLock()
+    /// The checkpoint thread sleeps on its own lock; only the first acknowledgement after a
+    /// write wakes it (`SourceTable.armCheckpointWake`).
+    private let checkpointSignal: ConditionLock
     private var checkpointStopping = false
 
     private var readerThread: Thread?
@@ -65,7 +83,17 @@ public final class Tailer: @unchecked Sendable {
         self.logger = logger
         self.clock = clock
         lock = try StateDirectoryLock(stateDirectory: configuration.stateDirectory)
+        let checkpointSignal = ConditionLock()
+        self.checkpointSignal = checkpointSignal
+        let acknowledged = AcknowledgedFlag()
+        self.acknowledgedFlag = acknowledged
         do {
+            for spec in configuration.inputs where spec.kind == .pipe {
+                for path in spec.paths where try FIFOSetup.prepare(path: path, mode: spec.fifoMode, group: spec.fifoGroup) {
+                    logger.info("FIFO created", ["source.path": path, "fifo.mode": "0" + String(spec.fifoMode, radix: 8),
+                                                  "fifo.group": spec.fifoGroup ?? "(the daemon's)"])
+                }
+            }
             let wakeup = try WakeupEvent.create()
             self.wakeup = wakeup
             let loaded = CheckpointFile.load(stateDirectory: configuration.stateDirectory)
@@ -82,7 +110,13 @@ public final class Tailer: @unchecked Sendable {
                 }
             }
             table = SourceTable(entries: loaded.entries, cursors: loaded.cursors, forgetAfter: configuration.forgetAfter,
-                                wakeReader: { wakeup.signal() })
+                                wakeReader: { wakeup.signal() },
+                                wakeCheckpoint: {
+                                    checkpointSignal.withLock {
+                                        acknowledged.value = true
+                                        checkpointSignal.broadcast()
+                                    }
+                                })
             if let used = loaded.usedPath {
                 logger.info("checkpoint loaded", ["checkpoint.path": used, "checkpoint.entries": "\(loaded.entries.count + loaded.cursors.count)"])
             }
@@ -139,6 +173,21 @@ public final class Tailer: @unchecked Sendable {
 
     public func sourceInfo(_ id: SourceID) -> SourceInfo? { table.info(id) }
 
+    /// Each pipe's spool (bytes not yet done, segments, age), from the file system and the
+    /// checkpoint snapshot; for `/metrics`.
+    public func spoolStatus() -> [(input: String, path: String, status: SpoolStatus)] {
+        let entries = checkpointEntries()
+        let now = SystemClock.wallNanoseconds()
+        return configuration.inputs.filter { $0.kind == .pipe }.flatMap { spec in
+            spec.paths.enumerated().map { i, path in
+                (spec.name, path, SpoolStatus.measure(directory: configuration.spoolDirectory(input: spec.name, index: i), entries: entries, nowWall: now))
+            }
+        }
+    }
+
+    /// FIFOs not read right now because their spool is full (their writers block), for `/health`.
+    public var blockedPipes: [String] { table.blockedPipes }
+
     /// Sources currently known (open, finished but awaiting acknowledgements, or closed for the
     /// open-file limit).
     public var sourceCount: Int { table.count }
@@ -186,17 +235,36 @@ public final class Tailer: @unchecked Sendable {
         }
     }
 
+    /// Set (under `checkpointSignal`) by the first acknowledgement after a write.
+    private let acknowledgedFlag: AcknowledgedFlag
+
+    private final class AcknowledgedFlag: @unchecked Sendable {
+        var value = false
+    }
+
+    /// Writes as `CheckpointSchedule` decides: at once after the first acknowledgements, then
+    /// at most every `checkpointInterval`.
     private func checkpointLoop() {
+        // Real monotonic time, not `clock` (a test's manual clock drives the reader, and would
+        // stop the periodic write); the decision itself is table-tested with given times.
+        var schedule = CheckpointSchedule(interval: configuration.checkpointInterval, now: SystemClock.monotonicNanoseconds())
         while true {
             let stop = checkpointSignal.withLock { () -> Bool in
-                let deadline = SystemClock.monotonicNanoseconds() + configuration.checkpointInterval
-                while !checkpointStopping && SystemClock.monotonicNanoseconds() < deadline {
-                    checkpointSignal.wait(until: deadline)
+                while !checkpointStopping {
+                    switch schedule.decide(now: SystemClock.monotonicNanoseconds(), acknowledged: acknowledgedFlag.value) {
+                    case .write:
+                        acknowledgedFlag.value = false
+                        return false
+                    case .wait(let until):
+                        checkpointSignal.wait(until: until)
+                    }
                 }
-                return checkpointStopping
+                return true
             }
             if stop { return }
+            table.armCheckpointWake()
             writeCheckpoint()
+            schedule.wrote(at: SystemClock.monotonicNanoseconds())
         }
     }
 }

@@ -226,3 +226,17 @@ struct JournalEntryTests {
         #expect(Self.line(#"{"MESSAGE":"x"}"#) == nil, "no cursor")
     }
 }
+
+/// A pipe input's path at start.
+@Test(arguments: [
+    (nil as UInt32?, FIFOSetup.Decision.create),
+    (0o010644, .use),
+    (0o100644, .refuse(found: "a regular file")),
+    (0o040755, .refuse(found: "a directory")),
+    (0o140755, .refuse(found: "a socket")),
+    (0o020666, .refuse(found: "a character device")),
+])
+func fifoSetup(mode: UInt32?, expected: FIFOSetup.Decision) {
+    let status = mode.map { FileStatus(identity: FileIdentity(device: 1, inode: 1), size: 0, mode: $0, linkCount: 1, modified: 0) }
+    #expect(FIFOSetup.decide(status) == expected)
+}

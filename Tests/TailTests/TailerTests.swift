@@ -353,10 +353,11 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         h.clearDelivered()
         h.holdAcks = false
         try h.start(h.configuration())
-        #expect(eventually { h.texts.count == 40 })
+        // 70..<80 was acknowledged past the gap: saved as a done range, not read again.
+        #expect(eventually { h.texts.count == 30 })
         #expect(h.settled(["r.log"]))
         h.stop()
-        expectExactly(h, Array(all[60...]))
+        expectExactly(h, Array(all[60..<70] + all[80...]))
     }
 
     /// Rotated while we were stopped, out of the globs: the rest of the old file is still read.
@@ -415,6 +416,8 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         h.stop()
         // The good copy becomes `.prev`; the current file is garbage.
         let main = CheckpointFile.path(stateDirectory: h.state)
+        // An earlier write (after the first acknowledgements) may have left a `.prev` already.
+        try? FileManager.default.removeItem(atPath: CheckpointFile.previousPath(stateDirectory: h.state))
         try FileManager.default.moveItem(atPath: main, toPath: CheckpointFile.previousPath(stateDirectory: h.state))
         try Data("{\"version\":1,\"entries\":[{\"inp".utf8).write(to: URL(fileURLWithPath: main))
 
