@@ -149,11 +149,16 @@ public enum CheckpointFile {
 
     /// Replaces the checkpoint, keeping the current one as `.prev`.
     public static func write(_ entries: [CheckpointEntry], cursors: [JournalCheckpoint] = [], stateDirectory: String) throws {
+        try write(encoded: encode(entries, cursors: cursors), stateDirectory: stateDirectory)
+    }
+
+    /// `write` with the bytes from `encode`.
+    public static func write(encoded bytes: [UInt8], stateDirectory: String) throws {
         let main = path(stateDirectory: stateDirectory)
         if try FileSystem.status(main) != nil {
             try FileSystem.rename(main, to: previousPath(stateDirectory: stateDirectory))
         }
-        try FileSystem.writeAtomically(main, encode(entries, cursors: cursors), mode: 0o640)
+        try FileSystem.writeAtomically(main, bytes, mode: 0o640)
     }
 
     /// The file's bytes: minified JSON except for a line break before each entry and the closing

@@ -9,6 +9,7 @@ extension TailReader {
     func readDirty() {
         let ids = dirty.sorted()
         dirty = []
+        noFreeSlot = false
         for id in ids {
             guard let inst = instances[id] else { continue }
             if readFile(inst) { dirty.insert(inst.id) }
@@ -17,7 +18,9 @@ extension TailReader {
     }
 
     func reopen(_ inst: FileInstance) -> Bool {
-        guard ensureSlot() else { return false }
+        // One failed search for a free slot per turn: the next scan marks the rest dirty again.
+        guard !noFreeSlot else { return false }
+        guard ensureSlot() else { noFreeSlot = true; return false }
         guard let fd = try? FileDescriptor.open(inst.path) else { needScan = true; return false }
         guard let st = try? fd.status(), st.identity == inst.identity else {
             fd.close()

@@ -30,6 +30,8 @@ final class TailReader: @unchecked Sendable {
     var deferredAtStartup: Set<FileIdentity> = []
     var deferredDiscovery = false
     var warnedLimit = false
+    /// `ensureSlot` found no free slot this turn of `readDirty` (not searched again per file).
+    var noFreeSlot = false
     var onceQueue: [(path: String, identity: FileIdentity, input: Int, size: Int64)] = []
     var failedOpen: Set<String> = []
     /// The batch being pushed belongs to a deleted file past its grace time.
@@ -202,7 +204,7 @@ final class TailReader: @unchecked Sendable {
                 _ = push(&batch, inst.id)
                 abandonCurrent = false
                 logger.info("file closed after rotation or deletion", ["source.path": inst.path, "source.offset": "\(inst.readOffset)"])
-                finish(inst, forget: true)
+                finish(inst, forget: true, keepEntry: !inst.deleted)
             case .abandon:
                 abandon(inst)
             }

@@ -54,8 +54,8 @@ func checkpointScheduleTable(_ s: ScheduleStep) {
         config.checkpointInterval = 60_000_000_000
         try h.start(config)
         #expect(eventually { h.texts.count == 50 })
-        let end = h.size("p.log")
-        #expect(eventually(15) { (try? CheckpointFile.read(stateDirectory: h.state))?.first?.offset == end },
+        // Written on the first acknowledgement: at least the first line, maybe more.
+        #expect(eventually(15) { ((try? CheckpointFile.read(stateDirectory: h.state))?.first?.offset ?? 0) > 0 },
                 "no checkpoint written within 15 s of the acknowledgements")
         h.stop()
     }
