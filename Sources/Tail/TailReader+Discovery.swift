@@ -191,7 +191,6 @@ extension TailReader {
             logger.warning("open file limit reached; more files wait until others are read and acknowledged",
                            ["limits.max_open_files": "\(config.maxOpenFiles)"])
         }
-        deferredDiscovery = true
         return false
     }
 
@@ -201,7 +200,10 @@ extension TailReader {
     /// open it only if its checkpoint proves it is the file we were reading.
     @discardableResult
     func discover(path: String, identity: FileIdentity, input: Int, startup: Bool, onceLimit: Int64?, onlyResume: Bool = false) -> Bool {
-        guard ensureSlot() else { return false }
+        guard ensureSlot() else {
+            deferredDiscovery = true
+            return false
+        }
         let spec = config.inputs[input]
         let fd: FileDescriptor
         do { fd = try FileDescriptor.open(path) } catch {

@@ -19,8 +19,13 @@ extension TailReader {
 
     func reopen(_ inst: FileInstance) -> Bool {
         // One failed search for a free slot per turn: the next scan marks the rest dirty again.
-        guard !noFreeSlot else { return false }
-        guard ensureSlot() else { noFreeSlot = true; return false }
+        // Known files waiting for a slot are retried at the next tick, without a glob re-scan
+        // (with thousands of files, a scan every 100 ms was most of the CPU).
+        guard !noFreeSlot, ensureSlot() else {
+            noFreeSlot = true
+            waitingForSlot.insert(inst.id)
+            return false
+        }
         guard let fd = try? FileDescriptor.open(inst.path) else { needScan = true; return false }
         guard let st = try? fd.status(), st.identity == inst.identity else {
             fd.close()

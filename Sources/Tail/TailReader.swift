@@ -32,6 +32,9 @@ final class TailReader: @unchecked Sendable {
     var warnedLimit = false
     /// `ensureSlot` found no free slot this turn of `readDirty` (not searched again per file).
     var noFreeSlot = false
+    /// Known files closed for the open-file limit that have news but found no free slot:
+    /// marked dirty again at each (100 ms) tick.
+    var waitingForSlot: Set<SourceID> = []
     var onceQueue: [(path: String, identity: FileIdentity, input: Int, size: Int64)] = []
     var failedOpen: Set<String> = []
     /// The batch being pushed belongs to a deleted file past its grace time.
@@ -71,8 +74,9 @@ final class TailReader: @unchecked Sendable {
     var conditions: ReaderSchedule.Conditions {
         ReaderSchedule.Conditions(
             once: config.once,
-            polling: config.once || inotify == nil || watchFailed || deferredDiscovery || instances.values.contains { $0.orphanSince != nil },
-            fastTick: config.once || deferredDiscovery,
+            polling: config.once || inotify == nil || watchFailed || deferredDiscovery || !waitingForSlot.isEmpty
+                || instances.values.contains { $0.orphanSince != nil },
+            fastTick: config.once || deferredDiscovery || !waitingForSlot.isEmpty,
             retryTimer: journalRestartDue
                 || pipes.contains { p in p.spoolRetryAt != nil || p.spool.map { !$0.pending.isEmpty || $0.needsSync } ?? false },
             workWaiting: !dirty.isEmpty || needScan,
@@ -184,6 +188,8 @@ final class TailReader: @unchecked Sendable {
             for (id, inst) in instances where !inst.done && inst.orphanSince == nil { dirty.insert(id) }
         }
         if deferredDiscovery && !config.once { needScan = true }
+        dirty.formUnion(waitingForSlot.filter { instances[$0] != nil })
+        waitingForSlot = []
         for inst in Array(instances.values) where inst.orphanSince != nil {
             var more = false
             for _ in 0..<8 {
