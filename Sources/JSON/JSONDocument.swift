@@ -72,15 +72,16 @@ public struct JSONDocument: @unchecked Sendable {
         guard n < Int(UInt32.max) - Parser.padding else {
             return JSONError(reason: "input of \(n) bytes is too large (limit 4 GiB)", offset: 0)
         }
-        // removeAll(keepingCapacity:) never copies: if a caller still holds a `rawBytes` slice of the old
-        // input, the array gets a fresh buffer and the slice keeps the old one.
+        // `input` only grows: bytes past `n + padding` are stale and never read (every read goes
+        // through a tape entry). Writing through the buffer pointer costs no per-parse append; if
+        // a caller still holds a `rawBytes` slice of the old input, the write copies first and
+        // the slice keeps the old bytes.
         let needed = n + Parser.padding
-        input.removeAll(keepingCapacity: true)
-        if input.capacity < needed { input.reserveCapacity(max(needed, 2 * input.capacity)) }
-        if n > 0 { input.append(contentsOf: UnsafeBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)) }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Parser.padding) { zeros in
-            zeros.initialize(repeating: 0)
-            input.append(contentsOf: zeros)
+        if input.count < needed { input = [UInt8](repeating: 0, count: max(needed, 2 * input.count)) }
+        input.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            if n > 0 { base.update(from: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n) }
+            (base + n).update(repeating: 0, count: Parser.padding)
         }
         if !isKnownUniquelyReferenced(&tape) {
             tape = TapeBuffer(capacity: tape.capacity, maxDepth: maxDepth)

@@ -14,8 +14,11 @@ final class CompiledRule: Sendable {
         /// The key as a one-step path: its hash is computed once, for member lookups.
         let keyPath: JSONPath
         let template: CompiledTemplate
+        /// `template.singleHandle`.
+        let handle: Int32
 
         init(key: String, template: CompiledTemplate) {
+            handle = template.singleHandle
             self.key = key
             var quoted = JSONWriter()
             quoted.key(key)
@@ -40,6 +43,10 @@ final class CompiledRule: Sendable {
     let userID: CompiledTemplate
     /// `nil`: the read time.
     let timestamp: CompiledTemplate?
+    /// `singleHandle` of `eventName`, `userID`, `timestamp` (`noHandle` when there is none).
+    let eventNameHandle: Int32
+    let userIDHandle: Int32
+    let timestampHandle: Int32
     let timestampUnit: TimestampUnit?
     /// Minutes east of UTC assumed for zone-less ISO text.
     let timestampZone: Int?
@@ -95,6 +102,9 @@ final class CompiledRule: Sendable {
                 throw fail(key, "a rule with action = \"drop\" builds no event; remove this key")
             }
             eventName = .constant("")
+            eventNameHandle = CompiledTemplate.noHandle
+            userIDHandle = CompiledTemplate.noHandle
+            timestampHandle = CompiledTemplate.noHandle
             renames = []
             userID = .constant("")
             quotedEventName = nil
@@ -128,12 +138,14 @@ final class CompiledRule: Sendable {
             name = .constant(renamed)
         }
         eventName = name
+        eventNameHandle = name.singleHandle
         quotedEventName = CompiledRule.quoted(name)
 
         guard let userIDSource = spec.userID else { throw fail("user_id", "required (e.g. user_id = \"{user.id}\")") }
         let userID = try template("user_id", userIDSource)
         if case .constant(let c) = userID, c.isEmpty { throw fail("user_id", "the user id is empty") }
         self.userID = userID
+        userIDHandle = userID.singleHandle
         quotedUserID = CompiledRule.quoted(userID)
 
         // timestamp
@@ -164,8 +176,10 @@ final class CompiledRule: Sendable {
                 }
             }
             timestamp = t
+            timestampHandle = t.singleHandle
         } else {
             timestamp = nil
+            timestampHandle = CompiledTemplate.noHandle
         }
         self.constantTimestamp = constantTimestamp
 

@@ -33,6 +33,17 @@ enum CompiledTemplate: Sendable {
         }
     }
 
+    /// Marks "no single handle" (handles are -1 for `$` or an index in the `JSONPathSet`).
+    static let noHandle = Int32.min
+
+    /// The handle of a template that is one placeholder with one path: when that path has a
+    /// value, the value is the template's, so the hot path needs nothing else. `noHandle` for
+    /// every other template.
+    var singleHandle: Int32 {
+        if case .single(let p) = self, p.handles.count == 1 { return p.handles[0] }
+        return CompiledTemplate.noHandle
+    }
+
     var placeholders: [CompiledPlaceholder] {
         switch self {
         case .constant: []

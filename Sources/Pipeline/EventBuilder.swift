@@ -105,6 +105,18 @@ struct EventBuilder: Sendable {
         }
     }
 
+    /// `evaluate` with the fast path first: a template that is one path (`handle`, see
+    /// `CompiledTemplate.singleHandle`) whose value is present is a node, without touching the
+    /// template (copying it out of the rule costs a reference count each time). Anything else —
+    /// no such handle, no value, a default, text — takes the general path.
+    @inline(__always)
+    private mutating func evaluate(_ handle: Int32, _ t: @autoclosure () -> CompiledTemplate, _ doc: JSONDocument) -> Evaluated {
+        if handle != CompiledTemplate.noHandle, let n = doc.resolve(handle, in: paths, cache: &cache), doc.kind(n) != .null {
+            return .node(n)
+        }
+        return evaluate(t(), doc)
+    }
+
     private mutating func evaluate(_ t: CompiledTemplate, _ doc: JSONDocument) -> Evaluated {
         switch t {
         case .constant(let s):
@@ -167,7 +179,7 @@ struct EventBuilder: Sendable {
             event.append(quoted)
             return
         }
-        switch evaluate(rule.eventName, doc) {
+        switch evaluate(rule.eventNameHandle, rule.eventName, doc) {
         case .constant(let s):
             // Constants were renamed at compile time; defaults are renamed here.
             let name = rule.renames.first { $0.from == s }?.to ?? s
@@ -206,7 +218,7 @@ struct EventBuilder: Sendable {
             event.append(quoted)
             return
         }
-        switch evaluate(rule.userID, doc) {
+        switch evaluate(rule.userIDHandle, rule.userID, doc) {
         case .constant(let s):
             guard !s.isEmpty else { throw Rejection("user_id: the user id is empty") }
             appendString(s)
@@ -237,10 +249,10 @@ struct EventBuilder: Sendable {
 
     private mutating func timestamp(_ rule: CompiledRule, _ doc: JSONDocument, readTime: Int64) throws(Rejection) -> Timestamp {
         if let constant = rule.constantTimestamp { return constant }
-        guard let template = rule.timestamp else { return Timestamp(epochNanoseconds: readTime) }
+        guard rule.timestamp != nil else { return Timestamp(epochNanoseconds: readTime) }
         let source: ArraySlice<UInt8>
         var isNumber = false
-        switch evaluate(template, doc) {
+        switch evaluate(rule.timestampHandle, rule.timestamp!, doc) {
         case .constant(let s):
             source = ArraySlice(s.utf8)
         case .node(let n):
@@ -258,7 +270,7 @@ struct EventBuilder: Sendable {
                     source = raw.dropFirst().dropLast()
                 }
             case let kind:
-                throw EventBuilder.wrongKind("timestamp", EventBuilder.placeholder(template)!, kind, wanted: "a string or a number")
+                throw EventBuilder.wrongKind("timestamp", EventBuilder.placeholder(rule.timestamp!)!, kind, wanted: "a string or a number")
             }
         case .text:
             source = text[...]
@@ -304,7 +316,7 @@ struct EventBuilder: Sendable {
             // Which explicit properties have a value: those replace copied members.
             explicit.removeAll(keepingCapacity: true)
             for entry in rule.properties {
-                let value = evaluate(entry.template, doc)
+                let value = evaluate(entry.handle, entry.template, doc)
                 if case .notText(let p, let kind) = value { throw EventBuilder.notText("properties.\(entry.key)", p, kind) }
                 explicit.append(value)
             }
@@ -356,7 +368,7 @@ struct EventBuilder: Sendable {
                 value = explicit[i]
                 if case .text = value { value = evaluate(entry.template, doc) }
             } else {
-                value = evaluate(entry.template, doc)
+                value = evaluate(entry.handle, entry.template, doc)
             }
             switch value {
             case .missing: continue

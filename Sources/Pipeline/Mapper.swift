@@ -84,16 +84,18 @@ public struct Mapper: Sendable {
         for line in batch.lines {
             let text = batch.bytes[line.textStart..<line.textEnd]
             switch step(text, truncated: line.truncated, readTime: batch.readTime, sourceKey: sourceKey, offset: line.start) {
-            case .event:
+            case .event(let rule):
                 // One copy of the finished event into the batch (the builder wrote it through a
                 // pointer, piece by piece).
                 let start = out.eventBytes.count
                 builder.event.withBytes { out.eventBytes.append(contentsOf: $0) }
-                out.events.append(EventRecord(byteStart: start, byteEnd: out.eventBytes.count, start: line.start, end: line.end))
+                out.events.append(EventRecord(byteStart: start, byteEnd: out.eventBytes.count, start: line.start, end: line.end,
+                                              rule: rules[rule].name))
             case .dropped:
                 out.others.append(NonEventRecord(start: line.start, end: line.end, rejection: nil, lineHead: []))
-            case .rejected(let reason, _):
-                out.others.append(NonEventRecord(start: line.start, end: line.end, rejection: reason, lineHead: Mapper.head(text)))
+            case .rejected(let reason, let rule):
+                out.others.append(NonEventRecord(start: line.start, end: line.end, rejection: reason, lineHead: Mapper.head(text),
+                                                 rule: rule.map { rules[$0].name }))
             }
         }
     }

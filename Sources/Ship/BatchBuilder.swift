@@ -44,20 +44,20 @@ public struct BatchBuilder: Sendable {
     }
 
     /// Appends one serialized event.
-    public mutating func add(_ json: some Collection<UInt8>, source: SourceID, start: Int64, end: Int64, now: Int64) -> AddResult {
-        if let r = json.withContiguousStorageIfAvailable({ add(bytes: $0, source: source, start: start, end: end, now: now) }) {
+    public mutating func add(_ json: some Collection<UInt8>, source: SourceID, start: Int64, end: Int64, now: Int64, rule: String? = nil) -> AddResult {
+        if let r = json.withContiguousStorageIfAvailable({ add(bytes: $0, source: source, start: start, end: end, now: now, rule: rule) }) {
             return r
         }
-        return Array(json).withUnsafeBufferPointer { add(bytes: $0, source: source, start: start, end: end, now: now) }
+        return Array(json).withUnsafeBufferPointer { add(bytes: $0, source: source, start: start, end: end, now: now, rule: rule) }
     }
 
     /// Appends one serialized event, a slice of a `MappedBatch`'s bytes (the hot path: not generic,
     /// so a caller in another module does not go through witness tables per event).
-    public mutating func add(_ json: ArraySlice<UInt8>, source: SourceID, start: Int64, end: Int64, now: Int64) -> AddResult {
-        json.withUnsafeBufferPointer { add(bytes: $0, source: source, start: start, end: end, now: now) }
+    public mutating func add(_ json: ArraySlice<UInt8>, source: SourceID, start: Int64, end: Int64, now: Int64, rule: String? = nil) -> AddResult {
+        json.withUnsafeBufferPointer { add(bytes: $0, source: source, start: start, end: end, now: now, rule: rule) }
     }
 
-    mutating func add(bytes json: UnsafeBufferPointer<UInt8>, source: SourceID, start: Int64, end: Int64, now: Int64) -> AddResult {
+    mutating func add(bytes json: UnsafeBufferPointer<UInt8>, source: SourceID, start: Int64, end: Int64, now: Int64, rule: String? = nil) -> AddResult {
         let size = json.count
         if size + 2 > maxBytes { return .oversized(bytes: size, limit: maxBytes) }
         var closed: [OutgoingBatch] = []
@@ -65,7 +65,7 @@ public struct BatchBuilder: Sendable {
             closed.append(takeOpen())
         }
         if open.isEmpty { openedAt = now }
-        open.append(bytes: json, source: source, start: start, end: end)
+        open.append(bytes: json, source: source, start: start, end: end, rule: rule)
         if open.count >= maxEvents { closed.append(takeOpen()) }
         return closed.isEmpty ? .added : .closed(closed)
     }

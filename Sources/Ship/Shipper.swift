@@ -125,6 +125,7 @@ public final class Shipper: @unchecked Sendable {
             lock.wait(until: SystemClock.monotonicNanoseconds() + min(remaining, 1_000_000_000))
         }
         abandoned = true
+        deadLetter.interrupt()
         lock.broadcast()
         // Threads that were only waiting leave at once; only those blocked in the transport stay.
         while running > posting { lock.wait(until: SystemClock.monotonicNanoseconds() + 10_000_000) }
@@ -145,7 +146,7 @@ public final class Shipper: @unchecked Sendable {
         lock.withLock {
             let waiting = grouped(state.pendingEvents + inFlightEvents)
             if let h = state.hold { return .degraded("\(h.message); holding \(waiting) events") }
-            if let e = deadLetterError { return .degraded("dead letter not writable: \(e)") }
+            if let e = deadLetterError ?? deadLetter.problem { return .degraded("dead letter not writable: \(e)") }
             if let r = state.retrying {
                 // A whole-output pause (failures in a row, or Retry-After) says for how long.
                 let pause = state.pausedUntil(now: clock.now()).map { ", all sending paused for \(($0 - clock.now() + 999_999_999) / 1_000_000_000) s" } ?? ""
@@ -201,20 +202,20 @@ public final class Shipper: @unchecked Sendable {
         var drops: [(Int64, Int64)] = []
         let now = clock.now()
         for e in batch.events {
-            switch builder.add(batch.eventJSON(e), source: batch.source, start: e.start, end: e.end, now: now) {
+            switch builder.add(batch.eventJSON(e), source: batch.source, start: e.start, end: e.end, now: now, rule: e.rule) {
             case .added: break
             case .closed(let bs): closed.append(contentsOf: bs)
             case .oversized(let bytes, let limit):
                 records.append(DeadLetterRecord(
                     time: clock.wallNow(), reason: BatchBuilder.oversizedReason(bytes: bytes, limit: limit),
-                    source: sourcePath(batch.source), start: e.start, end: e.end, event: Array(batch.eventJSON(e))))
+                    source: sourcePath(batch.source), start: e.start, end: e.end, event: Array(batch.eventJSON(e)), rule: e.rule))
             }
         }
         for o in batch.others {
             if let why = o.rejection {
                 records.append(DeadLetterRecord(
                     time: clock.wallNow(), reason: why, source: sourcePath(batch.source), start: o.start, end: o.end,
-                    line: DeadLetterRecord.text(o.lineHead)))
+                    line: DeadLetterRecord.text(o.lineHead), rule: o.rule))
             } else {
                 drops.append((o.start, o.end))
             }
@@ -311,13 +312,13 @@ public final class Shipper: @unchecked Sendable {
             guard let e = c.deadLetter else { return }
             var body: String?
             if case .response(let r) = outcome {
-                body = DeadLetterRecord.text(r.body, limit: configuration.responseBodyLimit)
+                body = deadLetter.responseText(r.body)
             }
             counters.rejected.add(1, ordering: .relaxed)
             counters.setLastError(reason)
             let record = DeadLetterRecord(
                 time: clock.wallNow(), reason: reason, status: status, response: body, source: sourcePath(e.source),
-                start: e.start, end: e.end, event: Array(d.batch.json(of: e)))
+                start: e.start, end: e.end, event: Array(d.batch.json(of: e)), rule: e.rule)
             if writeDeadLetters([record]) { ack(e.source, e.start, e.end) }
         case .retry(let after, let cause, _):
             counters.countRetry(cause)
@@ -349,15 +350,13 @@ public final class Shipper: @unchecked Sendable {
     private func writeDeadLetters(_ records: [DeadLetterRecord]) -> Bool {
         guard !records.isEmpty else { return true }
         do {
-            try deadLetter.write(records)
+            // Retried with backoff while the disk is full; logged (rate-limited) by the dead letter.
+            try deadLetter.writeRetrying(records)
             counters.deadLettered.add(records.count, ordering: .relaxed)
-            for r in records {
-                logger.warning("dead-lettered", ["reason": r.reason, "source.path": r.source, "source.offset": String(r.start)])
-            }
             lock.withLock { deadLetterError = nil }
             return true
         } catch {
-            // Not acknowledged: the lines are read again after a restart.
+            // Only at shutdown. Not acknowledged: the lines are read again after a restart.
             let text = "\(error)"
             logger.error("cannot write the dead letter; lines stay unacknowledged", ["error": text])
             counters.setLastError("dead letter: \(text)")

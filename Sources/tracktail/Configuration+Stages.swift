@@ -1,3 +1,4 @@
+import Runtime
 import Ship
 import Tail
 
@@ -31,14 +32,20 @@ extension Configuration {
         return c
     }
 
-    /// The dead letter under the state directory, with the output's cap.
-    func deadLetter() -> DeadLetter {
-        DeadLetter(directory: ShipConfiguration.deadLetterDirectory(stateDirectory: state.directory), capBytes: output.deadLetterMaxBytes)
+    /// The dead letter under the state directory (or `directory`), with the output's cap and
+    /// response limit; `token` and the key header are redacted from stored responses.
+    func deadLetter(directory: String? = nil, logger: Logger? = nil, token: String = "") -> DeadLetter {
+        let d = DeadLetter(directory: directory ?? ShipConfiguration.deadLetterDirectory(stateDirectory: state.directory),
+                           capBytes: output.deadLetterMaxBytes, responseLimit: output.shipping.responseBodyLimit, logger: logger)
+        d.setSecrets([token], headerNames: output.endpoint.apiKeyHeader.map { [$0] } ?? [])
+        return d
     }
 
-    /// The `http` output's transport, with the token read from where the configuration says.
-    func httpTransport() throws(CommandFailure) -> HTTPTrackTransport {
-        let token = try Token.load(output.token)
+    /// The `http` output's transport, with the token read from where the configuration says
+    /// (or `token`, already read).
+    func httpTransport(token given: String? = nil) throws(CommandFailure) -> HTTPTrackTransport {
+        let token: String
+        if let given { token = given } else { token = try Token.load(output.token) }
         do {
             return try HTTPTrackTransport(output.endpoint, poolSize: output.shipping.maxInFlight,
                                           userAgent: "tracktail/\(Help.version)", token: token)

@@ -20,6 +20,7 @@ enum StatusCommand {
             throw CommandFailure("cannot read the checkpoint in \(dir): \(error)", code: .ioError)
         }
         let deadLetters = (try? DeadLetter.count(stateDirectory: dir)) ?? 0
+        let notReplayed = notYetReplayed(stateDirectory: dir)
 
         struct Row {
             var entry: CheckpointEntry
@@ -38,6 +39,11 @@ enum StatusCommand {
             }
         }
 
+        // Configured inputs that read nothing, and matched files this user may not read.
+        let user = Access.userName()
+        let probes = config.inputs.filter { $0.kind == .file }.map(InputProbe.probe)
+        let empty = probes.compactMap { p in p.reason(user: user, sandbox: false).map { (input: p.input, reason: $0) } }
+        let unreadable = probes.flatMap { p in p.unreadableFiles.map { (input: p.input, path: $0) } }
         // Journal inputs: the checkpointed entry, and how far behind the newest matching entry it is.
         struct JournalRow {
             var input: String
@@ -111,13 +117,30 @@ enum StatusCommand {
             }
             w.endArray()
             w.key("dead_letter_records"); w.int(Int64(deadLetters))
+            w.key("dead_letter_not_replayed"); w.int(Int64(notReplayed))
+            w.key("inputs_with_nothing_readable"); w.beginArray()
+            for e in empty {
+                w.beginObject()
+                w.key("input"); w.string(e.input)
+                w.key("reason"); w.string(e.reason)
+                w.endObject()
+            }
+            w.endArray()
+            w.key("unreadable_files"); w.beginArray()
+            for u in unreadable {
+                w.beginObject()
+                w.key("input"); w.string(u.input)
+                w.key("path"); w.string(u.path)
+                w.endObject()
+            }
+            w.endArray()
             w.endObject()
             StandardStreams.out(w.bytes + [0x0A])
             return .ok
         }
 
         var out = "state directory: \(dir)\n"
-        if rows.isEmpty { out += "no checkpoint yet\n" }
+        if rows.isEmpty && cursors.isEmpty { out += "no checkpoint yet\n" }
         var totalLag: Int64 = 0
         for r in rows {
             let lag = r.size.map { max(0, $0 - r.entry.offset) }
@@ -143,8 +166,22 @@ enum StatusCommand {
                 out += "  no cursor yet" + (j.newest == nil ? " (no matching entry in the journal)" : "") + "\n"
             }
         }
-        out += "files: \(rows.count), total lag: \(totalLag) bytes, dead-letter records: \(deadLetters)\n"
+        for e in empty { out += "input \(e.input) has nothing readable: \(e.reason)\n" }
+        for u in unreadable { out += "cannot read \(u.path) (input \(u.input)): permission denied for user \(user)\n" }
+        out += "files: \(rows.count), total lag: \(totalLag) bytes, dead-letter records: \(deadLetters) (\(notReplayed) not yet replayed)\n"
         StandardStreams.out(out)
         return .ok
+    }
+
+    /// Dead-letter records past each file's replay mark (all of a file never replayed).
+    static func notYetReplayed(stateDirectory: String) -> Int {
+        let dir = ShipConfiguration.deadLetterDirectory(stateDirectory: stateDirectory)
+        var n = 0
+        for path in (try? DeadLetter.files(in: dir)) ?? [] {
+            guard let st = try? FileSystem.status(path) else { continue }
+            let mark = ReplayMark.find(identity: st.identity, in: dir)
+            n += (try? DeadLetter.countLines(path, from: mark?.bytes ?? 0)) ?? 0
+        }
+        return n
     }
 }
