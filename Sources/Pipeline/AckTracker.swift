@@ -56,9 +56,6 @@ public struct AckTracker: Sendable, Equatable {
     /// Number of runs of done bytes waiting for a gap to fill.
     public var gapCount: Int { pending.count }
 
-    /// End of the furthest done byte (the checkpoint when nothing waits).
-    public var highestDone: Int64 { pending.last?.upperBound ?? checkpoint }
-
     /// Marks `start..<end` done. Returns how many of those bytes were not done before, so a
     /// caller that releases memory per acknowledged byte never releases the same byte twice.
     @discardableResult

@@ -51,20 +51,7 @@ public struct LineBatch: Sendable {
         self.sourceKey = sourceKey
     }
 
-    /// Bytes this batch holds against the byte budget.
-    public var budgetBytes: Int { bytes.count + lines.count * MemoryLayout<LineRecord>.stride }
-
     public func text(of line: LineRecord) -> ArraySlice<UInt8> { bytes[line.textStart..<line.textEnd] }
-}
-
-/// Where a line ended up once the mapper has seen it.
-public enum LineOutcome: Sendable, Equatable {
-    /// Mapped to an event (serialized in `MappedBatch.eventBytes`).
-    case event
-    /// A rule (or the unmatched policy) dropped it on purpose: done at once.
-    case dropped
-    /// Rejected with a reason (bad JSON, missing field, …): goes to the dead letter.
-    case rejected(String)
 }
 
 /// One mapped event inside a `MappedBatch`.

@@ -55,11 +55,6 @@ public struct Inotify: Sendable {
         return wd
     }
 
-    /// `inotify_rm_watch(2)`; errors are ignored (the watch may be gone already).
-    public func removeWatch(_ watch: Int32) {
-        _ = inotify_rm_watch(descriptor.rawValue, watch)
-    }
-
     /// Reads every queued event without blocking; an empty array means the queue is drained.
     public func readEvents() throws -> [InotifyEvent] {
         var events: [InotifyEvent] = []

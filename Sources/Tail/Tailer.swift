@@ -23,7 +23,7 @@ import Runtime
 /// | `CheckpointFile.swift`, `Fingerprint.swift`, `LineSplitter.swift`, `StateDirectoryLock.swift` | formats and helpers |
 ///
 /// ```
-///  files/pipes ──read──▶ LineSplitter ──LineBatch──▶ budget.acquire ──▶ output.push
+///  files/pipes ──read──▶ LineSplitter ──LineBatch──▶ budget.tryAcquire ──▶ output.push
 ///                                                                         │
 ///  checkpoints.json ◀── checkpoint thread ◀── AckTracker per source ◀── acknowledge(source, start, end)
 /// ```

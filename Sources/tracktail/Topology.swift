@@ -8,7 +8,7 @@ import Tail
 ///
 /// ```
 ///  Tailer (thread: files, pipes, journalctl)         ──LineBatch──▶ lines (BlockingQueue, waits when full)
-///     ▲ budget.acquire before push                                       │
+///     ▲ budget.tryAcquire before push                                    │
 ///     │                                                                  ▼
 ///  ByteBudget ◀─release─ Tailer.acknowledge ◀─┐       MapperStage (thread): Mapper.map (parse, rules, payload bytes)
 ///     │                                        │                         │
