@@ -85,12 +85,12 @@ public final class Shipper: @unchecked Sendable {
             running = count
             exited = Array(repeating: false, count: count)
             threads.append(Thread(name: "ship-batch") { [self] in
-                runBatcher()
+                Heartbeats.shared.run("ship-batch") { runBatcher($0) }
                 finished(0)
             })
             for i in 1..<count {
                 threads.append(Thread(name: "ship-send-\(i)") { [self] in
-                    runSender()
+                    Heartbeats.shared.run("ship-send-\(i)") { runSender($0) }
                     finished(i)
                 })
             }
@@ -158,25 +158,25 @@ public final class Shipper: @unchecked Sendable {
 
     // MARK: batcher
 
-    private func runBatcher() {
+    private func runBatcher(_ heartbeat: Heartbeat) {
         var builder = BatchBuilder(configuration: configuration)
         while true {
             let result: BlockingQueue<MappedBatch>.PopResult
             if let due = builder.lingerDeadline {
                 let remaining = due - clock.now()
                 if remaining <= 0 {
-                    if let b = builder.closeIfLingered(now: clock.now()) { submit([b]) }
+                    if let b = builder.closeIfLingered(now: clock.now()) { submit([b], heartbeat) }
                     continue
                 }
-                result = input.pop(until: SystemClock.monotonicNanoseconds() + remaining)
+                result = input.pop(until: SystemClock.monotonicNanoseconds() + remaining, beating: heartbeat)
             } else {
-                result = input.pop().map { .element($0) } ?? .closed
+                result = input.pop(beating: heartbeat).map { .element($0) } ?? .closed
             }
             switch result {
-            case .element(let batch): take(batch, into: &builder)
-            case .timedOut: if let b = builder.closeIfLingered(now: clock.now()) { submit([b]) }
+            case .element(let batch): take(batch, into: &builder, heartbeat)
+            case .timedOut: if let b = builder.closeIfLingered(now: clock.now()) { submit([b], heartbeat) }
             case .closed:
-                if let b = builder.flush() { submit([b]) }
+                if let b = builder.flush() { submit([b], heartbeat) }
                 return
             }
         }
@@ -184,7 +184,7 @@ public final class Shipper: @unchecked Sendable {
 
     /// One mapped batch: events into the builder; drops acknowledged; rejections and oversized
     /// events dead-lettered (one write and fsync for the lot) and then acknowledged.
-    private func take(_ batch: MappedBatch, into builder: inout BatchBuilder) {
+    private func take(_ batch: MappedBatch, into builder: inout BatchBuilder, _ heartbeat: Heartbeat) {
         var closed: [OutgoingBatch] = []
         var records: [DeadLetterRecord] = []
         var drops: [(Int64, Int64)] = []
@@ -212,15 +212,15 @@ public final class Shipper: @unchecked Sendable {
             for r in records { ack(batch.source, r.start, r.end) }
         }
         for (s, e) in drops { ack(batch.source, s, e) }
-        submit(closed)
+        submit(closed, heartbeat)
     }
 
-    private func submit(_ batches: [OutgoingBatch]) {
+    private func submit(_ batches: [OutgoingBatch], _ heartbeat: Heartbeat) {
         guard !batches.isEmpty else { return }
         lock.lock()
         defer { lock.unlock() }
         for b in batches {
-            while !stopping && state.pending.count >= configuration.maxInFlight { lock.wait() }
+            while !stopping && state.pending.count >= configuration.maxInFlight { heartbeat.waitBeating(lock) }
             state.enqueue(b, now: clock.now())
             lock.broadcast()
         }
@@ -228,10 +228,11 @@ public final class Shipper: @unchecked Sendable {
 
     // MARK: senders
 
-    private func runSender() {
+    private func runSender(_ heartbeat: Heartbeat) {
         lock.lock()
         defer { lock.unlock() }
         while !abandoned {
+            heartbeat.beat()
             let now = clock.now()
             if stopping && now >= stopDeadline { return }
             switch state.next(now: now) {
@@ -244,12 +245,7 @@ public final class Shipper: @unchecked Sendable {
                 }
                 var limit = until ?? .max
                 if stopping { limit = min(limit, stopDeadline) }
-                if limit == .max {
-                    lock.wait()
-                } else {
-                    let remaining = max(0, limit - now)
-                    lock.wait(until: SystemClock.monotonicNanoseconds() + min(remaining, 3_600_000_000_000))
-                }
+                heartbeat.waitBeating(lock, atMost: max(0, limit - now))
             case .send(let d):
                 inFlightEvents += d.batch.count
                 posting += 1
@@ -257,6 +253,7 @@ public final class Shipper: @unchecked Sendable {
                 counters.requests.add(1, ordering: .relaxed)
                 let outcome: DeliveryOutcome
                 let postStarted = clock.now()
+                heartbeat.beat(allowing: transport.longestPost)
                 do { outcome = .response(try transport.post(d.batch.body)) } catch { outcome = .failure(error) }
                 counters.requestDuration.record(nanoseconds: clock.now() - postStarted)
                 lock.lock()

@@ -1,3 +1,5 @@
+import Runtime
+
 /// What the Track API answered to one `POST /api/track`.
 public struct TrackResponse: Sendable, Equatable {
     public var status: Int
@@ -31,4 +33,11 @@ public enum TransportFailure: Error, Sendable, Equatable {
 /// A transport's own request time-out bounds how long `Shipper.stop(deadline:)` can wait.
 public protocol TrackTransport: Sendable {
     func post(_ body: [UInt8]) throws(TransportFailure) -> TrackResponse
+    /// The longest one `post` can take by its own time-outs (nanoseconds): a sender inside
+    /// `post` for longer is stuck, and stops the watchdog (see `Heartbeats`).
+    var longestPost: Int64 { get }
+}
+
+extension TrackTransport {
+    public var longestPost: Int64 { Heartbeats.defaultMaxSilence }
 }

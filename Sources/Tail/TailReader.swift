@@ -87,6 +87,8 @@ final class PipeInstance {
 final class TailReader: @unchecked Sendable {
     let tailer: Tailer
     let config: TailConfiguration
+    /// Beats each time round the loop and during every wait (see `Heartbeats`).
+    let heartbeat = Heartbeats.shared.register("tail-reader")
     let logger: Logger
     var instances: [SourceID: FileInstance] = [:]
     var byPath: [String: SourceID] = [:]
@@ -155,6 +157,7 @@ final class TailReader: @unchecked Sendable {
         var nextRescan = now + config.rescanInterval
         var nextTick = now + Self.tick
         while !stopping {
+            heartbeat.beat()
             maintainSpools()
             readDirty()
             if config.once {
@@ -180,7 +183,7 @@ final class TailReader: @unchecked Sendable {
                 timeout = min(timeout, Self.tick)
             }
             if !dirty.isEmpty || needScan { timeout = 0 }
-            waitForEvents(timeoutNanoseconds: max(0, timeout))
+            waitForEvents(timeoutNanoseconds: min(max(0, timeout), Heartbeats.beatInterval))
         }
         finish()
     }
@@ -791,6 +794,7 @@ final class TailReader: @unchecked Sendable {
         let charge = Int(last.end - first.start - excess.reduce(0) { $0 + $1.excess })
         var waits = 0
         while !tailer.budget.tryAcquire(charge) {
+            heartbeat.beat()
             // Downstream is slow, the spool is not: keep taking what the pipes have.
             pumpPipes()
             let stop = tailer.state.withLock { () -> Bool in
@@ -810,7 +814,7 @@ final class TailReader: @unchecked Sendable {
             tailer.sources[id]?.truncated += excess
             return p
         }
-        if !tailer.output.push(batch) {
+        if !tailer.output.push(batch, beating: heartbeat) {
             tailer.budget.release(charge)
             tailer.state.withLock {
                 tailer.sources[id]?.emittedEnd = previousEnd

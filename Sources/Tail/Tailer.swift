@@ -123,8 +123,8 @@ public final class Tailer: @unchecked Sendable {
     /// Starts the reader and checkpoint threads.
     public func start() {
         let reader = TailReader(tailer: self)
-        readerThread = Thread(name: "tail-reader") { reader.run() }
-        checkpointThread = Thread(name: "tail-checkpoint") { [self] in checkpointLoop() }
+        readerThread = Thread(name: "tail-reader") { reader.run(); reader.heartbeat.retire() }
+        checkpointThread = Thread(name: "tail-checkpoint") { [self] in Heartbeats.shared.run("tail-checkpoint") { checkpointLoop($0) } }
     }
 
     /// Stops reading, joins the reader, closes `output` (downstream drains what is in it),
@@ -314,12 +314,12 @@ public final class Tailer: @unchecked Sendable {
         }
     }
 
-    private func checkpointLoop() {
+    private func checkpointLoop(_ heartbeat: Heartbeat) {
         while true {
             let stop = checkpointSignal.withLock { () -> Bool in
                 let deadline = SystemClock.monotonicNanoseconds() + configuration.checkpointInterval
                 while !checkpointStopping && SystemClock.monotonicNanoseconds() < deadline {
-                    checkpointSignal.wait(until: deadline)
+                    heartbeat.waitBeating(checkpointSignal, atMost: deadline - SystemClock.monotonicNanoseconds())
                 }
                 return checkpointStopping
             }

@@ -38,6 +38,7 @@ final class HTTPTrackTransport: TrackTransport {
         } catch {
             throw CommandFailure("[output]: \(error)", code: .config)
         }
+        longestPost = 2 * (output.connectTimeout + output.requestTimeout) + 10_000_000_000
         path = url.path
         bearer = output.bearer
         apiKeyHeader = output.apiKeyHeader
@@ -46,6 +47,10 @@ final class HTTPTrackTransport: TrackTransport {
     }
 
     func replaceToken(_ new: String) { token.withLock { $0 = new } }
+
+    /// The client may retry once on a fresh connection with a fresh request time-out; the
+    /// margin covers gzip and a slow resolver.
+    let longestPost: Int64
 
     func post(_ body: [UInt8]) throws(TransportFailure) -> TrackResponse {
         let secret = token.withLock { $0 }

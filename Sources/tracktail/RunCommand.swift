@@ -3,8 +3,8 @@ import Runtime
 import Ship
 
 /// `tracktail run`: the daemon. The main thread supervises: it starts the topology, turns
-/// signals into reloads and shutdown, reports to systemd, and pets the watchdog only while the
-/// pipeline makes progress or has nothing to do.
+/// signals into reloads and shutdown, reports to systemd, and pets the watchdog only while every
+/// worker thread is live (`SystemdReporter`).
 enum RunCommand {
     static func main(_ words: ArraySlice<String>) throws(CommandFailure) -> ExitCode {
         guard let args = try TracktailCommand.parse(words, help: Help.run, valued: ["--log-level"], flags: ["--once"]) else { return .ok }
@@ -51,18 +51,15 @@ enum RunCommand {
         }
         topology.start()
         metricsServer?.start(Metrics.content(topology, startedWall: SystemClock.wallNanoseconds()))
-        let notifier = SystemdNotifier()
+        var reporter = SystemdReporter(logger: logger)
+        let notifier = reporter.notifier
         notifier.ready()
         logger.info("started", ["inputs": String(config.inputs.count), "rules": String(config.mapping.rules.count),
                                 "output": config.output.kind.rawValue, "once": String(once)])
 
         var exit = ExitCode.ok
-        var lastShipped = 0
-        var lastTick = SystemClock.monotonicNanoseconds()
-        var lastLagCheck: Int64 = 0
-        var lag: Int64 = 0
         loop: while true {
-            switch supervisor.next(until: SystemClock.monotonicNanoseconds() + (once ? 100_000_000 : 1_000_000_000)) {
+            switch supervisor.next(until: SystemClock.monotonicNanoseconds() + reporter.tickInterval(once: once)) {
             case .stop(let why):
                 logger.info("stopping", ["signal": why])
                 break loop
@@ -74,30 +71,13 @@ enum RunCommand {
                 break
             }
             if once && topology.isFinished { break loop }
-            let shipped = topology.shipper.counters.eventsShipped.load(ordering: .relaxed) + topology.shipper.counters.deadLettered.load(ordering: .relaxed)
-            let now = SystemClock.monotonicNanoseconds()
             let health = topology.shipper.health
             if once, case .degraded(let reason) = health, topology.shipper.counters.holds.load(ordering: .relaxed) > 0 {
                 logger.error("the Track API refuses this configuration; giving up (--once)", ["reason": reason])
                 exit = .unavailable
                 break loop
             }
-            if notifier.isActive {
-                let rate = Double(shipped - lastShipped) / (Double(now - lastTick) / 1e9)
-                if now - lastLagCheck >= 5_000_000_000 {
-                    lag = topology.lagBytes()
-                    lastLagCheck = now
-                }
-                var line = "\(Int(rate)) events/s, lag \(lag) bytes, \(topology.budget.inUse) bytes in flight"
-                if case .degraded(let reason) = health { line += ", \(reason)" }
-                notifier.status(line)
-                // Progress, or nothing left to do; a wedged pipeline stops petting and gets restarted.
-                let idle = topology.budget.inUse == 0
-                let held = topology.shipper.counters.holds.load(ordering: .relaxed) > 0
-                if shipped != lastShipped || idle || held { notifier.watchdog() }
-            }
-            lastShipped = shipped
-            lastTick = now
+            reporter.tick(topology, health: health)
         }
         notifier.stopping()
         let drain = SystemClock.monotonicNanoseconds() + config.output.drainTimeout

@@ -72,7 +72,7 @@ final class Topology: Sendable {
     func start() {
         shipper.start()
         let initial = initialMapper
-        mapperThread.withLock { $0 = Thread(name: "mapper") { [self] in runMapper(initial) } }
+        mapperThread.withLock { $0 = Thread(name: "mapper") { [self] in Heartbeats.shared.run("mapper") { runMapper(initial, $0) } } }
         tailer.start()
     }
 
@@ -82,10 +82,10 @@ final class Topology: Sendable {
         shipper.wake()
     }
 
-    private func runMapper(_ initial: Mapper) {
+    private func runMapper(_ initial: Mapper, _ heartbeat: Heartbeat) {
         var mapper = initial
         var out = MappedBatch(source: SourceID(0))
-        while let batch = lines.pop() {
+        while let batch = lines.pop(beating: heartbeat) {
             if let next = pendingMapping.withLock({ p -> MappingConfiguration? in defer { p = nil }; return p }) {
                 do {
                     mapper = try Mapper(next)
@@ -105,7 +105,7 @@ final class Topology: Sendable {
             for o in out.others where o.rejection != nil { rejected += 1 }
             stats.linesRejected.add(rejected, ordering: .relaxed)
             stats.linesDropped.add(out.others.count - rejected, ordering: .relaxed)
-            if !shipper.input.push(out) { break }
+            if !shipper.input.push(out, beating: heartbeat) { break }
         }
         // End of input (`--once`, or shutdown): let the shipper flush its last batch.
         shipper.input.close()
