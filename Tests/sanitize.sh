@@ -24,17 +24,23 @@ for kind in "${kinds[@]}"; do
     *) echo "unknown sanitizer: $kind (thread or address)" >&2; exit 64 ;;
   esac
   args=(--sanitize="$kind" --scratch-path "$scratch")
+  [ -n "${SANITIZE_SKIP_BUILD:-}" ] && args+=(--skip-build)
   [ ${#filter[@]} -gt 0 ] && args+=(--filter "${filter[0]}")
   echo "== swift test ${args[*]}"
   log="$scratch/sanitize.log"
-  mkdir -p "$scratch"
-  # halt_on_error=0: see every report in one run, not only the first.
-  TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 suppressions=$PWD/Tests/tsan.supp ${TSAN_OPTIONS:-}" \
-  ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
+  reports="$PWD/$scratch/reports"
+  rm -rf "$reports"
+  mkdir -p "$reports"
+  # Reports go to files (log_path, one per process): the end-to-end tests run the sanitized
+  # daemon as a child, whose stderr the test keeps to itself. halt_on_error=0: every report of
+  # a run, not only the first.
+  TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 log_path=$reports/tsan suppressions=$PWD/Tests/tsan.supp ${TSAN_OPTIONS:-}" \
+  ASAN_OPTIONS="log_path=$reports/asan ${ASAN_OPTIONS:-}" \
     swift test "${args[@]}" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
-  reports=$(grep -c -E '^(WARNING: ThreadSanitizer|==[0-9]+==ERROR: AddressSanitizer)' "$log" || true)
-  echo "== $kind: exit $rc, $reports sanitizer reports (log: $log)"
-  if [ "$rc" -ne 0 ] || [ "$reports" -ne 0 ]; then status=1; fi
+  count=$(cat "$reports"/* 2>/dev/null | grep -c -E '^(WARNING: ThreadSanitizer|==[0-9]+==ERROR: (Address|Leak)Sanitizer)' || true)
+  echo "== $kind: exit $rc, $count sanitizer reports in $reports"
+  for f in "$reports"/*; do [ -f "$f" ] && { echo "-- $f"; head -60 "$f"; }; done
+  if [ "$rc" -ne 0 ] || [ "$count" -ne 0 ]; then status=1; fi
 done
 exit $status
