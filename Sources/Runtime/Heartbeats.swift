@@ -17,7 +17,12 @@ import Synchronization
 ///
 /// A beat is one atomic store; nothing in a worker's loop takes a lock for it. The registry is
 /// process-wide (`shared`) because the watchdog is: there is one per process.
-public final class Heartbeats: Sendable {
+///
+/// The registration table sits behind a pthread `ConditionLock`, not `Synchronization.Mutex`:
+/// a contended `Mutex` is handed over inside the kernel (PI futex, in the uninstrumented
+/// `_lockSlow`), which ThreadSanitizer cannot see, so threads registering at once were
+/// reported as a race (`Tests/sanitize.sh`).
+public final class Heartbeats: @unchecked Sendable {
     /// The registry the daemon's threads use.
     public static let shared = Heartbeats()
 
@@ -28,7 +33,9 @@ public final class Heartbeats: Sendable {
     public static let defaultMaxSilence: Int64 = 15_000_000_000
 
     private let clock: @Sendable () -> Int64
-    private let registered = Mutex<[ObjectIdentifier: Heartbeat]>([:])
+    private let lock = ConditionLock()
+    /// Guarded by `lock`.
+    private var registered: [ObjectIdentifier: Heartbeat] = [:]
     /// Test hook (`TRACKTAIL_TEST_MAX_SILENCE_MS`): caps every allowance, so a test can show a
     /// thread stuck in a long request stopping the petting without waiting for its time-out.
     private let silenceCap = Atomic<Int64>(.max)
@@ -41,7 +48,7 @@ public final class Heartbeats: Sendable {
     public func register(_ name: String, maxSilence: Int64 = Heartbeats.defaultMaxSilence) -> Heartbeat {
         let h = Heartbeat(name: name, maxSilence: maxSilence, registry: self)
         h.beat()
-        registered.withLock { $0[ObjectIdentifier(h)] = h }
+        lock.withLock { registered[ObjectIdentifier(h)] = h }
         return h
     }
 
@@ -59,16 +66,16 @@ public final class Heartbeats: Sendable {
 
     /// Whether to pet the watchdog now, and who is late.
     public func check() -> HeartbeatVerdict {
-        let samples = registered.withLock { hs in hs.values.map { HeartbeatVerdict.Sample(name: $0.name, deadline: $0.deadline) } }
+        let samples = lock.withLock { registered.values.map { HeartbeatVerdict.Sample(name: $0.name, deadline: $0.deadline) } }
         return HeartbeatVerdict.decide(now: clock(), samples)
     }
 
     /// Names of the threads registered now (for diagnostics and tests).
-    public var names: [String] { registered.withLock { $0.values.map(\.name).sorted() } }
+    public var names: [String] { lock.withLock { registered.values.map(\.name).sorted() } }
 
     fileprivate func now() -> Int64 { clock() }
     fileprivate var cap: Int64 { silenceCap.load(ordering: .relaxed) }
-    fileprivate func remove(_ h: Heartbeat) { _ = registered.withLock { $0.removeValue(forKey: ObjectIdentifier(h)) } }
+    fileprivate func remove(_ h: Heartbeat) { _ = lock.withLock { registered.removeValue(forKey: ObjectIdentifier(h)) } }
 }
 
 /// One worker's liveness: the time by which it promised to beat again.
