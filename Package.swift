@@ -25,13 +25,16 @@ let package = Package(
             dependencies: ["Posix", "JSON", "TOML", "Runtime", "Pipeline", "HTTP", "Tail", "Ship"],
             swiftSettings: settings
         ),
+        // Test support: the fake Track API (Foundation, OpenSSL) shared by HTTPTests and EndToEndTests.
+        // Only test targets depend on it; the executable never links it.
+        .target(name: "TrackAPIFake", dependencies: ["COpenSSL"], path: "Tests/TrackAPIFake", swiftSettings: settings),
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: settings),
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: settings),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "JSON"], swiftSettings: settings),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Posix", "CZlib"], swiftSettings: settings),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Posix", "CZlib", "TrackAPIFake"], swiftSettings: settings),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Posix"], swiftSettings: settings),
         .testTarget(name: "TailTests", dependencies: ["Tail", "Posix", "Pipeline", "Runtime"], swiftSettings: settings),
         .testTarget(name: "ShipTests", dependencies: ["Ship", "Pipeline", "HTTP"], swiftSettings: settings),
-        .testTarget(name: "EndToEndTests", dependencies: ["tracktail", "COpenSSL"], swiftSettings: settings),
+        .testTarget(name: "EndToEndTests", dependencies: ["tracktail", "TrackAPIFake"], swiftSettings: settings),
     ]
 )

@@ -1,5 +1,6 @@
 /// The `--help` texts. Kept next to each other so they read as one manual.
 enum Help {
+    /// The one version number: `--version`, the User-Agent, and the Debian package (the Makefile reads this line).
     static let version = "0.1.0"
 
     static let main = """

@@ -1,11 +1,11 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Testing
+/// Re-exported so that every end-to-end test file sees `FakeTrackAPI` (it lives in the `TrackAPIFake` support target,
+/// shared with HTTPTests).
+@_exported import TrackAPIFake
 
 /// Helpers for end-to-end tests: the real `tracktail` binary, real files, real signals, and the
-/// loopback fake Track API `../shared/bench/sink.py`.
+/// loopback fake Track API (`FakeTrackAPI`, in `Tests/TrackAPIFake`).
 enum Harness {
     /// The package root, found from this file's path.
     static let packageRoot: URL = {
@@ -13,10 +13,6 @@ enum Harness {
         for _ in 0..<3 { url.deleteLastPathComponent() }
         return url
     }()
-
-    static let sharedDirectory = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
-    static let sinkScript = sharedDirectory.appendingPathComponent("bench/sink.py").path
-    static let genScript = sharedDirectory.appendingPathComponent("bench/gen.py").path
 
     /// The `tracktail` executable that `swift test` built next to the test bundle.
     static let binary: String = {
@@ -132,57 +128,89 @@ enum Harness {
         }
     }
 
-    /// The loopback fake Track API (`sink.py`) on an ephemeral port.
+    /// The fake Track API with the vocabulary of the Python benchmark sink the tests once used: `extra` takes its
+    /// options, `int("unique")` / `stats()` its counter names. Kept so that tests written that way keep working; new
+    /// tests use `FakeTrackAPI` directly (`api.uniqueCount`, `api.setPoison`, `api.failAll`, …).
+    ///
+    /// | option | effect |
+    /// | --- | --- |
+    /// | `--poison-path P` | a batch holding an event whose dotted path `P` is truthy is answered 400 |
+    /// | `--fail-rate F` / `--status-429-rate F` | that share of requests is answered 503 / 429 (`Retry-After: --retry-after`) |
+    /// | `--outage S` | 503 with `Retry-After` for `S` seconds from now |
+    /// | `--latency-ms MS` | every answer waits `MS` |
+    /// | `--max-events N` / `--max-bytes N` | the fake's own limits (400 / 413 above them) |
+    /// | `--auth-header H` | the token is expected as header `H`'s whole value instead of `Authorization: Bearer` |
+    /// | `--seed N` | seed of the fault RNG |
+    ///
+    /// Counters: `requests`, `events` (accepted, duplicates included), `unique`, `dupes`, `no_seq` (events without
+    /// `properties.seq`), `unauthorized` (401s), `accepted` (2xx requests), `rejected_503`, `rejected_429`,
+    /// `rejected_400`, `over_limit` (413s).
     final class Sink {
-        let process = Process()
-        let port: Int
+        let api: FakeTrackAPI
         let directory: URL
+        var port: Int { api.port }
+        var url: String { api.url }
 
         init(directory: URL, token: String = "test-token", extra: [String] = []) throws {
             self.directory = directory
-            let ready = directory.appendingPathComponent("sink-port-\(UUID().uuidString.prefix(6))")
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", Harness.sinkScript, "--host", "127.0.0.1", "--port", "0", "--ready-file", ready.path,
-                                 "--token", token, "--max-seconds", "600"] + extra
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            var port = 0
-            Harness.waitUntil(seconds: 20) {
-                if let s = try? String(contentsOf: ready, encoding: .utf8), let p = Int(s.trimmingCharacters(in: .whitespacesAndNewlines)) {
-                    port = p
-                    return true
+            var options: [String: String] = [:]
+            var i = 0
+            while i < extra.count {
+                guard i + 1 < extra.count, extra[i].hasPrefix("--") else {
+                    throw FakeTrackAPI.FakeError.message("Harness.Sink: expected an option and its value at \(extra[i...])")
                 }
-                return false
+                options[extra[i]] = extra[i + 1]
+                i += 2
             }
-            self.port = port
+            let known: Set = ["--poison-path", "--fail-rate", "--status-429-rate", "--outage", "--retry-after", "--latency-ms",
+                              "--max-events", "--max-bytes", "--auth-header", "--seed"]
+            if let unknown = options.keys.first(where: { !known.contains($0) }) {
+                throw FakeTrackAPI.FakeError.message("Harness.Sink: \(unknown) is not supported; use FakeTrackAPI directly")
+            }
+            func number(_ key: String) throws -> Double? {
+                guard let text = options[key] else { return nil }
+                guard let value = Double(text) else { throw FakeTrackAPI.FakeError.message("Harness.Sink: \(key) \(text) is not a number") }
+                return value
+            }
+            let auth: FakeTrackAPI.Auth = options["--auth-header"].map { .apiKey(header: $0, token: token) } ?? .bearer(token)
+            api = try FakeTrackAPI(auth: auth, keepsRequests: false, keepsBodies: false, keepsEvents: false, fastChecks: true,
+                                   seed: UInt64(try number("--seed") ?? 0x5EED))
+            let retryAfter = String(Int(try number("--retry-after") ?? 1))
+            if let path = options["--poison-path"] {
+                api.setPoison { event in
+                    switch event[path] {
+                    case nil, is NSNull: false
+                    case let flag as NSNumber: flag.doubleValue != 0
+                    case let text as String: !text.isEmpty
+                    default: true
+                    }
+                }
+            }
+            if let rate = try number("--fail-rate") { api.setFailureRate(rate, response: .status(503)) }
+            if let rate = try number("--status-429-rate") { api.setFailureRate(rate, response: .status(429, retryAfter: retryAfter)) }
+            if let seconds = try number("--outage") { api.failAll(.status(503, retryAfter: retryAfter), seconds: seconds) }
+            if let milliseconds = try number("--latency-ms") { api.setLatency(milliseconds / 1000) }
+            if options["--max-events"] != nil || options["--max-bytes"] != nil {
+                api.setLimits(bodyBytes: Int(try number("--max-bytes") ?? 2_000_000), events: Int(try number("--max-events") ?? 1_000))
+            }
         }
 
-        var url: String { "http://127.0.0.1:\(port)/api/track" }
-
-        /// Live counters from `GET /stats`.
+        /// The counters by the Python sink's names.
         func stats() -> [String: Any] {
-            guard let url = URL(string: "http://127.0.0.1:\(port)/stats") else { return [:] }
-            let box = StatsBox()
-            let done = DispatchSemaphore(value: 0)
-            URLSession.shared.dataTask(with: url) { data, _, _ in
-                if let data, let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] { box.value = obj }
-                done.signal()
-            }.resume()
-            _ = done.wait(timeout: .now() + 5)
-            return box.value
+            let statuses = api.statusCounts
+            return [
+                "requests": api.requestCount, "events": api.acceptedCount, "unique": api.uniqueCount,
+                "dupes": api.duplicateCount, "no_seq": api.noSeqCount, "unauthorized": statuses[401, default: 0],
+                "accepted": statuses.filter { (200..<300).contains($0.key) }.values.reduce(0, +),
+                "rejected_503": statuses[503, default: 0], "rejected_429": statuses[429, default: 0],
+                "rejected_400": statuses[400, default: 0], "over_limit": statuses[413, default: 0],
+            ]
         }
 
         func int(_ key: String) -> Int { (stats()[key] as? Int) ?? 0 }
 
-        /// SIGKILL: a child of the test runner may inherit a blocked SIGTERM.
-        func stop() {
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
+        func stop() { api.stop() }
     }
-
-    final class StatsBox: @unchecked Sendable { var value: [String: Any] = [:] }
 
     /// Writes `count` NDJSON lines shaped like the benchmark's, with `props.seq` from `start`.
     static func lines(_ range: Range<Int>, extra: (Int) -> String = { _ in "" }) -> String {

@@ -2,43 +2,38 @@ import Foundation
 import HTTP
 import Posix
 import Testing
+import TrackAPIFake
 
-/// A throw-away CA and two server certificates made with the `openssl` command:
-/// `good` names 127.0.0.1 and localhost; `wrongHost` names only other.example.
+/// Throw-away certificates made by `FakeTrackAPI.makeTestCertificates` (the `openssl` command):
+/// `good` names 127.0.0.1 and localhost; `wrongHost`, signed by its own CA, names only other.example.
 final class TestPKI: Sendable {
     let directory: URL
+    let good: FakeTrackAPI.TLSFiles
+    let wrongHost: FakeTrackAPI.TLSFiles
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tracktail-pki-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-        try check(run(["openssl", "req", "-x509"] + ec + ["-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-                       "-subj", "/CN=tracktail test CA"], in: directory))
-        for (name, san) in [("good", "IP:127.0.0.1,DNS:localhost"), ("wrongHost", "DNS:other.example")] {
-            try "subjectAltName=\(san)\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
-                .write(to: directory.appendingPathComponent("\(name).ext"), atomically: true, encoding: .utf8)
-            try check(run(["openssl", "req"] + ec + ["-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name)"], in: directory))
-            try check(run(["openssl", "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                           "-out", "\(name).pem", "-days", "2", "-extfile", "\(name).ext"], in: directory))
-        }
+        good = try FakeTrackAPI.makeTestCertificates(in: directory.appendingPathComponent("good").path, hosts: ["127.0.0.1", "localhost"])
+        wrongHost = try FakeTrackAPI.makeTestCertificates(in: directory.appendingPathComponent("wrongHost").path, hosts: ["other.example"])
     }
 
-    private func check(_ status: Int32) throws {
-        if status != 0 { throw PKIError.openssl(status) }
-    }
-
-    enum PKIError: Error { case openssl(Int32) }
-
-    var caFile: String { directory.appendingPathComponent("ca.pem").path }
-    func sinkArguments(_ name: String) -> [String] {
-        ["--tls-cert", directory.appendingPathComponent("\(name).pem").path, "--tls-key", directory.appendingPathComponent("\(name).key").path]
-    }
+    var caFile: String { good.caCertificate }
 
     func remove() { try? FileManager.default.removeItem(at: directory) }
 }
 
-private func trackRequest(_ body: String = "[{\"event_name\":\"e\",\"user_id\":\"u\"}]") -> HTTPRequest {
-    HTTPRequest(path: "/api/track", headers: ["Content-Type": "application/json", "Authorization": "Bearer t"], body: Array(body.utf8))
+/// The fake Track API over HTTPS (or plain HTTP without `tls`), accepting any credentials. It runs
+/// in this process and records nothing per request or event (only counters), so that
+/// `MemoryTests` sees the client's memory, not the fake's records.
+func trackAPI(tls: FakeTrackAPI.TLSFiles?) throws -> FakeTrackAPI {
+    try FakeTrackAPI(auth: .none, keepsRequests: false, keepsBodies: false, seqPath: nil, fastChecks: true, tls: tls)
+}
+
+/// One event the fake accepts.
+let validEvent = #"{"event_name":"e","user_id":"u","timestamp":"2024-10-20T15:51:36.514Z"}"#
+
+private func trackRequest(_ body: String = "[\(validEvent)]") -> HTTPRequest {
+    HTTPRequest(path: "/api/track", headers: ["Content-Type": "application/json", "User-Agent": "tracktail/test"], body: Array(body.utf8))
 }
 
 private func tlsClient(_ url: String, caFile: String?, proxy: HTTPURL? = nil) throws -> HTTPClient {
@@ -52,9 +47,9 @@ private func tlsClient(_ url: String, caFile: String?, proxy: HTTPURL? = nil) th
     @Test func trustedWithCAFileAndRefusedOtherwise() async throws {
         let pki = try TestPKI()
         defer { pki.remove() }
-        let good = try Sink(pki.sinkArguments("good"))
+        let good = try trackAPI(tls: pki.good)
         defer { good.stop() }
-        let wrong = try Sink(pki.sinkArguments("wrongHost"))
+        let wrong = try trackAPI(tls: pki.wrongHost)
         defer { wrong.stop() }
 
         // With ca_file, by IP and by name: accepted, and the connection is kept alive.
@@ -62,7 +57,7 @@ private func tlsClient(_ url: String, caFile: String?, proxy: HTTPURL? = nil) th
             let client = try tlsClient("https://\(host):\(good.port)", caFile: pki.caFile)
             let responses = try await onThread { try (0..<3).map { _ in try client.send(trackRequest()) } }
             #expect(responses.map(\.status) == [200, 200, 200], "\(host)")
-            #expect(String(decoding: responses[0].body, as: UTF8.self) == "{\"ok\":true}")
+            #expect(String(decoding: responses[0].body, as: UTF8.self) == "{\"accepted\":1}")
             #expect(client.idleConnections == 1)
             #expect(client.connectionsOpened == 1)
             client.close()
@@ -76,11 +71,11 @@ private func tlsClient(_ url: String, caFile: String?, proxy: HTTPURL? = nil) th
                 "\(e1)")
 
         // With ca_file but a certificate for another name: refused by the host check, for an IP and a DNS name.
-        let byIP = try tlsClient("https://127.0.0.1:\(wrong.port)", caFile: pki.caFile)
+        let byIP = try tlsClient("https://127.0.0.1:\(wrong.port)", caFile: pki.wrongHost.caCertificate)
         let e2 = try await failure { try byIP.send(trackRequest()) }
         #expect(e2.isCertificateError)
         #expect(e2.description == "TLS certificate verify failed: IP address mismatch (host 127.0.0.1)")
-        let byName = try tlsClient("https://localhost:\(wrong.port)", caFile: pki.caFile)
+        let byName = try tlsClient("https://localhost:\(wrong.port)", caFile: pki.wrongHost.caCertificate)
         let e3 = try await failure { try byName.send(trackRequest()) }
         #expect(e3.isCertificateError)
         #expect(e3.description == "TLS certificate verify failed: hostname mismatch (host localhost)")
@@ -98,15 +93,15 @@ private func tlsClient(_ url: String, caFile: String?, proxy: HTTPURL? = nil) th
     @Test func tlsThroughConnectProxy() async throws {
         let pki = try TestPKI()
         defer { pki.remove() }
-        let sink = try Sink(pki.sinkArguments("good"))
-        defer { sink.stop() }
+        let api = try trackAPI(tls: pki.good)
+        defer { api.stop() }
         let proxy = try ScriptedServer { $0.tunnel() }
         defer { proxy.stop() }
-        let client = try tlsClient("https://127.0.0.1:\(sink.port)", caFile: pki.caFile, proxy: try HTTPURL("http://127.0.0.1:\(proxy.port)"))
+        let client = try tlsClient("https://127.0.0.1:\(api.port)", caFile: pki.caFile, proxy: try HTTPURL("http://127.0.0.1:\(proxy.port)"))
         let statuses = try await onThread { try (0..<3).map { _ in try client.send(trackRequest()).status } }
         #expect(statuses == [200, 200, 200])
         #expect(proxy.connectionCount == 1)
-        #expect(proxy.requestHeads.first?.hasPrefix("CONNECT 127.0.0.1:\(sink.port) HTTP/1.1\r\nHost: 127.0.0.1:\(sink.port)\r\n") == true)
+        #expect(proxy.requestHeads.first?.hasPrefix("CONNECT 127.0.0.1:\(api.port) HTTP/1.1\r\nHost: 127.0.0.1:\(api.port)\r\n") == true)
     }
 
     @Test func proxyRefusingConnectIsAProxyError() async throws {

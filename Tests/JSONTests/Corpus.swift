@@ -1,13 +1,14 @@
 import Foundation
+import Testing
 
-/// The JSONTestSuite corpus shared by all worktrees, found relative to the package root.
+/// The JSONTestSuite corpus vendored in `Tests/Corpora/JSONTestSuite` (see its `ORIGIN.md`), found
+/// from this file's path. A missing corpus fails `corpusIsPresent` and every file it names; it is
+/// never skipped.
 enum Corpus {
     static let directory: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent() // JSONTests
         .deletingLastPathComponent() // Tests
-        .deletingLastPathComponent() // package root
-        .appendingPathComponent("../shared/testdata/JSONTestSuite/test_parsing")
-        .standardized
+        .appendingPathComponent("Corpora/JSONTestSuite/test_parsing")
 
     static func files(prefix: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
@@ -15,6 +16,11 @@ enum Corpus {
     }
 
     static func bytes(_ name: String) -> [UInt8] {
-        (try? Data(contentsOf: directory.appendingPathComponent(name))).map { [UInt8]($0) } ?? []
+        do {
+            return [UInt8](try Data(contentsOf: directory.appendingPathComponent(name)))
+        } catch {
+            Issue.record("JSONTestSuite file \(name) cannot be read from \(directory.path): \(error)")
+            return []
+        }
     }
 }

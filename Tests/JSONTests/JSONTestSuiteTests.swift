@@ -3,9 +3,9 @@ import Testing
 
 @Suite struct JSONTestSuiteTests {
     @Test func corpusIsPresent() {
-        #expect(Corpus.files(prefix: "y_").count > 90)
-        #expect(Corpus.files(prefix: "n_").count > 180)
-        #expect(Corpus.files(prefix: "i_").count > 30)
+        #expect(Corpus.files(prefix: "y_").count > 90, "JSONTestSuite missing in \(Corpus.directory.path)")
+        #expect(Corpus.files(prefix: "n_").count > 180, "JSONTestSuite missing in \(Corpus.directory.path)")
+        #expect(Corpus.files(prefix: "i_").count > 30, "JSONTestSuite missing in \(Corpus.directory.path)")
     }
 
     @Test(arguments: Corpus.files(prefix: "y_"))

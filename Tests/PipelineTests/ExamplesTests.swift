@@ -3,15 +3,17 @@ import JSON
 import Testing
 @testable import Pipeline
 
-/// The real logger shapes in `../shared/examples`, each with a configuration like the ones an
-/// operator would write: every event line must become a payload CONTRACT.md accepts, every
-/// other line must be dropped, and catalogue events must carry their documented properties.
+/// Common logger shapes (`Tests/Fixtures/Loggers`), each with a configuration like the ones an
+/// operator would write: every event line must become a payload the Track API accepts
+/// (docs/track-api.md), every other line must be dropped, and catalogue events must carry their
+/// documented properties.
 @Suite struct ExamplesTests {
     static let examples = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("../shared/examples")
+        .deletingLastPathComponent() // PipelineTests
+        .deletingLastPathComponent() // Tests
+        .appendingPathComponent("Fixtures/Loggers")
 
-    /// Only lines with `event` are events (examples/README.md); the rest is dropped as unmatched.
+    /// Only lines with `event` are events (the fixtures' README); the rest is dropped as unmatched.
     static let isEvent = ConditionSpec(field: "event", .exists(true))
 
     static let configs: [String: MappingConfiguration] = [
@@ -66,11 +68,11 @@ import Testing
                 Issue.record("line \(n + 1) rejected: \(reason)")
             }
         }
-        #expect(events > 0)
+        #expect(events >= 2 && dropped >= 1, "\(file): \(events) events, \(dropped) dropped")
         #expect(dropped == text.split(separator: "\n").count - events)
     }
 
-    /// Specific payloads the examples' README calls out.
+    /// The first line of each fixture, as the fixtures' README describes it.
     @Test func notablePayloads() throws {
         func first(_ file: String) throws -> String {
             let text = try String(contentsOf: ExamplesTests.examples.appendingPathComponent(file), encoding: .utf8)
@@ -82,20 +84,20 @@ import Testing
         }
         // Epoch milliseconds.
         #expect(try first("pino.ndjson") ==
-            #"{"event_name":"signed_up","user_id":"u_1001","timestamp":"2024-10-20T15:51:36.514Z","properties":{"plan":"free"},"context":{"group_id":"acct_77"}}"#)
-        // Float seconds with µs digits (truncated), a numeric user id.
+            #"{"event_name":"signed_up","user_id":"usr_5120","timestamp":"2024-12-01T00:00:00.123Z","properties":{"plan":"trial"},"context":{"group_id":"org_31"}}"#)
+        // Float seconds with µs digits (truncated, not rounded), a numeric user id.
         #expect(try first("zap.ndjson") ==
-            #"{"event_name":"subscription_upgraded","user_id":"4417","timestamp":"2024-10-20T15:51:36.514Z","properties":{"from_plan":"basic","to_plan":"premium"},"context":{"group_id":"acct_9"}}"#)
-        // ISO with Z, the id under another name.
+            #"{"event_name":"subscription_upgraded","user_id":"90210","timestamp":"2024-12-01T00:01:00.987Z","properties":{"from_plan":"starter","to_plan":"business"},"context":{"group_id":"org_8"}}"#)
+        // ISO with Z, the id under another name, the user id falling back to the e-mail.
         #expect(try first("bunyan.ndjson") ==
-            #"{"event_name":"user_waitlisted","user_id":"lee@example.org","timestamp":"2024-10-20T15:51:36.514Z","properties":{"email":"lee@example.org","id":"wl_553"},"context":{"group_id":"acct_waitlist"}}"#)
+            #"{"event_name":"user_waitlisted","user_id":"noor@example.com","timestamp":"2024-12-01T08:30:15.250Z","properties":{"email":"noor@example.com","id":"wait_0042"},"context":{"group_id":"org_waitlist"}}"#)
         // +02:00 normalized to UTC; `$` copied minus the logger's own keys; the event id.
         let id = EventID.string(sourceKey: 1, offset: 0)
         #expect(try first("logstash.ndjson") ==
-            #"{"event_name":"feature_used","user_id":"u-93","timestamp":"2024-10-20T15:51:36.514Z","properties":{"feature_name":"analytics_dashboard","event_id":"\#(id)"},"context":{"group_id":"acct-12","device_type":"mobile"}}"#)
+            #"{"event_name":"feature_used","user_id":"emp-204","timestamp":"2024-12-01T08:15:30.125Z","properties":{"feature_name":"scheduled_reports","event_id":"\#(id)"},"context":{"group_id":"tenant-5","device_type":"desktop"}}"#)
     }
 
-    /// What CONTRACT.md's "One event" table demands; empty when the event is acceptable.
+    /// What one event must look like (docs/track-api.md, "One event"); empty when the event is acceptable.
     static func contractProblems(_ event: JSONValue) -> [String] {
         guard case .object(let members) = event else { return ["not an object"] }
         var problems: [String] = []

@@ -1,7 +1,7 @@
 import Testing
 @testable import Pipeline
 
-/// Every accepted source form, normalized to the wire form (CONTRACT.md).
+/// Every accepted source form, normalized to the wire form (docs/track-api.md, "Timestamps").
 @Suite struct TimestampTests {
     static let accepted: [(String, TimestampUnit?, String)] = [
         // ISO-8601 / RFC 3339

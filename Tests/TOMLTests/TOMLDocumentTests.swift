@@ -21,7 +21,7 @@ import TOML
         when = { field = "level", in = ["info", "warn"] }   # optional; also `equals`, `exists`, `prefix`
         event_name = "{event}"              # "{path}" takes a value from the line; plain text is a constant
         user_id = "{user.id}"
-        timestamp = "{ts}"                  # ISO-8601 variants or epoch s/ms/µs/ns; normalized per CONTRACT.md
+        timestamp = "{ts}"                  # ISO-8601 variants or epoch s/ms/µs/ns; normalized per docs/track-api.md
         properties_from = "props"           # copy a whole object into properties
         properties = { email = "{user.email}" }
         context = { group_id = "{account}", device_type = "{device}" }

@@ -2,15 +2,17 @@ import Foundation
 import Testing
 @testable import TOML
 
-/// The toml-test corpus (TOML 1.0.0 files only): every valid document must decode to its tagged
-/// JSON twin, every invalid one must be rejected with a line and column inside the file.
+/// The toml-test corpus (TOML 1.0.0 files only), vendored in `Tests/Corpora/toml-test` (see its
+/// `ORIGIN.md`): every valid document must decode to its tagged JSON twin, every invalid one must be
+/// rejected with a line and column inside the file. A missing corpus throws: a failure, not a skip.
 @Suite struct TOMLTestSuiteTests {
     /// Files we knowingly get wrong, with the reason. Empty: the whole corpus passes.
     static let knownFailures: [String: String] = [:]
 
     static let corpus: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("../shared/testdata/toml-test").standardized
+        .deletingLastPathComponent() // TOMLTests
+        .deletingLastPathComponent() // Tests
+        .appendingPathComponent("Corpora/toml-test")
 
     static func listed(_ prefix: String) throws -> [String] {
         let list = try String(contentsOf: corpus.appendingPathComponent("files-toml-1.0.0"), encoding: .utf8)

@@ -1,7 +1,7 @@
 // Measures JSONDocument parse throughput on an NDJSON file, on one core, in thread CPU time (so other
 // load on the machine does not count), best of five passes.
 //
-//   python3 ../../../shared/bench/gen.py 100000 -o /tmp/lines.ndjson
+//   python3 ../harness/lines.py 100000 -o /tmp/lines.ndjson      (from Benchmarks/json-bench)
 //   swift run -c release json-bench /tmp/lines.ndjson [max-lines] [parse|parse+write|parse+lookup]
 import Foundation
 import JSON
