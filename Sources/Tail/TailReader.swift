@@ -336,6 +336,7 @@ final class TailReader: @unchecked Sendable {
         let actions = FileDecisions.reconcile(tracked: tracked, observed: found.map { .init(path: $0.path, identity: $0.status.identity) })
         var slotsExhausted = false
         for action in actions {
+            heartbeat.beat()  // thousands of files: a long scan is work, not a wedge
             switch action {
             case .keep(let id):
                 if let inst = instances[id], let f = foundBy[inst.path], f.status.size != inst.readOffset || inst.descriptor == nil && f.status.size > inst.readOffset {
@@ -626,6 +627,7 @@ final class TailReader: @unchecked Sendable {
         let ids = dirty.sorted()
         dirty = []
         for id in ids {
+            heartbeat.beat()
             guard let inst = instances[id] else { continue }
             if readFile(inst) { dirty.insert(inst.id) }
             if stopping { return }
