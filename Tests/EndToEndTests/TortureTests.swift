@@ -129,17 +129,14 @@ final class Writer: @unchecked Sendable {
     }
 }
 
-/// SplitMix64: a repeatable schedule for a given seed.
+/// A repeatable schedule for a given seed (Knuth's MMIX linear congruential generator; the
+/// high bits are good enough to pick kill moments).
 struct SeededRandom {
     var state: UInt64
     init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
     /// In [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    mutating func unit() -> Double {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Double(state >> 11) / Double(1 << 53)
+    }
 }
