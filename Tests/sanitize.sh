@@ -8,7 +8,7 @@
 #
 # Slow (a sanitized build of everything, then the suite at a fraction of its normal speed):
 # not part of .ci/run. Reports end the run with a failing status; known false positives are
-# suppressed in Tests/tsan.supp with the reason next to each entry.
+# suppressed in Tests/tsan.supp and Tests/lsan.supp with the reason next to each entry.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +36,7 @@ for kind in "${kinds[@]}"; do
   # a run, not only the first.
   TSAN_OPTIONS="halt_on_error=0 second_deadlock_stack=1 log_path=$reports/tsan suppressions=$PWD/Tests/tsan.supp ${TSAN_OPTIONS:-}" \
   ASAN_OPTIONS="log_path=$reports/asan ${ASAN_OPTIONS:-}" \
+  LSAN_OPTIONS="suppressions=$PWD/Tests/lsan.supp ${LSAN_OPTIONS:-}" \
     swift test "${args[@]}" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   count=$(cat "$reports"/* 2>/dev/null | grep -c -E '^(WARNING: ThreadSanitizer|==[0-9]+==ERROR: (Address|Leak)Sanitizer)' || true)

@@ -19,7 +19,7 @@ nonisolated(unsafe) var mapper: Mapper = {
                  timestamp: "{ts}", timestampMissing: .readTime, propertiesFrom: ["props", "extra"],
                  renameEvents: [(from: "a", to: "b")]),
     ]
-    return try! Mapper(MappingConfiguration(rules: rules, unmatched: .reject, eventIDKey: "{user.id}-{props.seq}"))
+    return try! Mapper(MappingConfiguration(rules: rules, unmatched: .deadLetter, eventIDKey: "{user.id}-{props.seq}"))
 }()
 
 @_cdecl("LLVMFuzzerTestOneInput")
