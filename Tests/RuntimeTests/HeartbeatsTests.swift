@@ -92,6 +92,7 @@ struct HeartbeatsTests {
         let registry = Heartbeats()
         let queue = BlockingQueue<Int>(capacity: 1)
         let consumer = registry.register("consumer", maxSilence: 60_000_000_000)
+        defer { consumer.retire() }  // the registry holds its heartbeats (no cycle left behind)
         let first = consumer.deadline
         let done = Atomic<Bool>(false)
         let t = Posix.Thread(name: "pop") {
@@ -104,6 +105,7 @@ struct HeartbeatsTests {
 
         #expect(queue.push(2))
         let producer = registry.register("producer", maxSilence: 60_000_000_000)
+        defer { producer.retire() }
         let before = producer.deadline
         let p = Posix.Thread(name: "push") { _ = queue.push(3, beating: producer) }
         #expect(waitUntil { producer.deadline > before })
@@ -116,6 +118,7 @@ struct HeartbeatsTests {
     @Test func conditionWaitIsBounded() {
         let registry = Heartbeats()
         let h = registry.register("w", maxSilence: 60_000_000_000)
+        defer { h.retire() }
         let lock = ConditionLock()
         let before = h.deadline
         lock.withLock { h.waitBeating(lock) }
