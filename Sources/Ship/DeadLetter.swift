@@ -203,9 +203,11 @@ public enum DeadLetterFile {
         return out
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS.sssZ`, as `DeadLetterRecord` writes it.
+    /// `YYYY-MM-DDTHH:MM:SS.sssZ`, as `DeadLetterRecord` writes it; nil outside the years
+    /// Int64 nanoseconds hold (1678–2262).
     static func parseTime(_ s: String) -> Int64? {
         guard s.utf8.count == Timestamp.wireLength, let t = try? Timestamp.parse(iso: s) else { return nil }
-        return t.epochMilliseconds * 1_000_000
+        let (ns, overflow) = t.epochMilliseconds.multipliedReportingOverflow(by: 1_000_000)
+        return overflow ? nil : ns
     }
 }
