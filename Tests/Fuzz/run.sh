@@ -32,13 +32,16 @@ module() {   # module NAME: compile Sources/NAME into one object and a .swiftmod
   local name=$1
   [[ $built == *" $name "* ]] && return
   # Kept from an earlier run while no source of the module (or this script) is newer.
-  if [ -f "$out/modules/$name.o" ] && [ -z "$(find Sources/"$name" "$0" -newer "$out/modules/$name.o" -print -quit)" ]; then
+  # (A stamp, not the object: swiftc leaves an unchanged object's time alone.)
+  local stamp="$out/modules/$name.stamp"
+  if [ -f "$stamp" ] && [ -z "$(find Sources/"$name" "$0" -newer "$stamp" -print -quit)" ]; then
     built+="$name "
     return
   fi
   echo "== module $name"
   swiftc "${flags[@]}" -wmo -module-name "$name" -emit-module -emit-module-path "$out/modules/$name.swiftmodule" \
     -c Sources/"$name"/*.swift -o "$out/modules/$name.o" 2> >(grep -v "warning: Cannot export local symbol" >&2)
+  touch "$stamp"
   built+="$name "
 }
 
