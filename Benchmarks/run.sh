@@ -6,6 +6,7 @@
 #
 #   Benchmarks/run.sh                      # backlog of 1M lines: a warm-up, then 3 runs
 #   Benchmarks/run.sh faults               # the same with 5% of requests answered 503
+#   Benchmarks/run.sh backlog faults       # both, interleaved: faulty events/s as % of clean
 #   Benchmarks/run.sh live                 # 5,000 lines/s for 30 s: lag p50/p99, CPU % of a core
 #   Benchmarks/run.sh sink                 # the fake API alone under a do-nothing client: its ceiling
 #   EVENTS=200000 REPEAT=1 WARMUP=0 Benchmarks/run.sh
@@ -15,24 +16,27 @@
 #   SINK=python Benchmarks/run.sh          # the slower Python twin of the sink, for comparison
 #   OUT=results.jsonl Benchmarks/run.sh    # also append every JSON line to a file
 #   KEEP=1 Benchmarks/run.sh               # keep every run's folder (configs, logs, first request body)
+#   PROFILE=1 Benchmarks/run.sh            # perf record -g on tracktail: top symbols, perf.data kept
 #   RATE=2000 DURATION=10 Benchmarks/run.sh live
 set -euo pipefail
 bench="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$bench/.." && pwd)"
-mode="${1:-backlog}"
-case "$mode" in
-  backlog|faults|live|sink) ;;
-  *) echo "usage: Benchmarks/run.sh [backlog|faults|live|sink]" >&2; exit 64 ;;
-esac
+modes=("${@:-backlog}")
+for mode in "${modes[@]}"; do
+  case "$mode" in
+    backlog|faults|live|sink) ;;
+    *) echo "usage: Benchmarks/run.sh [backlog] [faults] [live] | sink" >&2; exit 64 ;;
+  esac
+done
 command -v python3 >/dev/null || { echo "Benchmarks/run.sh needs python3" >&2; exit 69; }
 
 echo "building tracktail (release) and the fake Track API" >&2
-args=("$mode" --sink "${SINK:-fast}")
-if [ "$mode" != sink ]; then
+args=("${modes[@]}" --sink "${SINK:-fast}")
+if [ "${modes[*]}" != sink ]; then
   swift build -c release --static-swift-stdlib --package-path "$root" --product tracktail >&2
   args+=(--tracktail "$(swift build -c release --static-swift-stdlib --package-path "$root" --show-bin-path)/tracktail")
 fi
-if [ "${SINK:-fast}" = fast ] || [ "$mode" = sink ]; then
+if [ "${SINK:-fast}" = fast ] || [ "${modes[*]}" = sink ]; then
   swift build -c release --package-path "$bench/sink" >&2
   sinkbin="$(swift build -c release --package-path "$bench/sink" --show-bin-path)"
   args+=(--sink-bin "$sinkbin/track-sink" --load-bin "$sinkbin/sink-load")
@@ -42,6 +46,7 @@ args+=(--events "${EVENTS:-1000000}" --repeat "${REPEAT:-3}" --warmup "${WARMUP:
        --peers "${PEERS:-}" --sink-args "${SINK_ARGS:-}")
 if [ -n "${OUT:-}" ]; then args+=(--out "$OUT"); fi
 if [ -n "${KEEP:-}" ]; then args+=(--keep); fi
+if [ -n "${PROFILE:-}" ]; then args+=(--profile); fi
 if [ -n "${TIMEOUT:-}" ]; then args+=(--timeout "$TIMEOUT"); fi
 for knob in ${SET:-}; do args+=(--set "$knob"); done
 exec python3 "$bench/harness/bench.py" "${args[@]}"

@@ -53,6 +53,9 @@ class Shipper:
 
 
 def shippers(args):
+    found = {}
+    for peer in args.peers:  # syslog-ng lives in /usr/sbin, which a user's PATH may lack
+        found[peer] = shutil.which(peer, path=os.environ.get("PATH", "") + ":/usr/sbin:/usr/local/sbin:/sbin")
     known = {
         "tracktail": Shipper(
             "tracktail", os.path.join(BENCH, "tracktail.toml"),
@@ -60,7 +63,7 @@ def shippers(args):
             {"TRACKTAIL_TOKEN": TOKEN}),
         "syslog-ng": Shipper(
             "syslog-ng", os.path.join(BENCH, "peers", "syslog-ng.conf"),
-            lambda conf, state: ["syslog-ng", "--foreground", "--no-caps", "--cfgfile", conf,
+            lambda conf, state: [found.get("syslog-ng"), "--foreground", "--no-caps", "--cfgfile", conf,
                                  "--persist-file", os.path.join(state, "syslog-ng.persist"),
                                  "--pidfile", os.path.join(state, "syslog-ng.pid"),
                                  "--control", os.path.join(state, "syslog-ng.ctl")]),
@@ -69,7 +72,7 @@ def shippers(args):
     for peer in args.peers:
         if peer not in known or peer == "tracktail":
             raise SystemExit("unknown peer %r (known: syslog-ng)" % peer)
-        if not any(os.access(os.path.join(d, peer), os.X_OK) for d in os.environ.get("PATH", "").split(":")):
+        if not found[peer]:
             note("%s is not installed: skipped" % peer)
             continue
         chosen.append(known[peer])
@@ -181,6 +184,48 @@ def stop_sink(sink):
             sink.kill()
             deadline = float("inf")
         time.sleep(0.02)
+
+
+class Profiler:
+    """`perf record -g` attached to the shipper for the measured part of a run (PROFILE=1)."""
+
+    def __init__(self, pid, run_dir):
+        self.data = os.path.join(run_dir, "perf.data")
+        self.report = os.path.join(run_dir, "profile.txt")
+        self.log = open(os.path.join(run_dir, "perf.log"), "wb")
+        self.proc = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-o", self.data, "-p", str(pid)],
+                                     stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def finish(self):
+        """Stops recording; returns the top symbols (self time) as "12.3% symbol" strings."""
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        with open(self.report, "w") as out:
+            subprocess.run(["perf", "report", "-i", self.data, "--stdio", "--no-children", "--sort", "symbol",
+                            "-g", "none", "--percent-limit", "0.5"], stdout=out, stderr=subprocess.DEVNULL,
+                           timeout=120, check=False)
+        shares, symbols = [], []
+        with open(self.report) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[0].endswith("%") and not line.startswith("#"):
+                    shares.append(parts[0])
+                    symbols.append(parts[2])
+                    if len(shares) == 10:
+                        break
+        if shutil.which("swift"):  # Swift symbols are mangled in the report
+            try:
+                out = subprocess.run(["swift", "demangle", "--simplified", "--compact"], input="\n".join(symbols),
+                                     capture_output=True, text=True, timeout=30).stdout.splitlines()
+                symbols = out if len(out) == len(symbols) else symbols
+            except (OSError, subprocess.SubprocessError):
+                pass
+        return ["%s %s" % (share, symbol[:100]) for share, symbol in zip(shares, symbols)]
 
 
 def read_json(path):
@@ -304,6 +349,7 @@ def one_run(args, shipper, mode, count, index, warmup=False):
     log_path = os.path.join(run_dir, "shipper.log")
     started = time.time()
     ship = Watched(shipper.command(config_path, state_dir), env, log_path)
+    profiler = Profiler(ship.pid, run_dir) if args.profile and shipper.name == "tracktail" and not warmup else None
     error = None
     stats = None
     cpu_begin = 0.0
@@ -335,6 +381,9 @@ def one_run(args, shipper, mode, count, index, warmup=False):
                 break
             time.sleep(0.02)
         cpu_done = ship.sample()
+        if profiler:
+            result["profile_top"] = profiler.finish()
+            result["profiled"] = True  # perf's sampling adds to the CPU figures of this run
         if stats is None and error is None:
             error = "timeout: not every event arrived"
         if stats:
@@ -387,7 +436,7 @@ def one_run(args, shipper, mode, count, index, warmup=False):
         note("%s %s run failed (%s); kept %s; shipper log:\n%s" % (
             shipper.name, mode, error or "events lost", run_dir, tail(log_path)))
         result["run_dir"] = run_dir
-    elif not args.keep:
+    elif not args.keep and not profiler:
         shutil.rmtree(run_dir, ignore_errors=True)
     else:
         result["run_dir"] = run_dir
@@ -466,12 +515,19 @@ def table(results):
     for row in [head] + rows:
         out.append("  ".join(str(c).ljust(w) if i < 3 or i == len(head) - 1 else str(c).rjust(w)
                              for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+    speeds = {key: median(runs, "events_per_s") for key, runs in by_shipper.items()}
+    for (name, mode, sink), speed in speeds.items():
+        clean = speeds.get((name, "backlog", sink))
+        if mode == "faults" and speed and clean:
+            faults = by_shipper[(name, mode, sink)][0].get("faults")
+            out.append("%s with faults (%s): %.0f%% of its events/s without" % (name, faults, 100.0 * speed / clean))
     return "\n".join(out)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["backlog", "faults", "live", "sink"], nargs="?", default="backlog")
+    ap.add_argument("modes", nargs="*", metavar="MODE", default=["backlog"],
+                    help="backlog, faults, live (several run interleaved, e.g. 'backlog faults'), or sink")
     ap.add_argument("--tracktail", help="the tracktail binary")
     ap.add_argument("--sink", choices=["fast", "python"], default="fast",
                     help="fast: track-sink (Swift); python: pysink.py, its slower twin")
@@ -493,8 +549,12 @@ def main():
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "tracktail-bench"))
     ap.add_argument("--keep", action="store_true", help="keep every run's folder (configs, logs, state)")
+    ap.add_argument("--profile", action="store_true",
+                    help="record tracktail with perf -g during measured runs; keeps perf.data and profile.txt")
     ap.add_argument("--out", help="append every result line (JSON) to this file")
     args = ap.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so every run's `finally` stops the shipper and the sink.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.peers = [p for p in args.peers.replace(",", " ").split() if p]
     args.knobs = dict(kv.split("=", 1) for kv in args.set)
     args.sink_args = args.sink_args.split()
@@ -502,11 +562,15 @@ def main():
         args.timeout = 60 + args.events / 5000
     if args.sink == "fast" and not args.sink_bin:
         raise SystemExit("--sink fast needs --sink-bin")
-    if args.mode != "sink" and not args.tracktail:
+    modes = args.modes or ["backlog"]
+    for mode in modes:
+        if mode not in ("backlog", "faults", "live", "sink") or (mode == "sink" and len(modes) > 1):
+            raise SystemExit("modes: backlog, faults, live (any of them), or sink alone; not %r" % mode)
+    if modes != ["sink"] and not args.tracktail:
         raise SystemExit("--tracktail is needed")
     args.workdir = tempfile.mkdtemp(prefix="tracktail-bench-runs-")
 
-    if args.mode == "sink":
+    if modes == ["sink"]:
         result = sink_ceiling(args)
         print(json.dumps(result), flush=True)
         print("\n%s alone: %s events/s with sink-load on the same cores; %s events per CPU-second "
@@ -515,7 +579,6 @@ def main():
         os.rmdir(args.workdir)
         return 0 if result["ok"] else 1
     chosen = shippers(args)
-    count = int(round(args.rate * args.duration)) if args.mode == "live" else args.events
     results = []
 
     def report(run):
@@ -526,14 +589,20 @@ def main():
                 f.write(line + "\n")
         results.append(run)
 
-    if args.warmup and args.mode != "live":
+    if args.warmup and modes != ["live"]:
         for shipper in chosen:
             report(one_run(args, shipper, "backlog", args.warmup, 0, warmup=True))
     for index in range(args.repeat):
-        for shipper in chosen:  # interleaved, so that drift on the machine hits every shipper alike
-            report(one_run(args, shipper, args.mode, count, index))
+        for mode in modes:  # interleaved, so that drift on the machine hits every run alike
+            count = int(round(args.rate * args.duration)) if mode == "live" else args.events
+            for shipper in chosen:
+                report(one_run(args, shipper, mode, count, index))
     print()
     print(table(results), flush=True)
+    for run in results:
+        if run.get("profile_top"):
+            print("\n%s %s run %d, self time (perf report in %s):\n  %s" % (
+                run["name"], run["mode"], run["run"], run.get("run_dir"), "\n  ".join(run["profile_top"])))
     if not os.listdir(args.workdir):
         os.rmdir(args.workdir)
     return 0 if all(r["ok"] for r in results) else 1

@@ -17,8 +17,10 @@
 /// request compression (the caller sets `Content-Encoding` and compresses the body itself).
 public struct HTTPClientConfiguration: Sendable {
     public var url: HTTPURL
-    public var connectTimeoutNanoseconds: Int64 = 10_000_000_000
-    public var requestTimeoutNanoseconds: Int64 = 30_000_000_000
+    public static let defaultConnectTimeout: Int64 = 10_000_000_000
+    public static let defaultRequestTimeout: Int64 = 30_000_000_000
+    public var connectTimeoutNanoseconds = defaultConnectTimeout
+    public var requestTimeoutNanoseconds = defaultRequestTimeout
     public var caFile: String?
     public var proxy: HTTPURL?
     public var poolSize: Int = 2

@@ -2,7 +2,7 @@
 ///
 /// | case | typical cause | shipper's reading |
 /// | --- | --- | --- |
-/// | `invalidURL` | a typo in `base_url` or `proxy` | configuration error |
+/// | `invalidURL` | a typo in `output.url` or `output.proxy` | configuration error |
 /// | `resolve` | DNS name unknown or resolver down | transient |
 /// | `connect` | refused, unreachable, every address failed | transient |
 /// | `timeout` | connect, TLS handshake, send or receive took too long | transient |
@@ -43,7 +43,11 @@ public enum HTTPError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case let .invalidURL(text, reason): return "invalid URL \"\(text)\": \(reason)"
         case let .resolve(host, reason): return "cannot resolve \(host): \(reason)"
-        case let .connect(host, port, reason): return "cannot connect to \(host) port \(port): \(reason)"
+        case let .connect(host, port, reason):
+            // The reason names the address tried; drop it when it only repeats host and port.
+            var r = Substring(reason)
+            for prefix in ["\(host):\(port): ", "[\(host)]:\(port): "] where r.hasPrefix(prefix) { r = r.dropFirst(prefix.count) }
+            return "cannot connect to \(host) port \(port): \(r)"
         case let .timeout(phase, host): return "timeout during \(phase.rawValue) with \(host)"
         case let .tls(reason, host, certificate):
             return certificate ? "TLS certificate verify failed: \(reason) (host \(host))" : "TLS error: \(reason) (host \(host))"

@@ -12,24 +12,57 @@ extension JSONDocument {
     /// and every escape sequence re-escapes to at most its own length), so the node's source length is
     /// enough space to reserve.
     public func write(_ n: JSONNode, to w: inout JSONWriter) {
-        guard let e = entry(n.index) else {
+        guard entry(n.index) != nil else {
             w.null()
             return
         }
         w.comma()
         w.needsComma = true
+        append(n, to: &w.bytes)
+    }
+
+    /// Appends the node's canonical JSON (as `write` does) to a plain byte buffer, with no comma
+    /// logic: for callers that lay out their own JSON around values (`null` for an invalid node).
+    public func append(_ n: JSONNode, to bytes: inout [UInt8]) {
+        guard let e = entry(n.index) else {
+            bytes.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+            return
+        }
         input.withUnsafeBufferPointer { all in
+            let src = all.baseAddress!
+            let start = Int(e.start)
+            let bound = Int(e.end) - start
             if canonical || e.flags & TapeFlag.rewrite == 0 && e.kind < JSONKind.array.rawValue {
-                w.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: all[Int(e.start)..<Int(e.end)]))
+                bytes.append(contentsOf: UnsafeBufferPointer(start: src + start, count: bound))
                 return
             }
-            let bound = Int(e.end - e.start)
-            let before = w.bytes.count
-            w.bytes.append(contentsOf: repeatElement(0, count: bound))
-            let written = w.bytes.withUnsafeMutableBufferPointer { out in
-                writeCanonical(Int(n.index), all.baseAddress!, into: out.baseAddress! + before)
+            // The canonical form is never longer than the source (see above): make room with a
+            // copy of the source (one memcpy), overwrite it from the start, cut what is left.
+            let before = bytes.count
+            bytes.append(contentsOf: UnsafeBufferPointer(start: src + start, count: bound))
+            let written = bytes.withUnsafeMutableBufferPointer { out in
+                writeCanonical(Int(n.index), src, into: out.baseAddress! + before)
             }
-            w.bytes.removeLast(bound - written)
+            bytes.removeLast(bound - written)
+        }
+    }
+
+    /// `append` into a `ByteBuffer` (the mapping hot path): one `memcpy` when the node's source is
+    /// canonical, else the canonical form written in place.
+    public func append(_ n: JSONNode, to buffer: inout ByteBuffer) {
+        guard let e = entry(n.index) else {
+            buffer.append("null")
+            return
+        }
+        input.withUnsafeBufferPointer { all in
+            let src = all.baseAddress!
+            let start = Int(e.start)
+            let bound = Int(e.end) - start
+            if canonical || e.flags & TapeFlag.rewrite == 0 && e.kind < JSONKind.array.rawValue {
+                buffer.append(src + start, count: bound)
+            } else {
+                buffer.commit(writeCanonical(Int(n.index), src, into: buffer.reserve(bound)))
+            }
         }
     }
 

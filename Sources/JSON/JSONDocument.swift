@@ -72,15 +72,16 @@ public struct JSONDocument: @unchecked Sendable {
         guard n < Int(UInt32.max) - Parser.padding else {
             return JSONError(reason: "input of \(n) bytes is too large (limit 4 GiB)", offset: 0)
         }
-        // removeAll(keepingCapacity:) never copies: if a caller still holds a `rawBytes` slice of the old
-        // input, the array gets a fresh buffer and the slice keeps the old one.
+        // `input` only grows: bytes past `n + padding` are stale and never read (every read goes
+        // through a tape entry). Writing through the buffer pointer costs no per-parse append; if
+        // a caller still holds a `rawBytes` slice of the old input, the write copies first and
+        // the slice keeps the old bytes.
         let needed = n + Parser.padding
-        input.removeAll(keepingCapacity: true)
-        if input.capacity < needed { input.reserveCapacity(max(needed, 2 * input.capacity)) }
-        if n > 0 { input.append(contentsOf: UnsafeBufferPointer(start: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n)) }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Parser.padding) { zeros in
-            zeros.initialize(repeating: 0)
-            input.append(contentsOf: zeros)
+        if input.count < needed { input = [UInt8](repeating: 0, count: max(needed, 2 * input.count)) }
+        input.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            if n > 0 { base.update(from: bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), count: n) }
+            (base + n).update(repeating: 0, count: Parser.padding)
         }
         if !isKnownUniquelyReferenced(&tape) {
             tape = TapeBuffer(capacity: tape.capacity, maxDepth: maxDepth)
@@ -219,16 +220,20 @@ public struct JSONDocument: @unchecked Sendable {
         guard let e = entry(n.index), e.kind == JSONKind.object.rawValue else { return nil }
         let end = Int(e.next)
         var k = Int(n.index) + 1
+        let entries = tape.pointer
         return input.withUnsafeBufferPointer { all -> JSONNode? in
+            let src = all.baseAddress!
             while k < end {
-                let ke = entryAt(k)
+                let ke = entries[k]
                 if ke.aux == hash && ke.flags & TapeFlag.shadowed == 0 {
-                    let content = UnsafeBufferPointer(rebasing: all[Int(ke.start + 1)..<Int(ke.end - 1)])
-                    if JSONStringDecoding.compare(content, escaped: ke.flags & TapeFlag.escaped != 0, key, prefix: false) {
+                    let content = UnsafeBufferPointer(start: src + Int(ke.start) + 1, count: Int(ke.end - ke.start) - 2)
+                    if ke.flags & TapeFlag.escaped == 0
+                        ? JSONStringDecoding.bytesEqual(content, key)
+                        : JSONStringDecoding.compare(content, escaped: true, key, prefix: false) {
                         return JSONNode(k + 1)
                     }
                 }
-                k = Int(entryAt(k + 1).next)
+                k = Int(entries[k + 1].next)
             }
             return nil
         }
@@ -245,19 +250,27 @@ public struct JSONDocument: @unchecked Sendable {
     /// Follows `path` from `from` (the root by default): a component names an object member, or indexes an
     /// array when it is all digits. nil when any step is missing.
     public func lookup(_ path: JSONPath, from: JSONNode? = nil) -> JSONNode? {
-        var node = from ?? root
-        for c in path.steps {
-            guard let e = entry(node.index) else { return nil }
-            if e.kind == JSONKind.object.rawValue {
-                guard let m = c.key.withUnsafeBufferPointer({ member(node, utf8: $0, hash: c.hash) }) else { return nil }
-                node = m
-            } else if e.kind == JSONKind.array.rawValue, let index = c.index, let el = element(node, index) {
-                node = el
-            } else {
-                return nil
+        // Steps are read in place through a buffer pointer: no copy of a step (and no reference
+        // count on its key) per lookup.
+        path.steps.withUnsafeBufferPointer { steps in
+            var node = from ?? root
+            for k in steps.indices {
+                guard let next = step(node, steps.baseAddress! + k) else { return nil }
+                node = next
             }
+            return node
         }
-        return node
+    }
+
+    /// One step of a path from `node`: a member of an object, or an element of an array.
+    @inline(__always)
+    func step(_ node: JSONNode, _ c: UnsafePointer<JSONPath.Step>) -> JSONNode? {
+        guard let e = entry(node.index) else { return nil }
+        if e.kind == JSONKind.object.rawValue {
+            return c.pointee.key.withUnsafeBufferPointer { member(node, utf8: $0, hash: c.pointee.hash) }
+        }
+        if e.kind == JSONKind.array.rawValue, let index = c.pointee.index { return element(node, index) }
+        return nil
     }
 
     /// Calls `body` for each member in order; with duplicate keys only the last occurrence is reported (at

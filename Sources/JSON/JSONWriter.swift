@@ -132,7 +132,42 @@ public struct JSONWriter: Sendable {
     /// `"…"` with the contents escaped; does not touch `needsComma`.
     @usableFromInline
     mutating func appendEscaped(_ s: UnsafeBufferPointer<UInt8>) {
-        bytes.append(0x22)
+        JSONWriter.appendQuoted(utf8: s, to: &bytes)
+    }
+
+    /// Appends `s` as a JSON string (quoted, escaped minimally) to a plain byte buffer: for callers
+    /// that lay out their own JSON (no comma logic).
+    public static func appendQuoted(_ s: String, to bytes: inout [UInt8]) {
+        withUTF8(s) { appendQuoted(utf8: $0, to: &bytes) }
+    }
+
+    /// `appendQuoted` of UTF-8 bytes; they are escaped, not validated (pass valid UTF-8).
+    public static func appendQuoted(utf8 s: UnsafeBufferPointer<UInt8>, to bytes: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: quotedBound(s.count)) { tmp in
+            let written = writeQuoted(s, into: tmp.baseAddress!)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: tmp[0..<written]))
+        }
+    }
+
+    /// `appendQuoted` into a `ByteBuffer` (the mapping hot path).
+    public static func appendQuoted(_ s: String, to buffer: inout ByteBuffer) {
+        withUTF8(s) { appendQuoted(utf8: $0, to: &buffer) }
+    }
+
+    /// `appendQuoted` of UTF-8 bytes into a `ByteBuffer`.
+    public static func appendQuoted(utf8 s: UnsafeBufferPointer<UInt8>, to buffer: inout ByteBuffer) {
+        buffer.commit(writeQuoted(s, into: buffer.reserve(quotedBound(s.count))))
+    }
+
+    /// The most bytes a string of `count` bytes takes quoted: every byte a `\u00XX`.
+    static func quotedBound(_ count: Int) -> Int { 6 * count + 2 }
+
+    /// Writes `"…"` with the contents escaped minimally to `out` (room for `quotedBound` bytes);
+    /// returns the bytes written.
+    static func writeQuoted(_ s: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        var o = out
+        o.pointee = 0x22
+        o += 1
         var runStart = 0
         var k = 0
         let n = s.count
@@ -142,21 +177,21 @@ public struct JSONWriter: Sendable {
                 k += 1
                 continue
             }
-            if k > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: s[runStart..<k])) }
-            appendEscape(c)
+            if k > runStart {
+                o.update(from: s.baseAddress! + runStart, count: k - runStart)
+                o += k - runStart
+            }
+            o += JSONWriter.escape(c, into: o)
             k += 1
             runStart = k
         }
-        if n > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: s[runStart..<n])) }
-        bytes.append(0x22)
-    }
-
-    @usableFromInline
-    mutating func appendEscape(_ c: UInt8) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6) { buf in
-            let n = JSONWriter.escape(c, into: buf.baseAddress!)
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buf[0..<n]))
+        if n > runStart {
+            o.update(from: s.baseAddress! + runStart, count: n - runStart)
+            o += n - runStart
         }
+        o.pointee = 0x22
+        o += 1
+        return o - out
     }
 
     /// Writes the escape sequence of `c` (a quote, a backslash or a control character) and returns its

@@ -230,6 +230,7 @@ struct Parser {
         return (w | control | hasQuote | hasBackslash) & highs
     }
 
+    @inline(__always)
     mutating func scanString(key: Bool) -> JSONError? {
         let s = i
         var flags: UInt8 = 0

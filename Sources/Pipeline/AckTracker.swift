@@ -24,6 +24,35 @@ public struct AckTracker: Sendable, Equatable {
 
     public init(base: Int64) { checkpoint = base }
 
+    /// Resumes a tracker from a checkpoint: `base` and the done ranges saved past it (any order;
+    /// ranges at or before `base` are ignored, overlapping ones merge).
+    public init(base: Int64, done: [Range<Int64>]) {
+        checkpoint = base
+        for r in done { markDone(start: r.lowerBound, end: r.upperBound) }
+    }
+
+    /// Done ranges past the checkpoint, in offset order.
+    public var doneRanges: [Range<Int64>] { pending }
+
+    /// At most `limit` of `doneRanges` for the checkpoint file: the largest ones (they save the
+    /// most re-sending after a restart), in offset order. Any subset is safe to save: a range
+    /// left out is only read and sent again.
+    ///
+    /// | pending ranges (sizes)   | limit | saved                      |
+    /// |--------------------------|-------|----------------------------|
+    /// | ≤ limit                  | any   | all                        |
+    /// | more than limit          | n     | the n largest, ties: first |
+    /// | any                      | 0     | none                       |
+    public func doneRanges(limit: Int) -> [Range<Int64>] {
+        guard limit > 0 else { return [] }
+        guard pending.count > limit else { return pending }
+        let largest = pending.indices.sorted {
+            let a = pending[$0].count, b = pending[$1].count
+            return a != b ? a > b : $0 < $1
+        }.prefix(limit).sorted()
+        return largest.map { pending[$0] }
+    }
+
     /// Number of runs of done bytes waiting for a gap to fill.
     public var gapCount: Int { pending.count }
 

@@ -17,15 +17,24 @@ struct CompiledCondition: Sendable {
     }
 
     var path: JSONPath
+    /// `path` in the mapper's `JSONPathSet`.
+    var handle: Int32
     var test: Test
 
-    /// Compiles one condition; the error is the reason only.
+    /// Compiles one condition on its own (its path in a set of its own).
     init(_ spec: ConditionSpec) throws(TemplateError) {
+        var set = JSONPathSet()
+        try self.init(spec, paths: &set)
+    }
+
+    /// Compiles one condition, adding its path to `paths`; the error is the reason only.
+    init(_ spec: ConditionSpec, paths set: inout JSONPathSet) throws(TemplateError) {
         do {
             path = try JSONPath(spec.field)
         } catch {
             throw TemplateError("field: \(error.reason)")
         }
+        handle = set.add(path)
         func scalar(_ v: ConditionValue) throws(TemplateError) -> Scalar {
             switch v {
             case .string(let s): return .string(s)
@@ -49,8 +58,19 @@ struct CompiledCondition: Sendable {
         }
     }
 
+    /// Whether the condition holds, looking the path up directly.
     func holds(in doc: JSONDocument) -> Bool {
-        var node = doc.lookup(path)
+        holds(in: doc, at: doc.lookup(path))
+    }
+
+    /// Whether the condition holds, with the path resolved through the mapper's cache.
+    @inline(__always)
+    func holds(in doc: JSONDocument, _ set: JSONPathSet, _ cache: inout JSONPathCache) -> Bool {
+        holds(in: doc, at: doc.resolve(handle, in: set, cache: &cache))
+    }
+
+    func holds(in doc: JSONDocument, at found: JSONNode?) -> Bool {
+        var node = found
         if let n = node, doc.kind(n) == .null { node = nil }   // null is no value
         switch test {
         case .exists(let wanted):

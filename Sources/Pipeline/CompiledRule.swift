@@ -14,8 +14,11 @@ final class CompiledRule: Sendable {
         /// The key as a one-step path: its hash is computed once, for member lookups.
         let keyPath: JSONPath
         let template: CompiledTemplate
+        /// `template.singleHandle`.
+        let handle: Int32
 
         init(key: String, template: CompiledTemplate) {
+            handle = template.singleHandle
             self.key = key
             var quoted = JSONWriter()
             quoted.key(key)
@@ -40,6 +43,10 @@ final class CompiledRule: Sendable {
     let userID: CompiledTemplate
     /// `nil`: the read time.
     let timestamp: CompiledTemplate?
+    /// `singleHandle` of `eventName`, `userID`, `timestamp` (`noHandle` when there is none).
+    let eventNameHandle: Int32
+    let userIDHandle: Int32
+    let timestampHandle: Int32
     let timestampUnit: TimestampUnit?
     /// Minutes east of UTC assumed for zone-less ISO text.
     let timestampZone: Int?
@@ -49,20 +56,21 @@ final class CompiledRule: Sendable {
     let quotedUserID: [UInt8]?
     /// A constant `timestamp` template, parsed once.
     let constantTimestamp: Timestamp?
-    /// `nil` entries stand for `$` (the whole line).
-    let propertiesFrom: [(path: JSONPath?, text: String)]
+    /// Handles in the mapper's `JSONPathSet` (-1 stands for `$`, the whole line).
+    let propertiesFrom: [(handle: Int32, text: String)]
     let properties: [Entry]
     let context: [Entry]
     let dropProperties: [String]
     /// `dropProperties` as one-step paths, for member lookups.
     let dropPaths: [JSONPath]
 
-    init(_ spec: RuleSpec, index: Int, eventIDKey: String?) throws(MappingError) {
+    /// Compiles `spec`, adding every path it reads to `paths` (shared by all rules of a mapper).
+    init(_ spec: RuleSpec, index: Int, eventIDKey: String?, paths: inout JSONPathSet) throws(MappingError) {
         func fail(_ key: String, _ reason: String) -> MappingError {
             MappingError(rule: index, key: key, reason: reason)
         }
         func template(_ key: String, _ source: String) throws(MappingError) -> CompiledTemplate {
-            do { return try CompiledTemplate(source) } catch { throw fail(key, error.reason) }
+            do { return try CompiledTemplate(source, paths: &paths) } catch { throw fail(key, error.reason) }
         }
 
         name = spec.name.isEmpty ? "rule[\(index)]" : spec.name
@@ -73,7 +81,7 @@ final class CompiledRule: Sendable {
         var conditions: [CompiledCondition] = []
         for (i, c) in spec.when.enumerated() {
             do throws(TemplateError) {
-                conditions.append(try CompiledCondition(c))
+                conditions.append(try CompiledCondition(c, paths: &paths))
             } catch {
                 throw fail("when[\(i)]", error.reason)
             }
@@ -94,6 +102,9 @@ final class CompiledRule: Sendable {
                 throw fail(key, "a rule with action = \"drop\" builds no event; remove this key")
             }
             eventName = .constant("")
+            eventNameHandle = CompiledTemplate.noHandle
+            userIDHandle = CompiledTemplate.noHandle
+            timestampHandle = CompiledTemplate.noHandle
             renames = []
             userID = .constant("")
             quotedEventName = nil
@@ -127,12 +138,14 @@ final class CompiledRule: Sendable {
             name = .constant(renamed)
         }
         eventName = name
+        eventNameHandle = name.singleHandle
         quotedEventName = CompiledRule.quoted(name)
 
         guard let userIDSource = spec.userID else { throw fail("user_id", "required (e.g. user_id = \"{user.id}\")") }
         let userID = try template("user_id", userIDSource)
         if case .constant(let c) = userID, c.isEmpty { throw fail("user_id", "the user id is empty") }
         self.userID = userID
+        userIDHandle = userID.singleHandle
         quotedUserID = CompiledRule.quoted(userID)
 
         // timestamp
@@ -163,20 +176,22 @@ final class CompiledRule: Sendable {
                 }
             }
             timestamp = t
+            timestampHandle = t.singleHandle
         } else {
             timestamp = nil
+            timestampHandle = CompiledTemplate.noHandle
         }
         self.constantTimestamp = constantTimestamp
 
         // properties_from
-        var from: [(path: JSONPath?, text: String)] = []
+        var from: [(handle: Int32, text: String)] = []
         for (i, text) in spec.propertiesFrom.enumerated() {
             if text == "$" {
-                from.append((nil, text))
+                from.append((-1, text))
                 continue
             }
             do throws(JSONPathError) {
-                from.append((try JSONPath(text), text))
+                from.append((paths.add(try JSONPath(text)), text))
             } catch {
                 throw fail(spec.propertiesFrom.count == 1 ? "properties_from" : "properties_from[\(i)]", error.reason)
             }
@@ -222,8 +237,8 @@ final class CompiledRule: Sendable {
 
     /// All conditions hold (none: always).
     @inline(__always)
-    func matches(_ doc: JSONDocument) -> Bool {
-        for c in conditions where !c.holds(in: doc) { return false }
+    func matches(_ doc: JSONDocument, _ set: JSONPathSet, _ cache: inout JSONPathCache) -> Bool {
+        for i in conditions.indices where !conditions[i].holds(in: doc, set, &cache) { return false }
         return true
     }
 }

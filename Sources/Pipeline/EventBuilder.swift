@@ -18,13 +18,15 @@ import JSON
 /// value; an explicit property without a value leaves a copied one alone), minus
 /// `drop_properties`, plus the event id when `event_id_key` is set.
 ///
-/// The event's frame (keys, quotes, timestamp) is appended to `event` directly; values and
-/// the `properties`/`context` objects go through a `JSONWriter` that is reset before each use,
-/// then copied over. (Calling the writer's generic `raw`/`rawKey` from this module costs a
-/// generic-metadata lookup per call, which measured as a sixth of the mapping time.)
+/// Everything is appended to `event` directly: the frame from static strings, values from the
+/// line through `JSONDocument.append` (canonical JSON, source bytes copied once when already
+/// canonical) and `JSONWriter.appendQuoted`. Only members picked from several `properties_from`
+/// objects go through a `JSONWriter` first. (Calling the writer's generic `raw`/`rawKey` from
+/// this module costs a generic-metadata lookup per call, which measured as a sixth of the
+/// mapping time: the hot path uses only non-generic calls into the JSON module.)
 struct EventBuilder: Sendable {
-    /// The event built by the last successful `build`.
-    private(set) var event: [UInt8] = []
+    /// The event built by the last successful `build` (garbage after a rejection).
+    private(set) var event = ByteBuffer(capacity: 1024)
     private var w = JSONWriter(capacity: 512)
     /// Decoded text of a mixed template.
     private var text: [UInt8] = []
@@ -35,21 +37,23 @@ struct EventBuilder: Sendable {
     private var dateCache = Timestamp.DateCache()
     let eventIDKey: String?
     let eventIDPath: JSONPath?
+    /// Every path the rules read; `cache` holds what they resolved to in the current line
+    /// (reset by the mapper after each parse), so each is looked up once per line.
+    let paths: JSONPathSet
+    var cache = JSONPathCache()
 
-    init(eventIDKey: String?) {
+    init(eventIDKey: String?, paths: JSONPathSet = JSONPathSet()) {
+        self.paths = paths
         self.eventIDKey = eventIDKey
         eventIDPath = eventIDKey.map { JSONPath(components: [$0]) }
-        event.reserveCapacity(1024)
         text.reserveCapacity(256)
     }
 
-    private static let eventNameHead = Array(#"{"event_name":"#.utf8)
-    private static let userIDKey = Array(#","user_id":"#.utf8)
-    /// Ends with the timestamp's opening quote.
-    private static let timestampKey = Array(#","timestamp":""#.utf8)
-    /// Starts with the timestamp's closing quote.
-    private static let propertiesKey = Array(#"","properties":"#.utf8)
-    private static let contextKey = Array(#","context":"#.utf8)
+    /// Appends literal JSON text (static strings: no allocation, no reference counting).
+    @inline(__always)
+    private mutating func append(_ literal: StaticString) {
+        event.append(literal)
+    }
 
     /// Why a line makes no event; a typed error so that throwing costs no existential box.
     struct Rejection: Error {
@@ -62,16 +66,18 @@ struct EventBuilder: Sendable {
     mutating func build(
         _ rule: CompiledRule, _ doc: JSONDocument, readTime: Int64, sourceKey: UInt64, offset: Int64
     ) -> String? {
+        // The one uniqueness check per event; the appends below then write through a pointer.
+        event.makeUnique()
+        event.removeAll()
         do throws(Rejection) {
-            event.removeAll(keepingCapacity: true)
-            event.append(contentsOf: EventBuilder.eventNameHead)
+            append(#"{"event_name":"#)
             try writeEventName(rule, doc)
-            event.append(contentsOf: EventBuilder.userIDKey)
+            append(#","user_id":"#)
             try writeUserID(rule, doc)
             let stamp = try timestamp(rule, doc, readTime: readTime)
-            event.append(contentsOf: EventBuilder.timestampKey)
+            append(#","timestamp":""#)
             stamp.write(to: &event, cache: &dateCache)
-            event.append(contentsOf: EventBuilder.propertiesKey)
+            append(#"","properties":"#)
             try writeProperties(rule, doc, sourceKey: sourceKey, offset: offset)
             try writeContext(rule, doc)
             event.append(UInt8(ascii: "}"))
@@ -99,19 +105,31 @@ struct EventBuilder: Sendable {
         }
     }
 
+    /// `evaluate` with the fast path first: a template that is one path (`handle`, see
+    /// `CompiledTemplate.singleHandle`) whose value is present is a node, without touching the
+    /// template (copying it out of the rule costs a reference count each time). Anything else —
+    /// no such handle, no value, a default, text — takes the general path.
+    @inline(__always)
+    private mutating func evaluate(_ handle: Int32, _ t: @autoclosure () -> CompiledTemplate, _ doc: JSONDocument) -> Evaluated {
+        if handle != CompiledTemplate.noHandle, let n = doc.resolve(handle, in: paths, cache: &cache), doc.kind(n) != .null {
+            return .node(n)
+        }
+        return evaluate(t(), doc)
+    }
+
     private mutating func evaluate(_ t: CompiledTemplate, _ doc: JSONDocument) -> Evaluated {
         switch t {
         case .constant(let s):
             return .constant(s)
         case .single(let p):
-            switch p.resolve(in: doc) {
+            switch p.resolve(in: doc, paths, &cache) {
             case .node(let n): return .node(n)
             case .fallback: return .constant(p.fallback!)
             case .missing: return .missing(p)
             }
         case .mixed(let parts):
             text.removeAll(keepingCapacity: true)
-            switch CompiledTemplate.render(parts, doc, into: &text) {
+            switch CompiledTemplate.render(parts, doc, paths, &cache, into: &text) {
             case .rendered: return .text
             case .missing(let p): return .missing(p)
             case .notText(let p, let kind): return .notText(p, kind)
@@ -143,41 +161,25 @@ struct EventBuilder: Sendable {
     /// strings without escapes) are copied straight from the line; the rest goes through
     /// `JSONDocument.write`, which re-escapes strings minimally and minifies containers.
     private mutating func appendNode(_ n: JSONNode, _ doc: JSONDocument) {
-        let raw = doc.rawBytes(n)
-        switch doc.kind(n) {
-        case .number, .bool, .null:
-            event.append(contentsOf: raw)
-            return
-        case .string where !raw.contains(UInt8(ascii: "\\")):
-            event.append(contentsOf: raw)
-            return
-        default:
-            w.reset()
-            doc.write(n, to: &w)
-            event.append(contentsOf: w.bytes)
-        }
+        doc.append(n, to: &event)
     }
 
     private mutating func appendString(_ s: String) {
-        w.reset()
-        w.string(s)
-        event.append(contentsOf: w.bytes)
+        JSONWriter.appendQuoted(s, to: &event)
     }
 
     private mutating func appendText() {
-        w.reset()
-        w.string(utf8: text)
-        event.append(contentsOf: w.bytes)
+        text.withUnsafeBufferPointer { JSONWriter.appendQuoted(utf8: $0, to: &event) }
     }
 
     // MARK: - Fields
 
     private mutating func writeEventName(_ rule: CompiledRule, _ doc: JSONDocument) throws(Rejection) {
         if let quoted = rule.quotedEventName {
-            event.append(contentsOf: quoted)
+            event.append(quoted)
             return
         }
-        switch evaluate(rule.eventName, doc) {
+        switch evaluate(rule.eventNameHandle, rule.eventName, doc) {
         case .constant(let s):
             // Constants were renamed at compile time; defaults are renamed here.
             let name = rule.renames.first { $0.from == s }?.to ?? s
@@ -213,10 +215,10 @@ struct EventBuilder: Sendable {
     /// A string as is, a number as its decimal text (`12345678901234567891` → `"12345678901234567891"`).
     private mutating func writeUserID(_ rule: CompiledRule, _ doc: JSONDocument) throws(Rejection) {
         if let quoted = rule.quotedUserID {
-            event.append(contentsOf: quoted)
+            event.append(quoted)
             return
         }
-        switch evaluate(rule.userID, doc) {
+        switch evaluate(rule.userIDHandle, rule.userID, doc) {
         case .constant(let s):
             guard !s.isEmpty else { throw Rejection("user_id: the user id is empty") }
             appendString(s)
@@ -230,7 +232,7 @@ struct EventBuilder: Sendable {
             case .number:
                 // Number text never needs escaping.
                 event.append(UInt8(ascii: "\""))
-                event.append(contentsOf: doc.rawBytes(n))
+                doc.append(n, to: &event)
                 event.append(UInt8(ascii: "\""))
             case let kind:
                 throw EventBuilder.wrongKind("user_id", EventBuilder.placeholder(rule.userID)!, kind, wanted: "a string or a number")
@@ -247,10 +249,10 @@ struct EventBuilder: Sendable {
 
     private mutating func timestamp(_ rule: CompiledRule, _ doc: JSONDocument, readTime: Int64) throws(Rejection) -> Timestamp {
         if let constant = rule.constantTimestamp { return constant }
-        guard let template = rule.timestamp else { return Timestamp(epochNanoseconds: readTime) }
+        guard rule.timestamp != nil else { return Timestamp(epochNanoseconds: readTime) }
         let source: ArraySlice<UInt8>
         var isNumber = false
-        switch evaluate(template, doc) {
+        switch evaluate(rule.timestampHandle, rule.timestamp!, doc) {
         case .constant(let s):
             source = ArraySlice(s.utf8)
         case .node(let n):
@@ -268,7 +270,7 @@ struct EventBuilder: Sendable {
                     source = raw.dropFirst().dropLast()
                 }
             case let kind:
-                throw EventBuilder.wrongKind("timestamp", EventBuilder.placeholder(template)!, kind, wanted: "a string or a number")
+                throw EventBuilder.wrongKind("timestamp", EventBuilder.placeholder(rule.timestamp!)!, kind, wanted: "a string or a number")
             }
         case .text:
             source = text[...]
@@ -299,31 +301,33 @@ struct EventBuilder: Sendable {
         _ rule: CompiledRule, _ doc: JSONDocument, sourceKey: UInt64, offset: Int64
     ) throws(Rejection) {
         fromNodes.removeAll(keepingCapacity: true)
-        for (path, described) in rule.propertiesFrom {
-            guard let node = path.map({ doc.lookup($0) }) ?? doc.root else { continue }
+        for (handle, described) in rule.propertiesFrom {
+            guard let node = doc.resolve(handle, in: paths, cache: &cache) else { continue }
             let kind = doc.kind(node)
             if kind == .null { continue }
             guard kind == .object else { throw Rejection("properties_from: \"\(described)\" is \(kind.phrase), not an object") }
             fromNodes.append(node)
         }
-        // Members copied from objects go through the writer (it places their commas), then the
-        // explicit ones are appended to `event` directly after a comma when needed.
+        // One copied object is appended whole (and reopened); members picked from several go
+        // through the writer (it places their commas). The explicit ones follow after a comma
+        // when needed.
         var hasMembers = false
         if !fromNodes.isEmpty {
             // Which explicit properties have a value: those replace copied members.
             explicit.removeAll(keepingCapacity: true)
             for entry in rule.properties {
-                let value = evaluate(entry.template, doc)
+                let value = evaluate(entry.handle, entry.template, doc)
                 if case .notText(let p, let kind) = value { throw EventBuilder.notText("properties.\(entry.key)", p, kind) }
                 explicit.append(value)
             }
-            w.reset()
             if fromNodes.count == 1, doc.count(fromNodes[0]) > 0,
                EventBuilder.copiesWhole(fromNodes[0], rule, doc, explicit: explicit, eventIDPath: eventIDPath) {
                 // The usual case: one object, nothing to leave out. Copy it and reopen it.
-                doc.write(fromNodes[0], to: &w)
-                w.bytes.removeLast()   // `}`
+                doc.append(fromNodes[0], to: &event)
+                event.removeLast()   // `}`
+                hasMembers = true
             } else {
+                w.reset()
                 w.beginObject()
                 let nodes = fromNodes, explicit = explicit, eventIDKey = eventIDKey
                 for i in nodes.indices {
@@ -335,9 +339,9 @@ struct EventBuilder: Sendable {
                         doc.write(value, to: &w)
                     }
                 }
+                hasMembers = w.bytes.count > 1
+                event.append(w.bytes)
             }
-            hasMembers = w.bytes.count > 1
-            event.append(contentsOf: w.bytes)
             try appendEntries(rule.properties, "properties", doc, hasMembers: &hasMembers, evaluated: true)
         } else {
             event.append(UInt8(ascii: "{"))
@@ -346,15 +350,12 @@ struct EventBuilder: Sendable {
         if let eventIDKey {
             if hasMembers { event.append(UInt8(ascii: ",")) }
             appendString(eventIDKey)
-            event.append(contentsOf: EventBuilder.idValueHead)
+            append(#":""#)
             EventID.appendHex(EventID.hash(sourceKey: sourceKey, offset: offset), to: &event)
             event.append(UInt8(ascii: "\""))
         }
         event.append(UInt8(ascii: "}"))
     }
-
-    /// `:"`, between the event id key and its hex digits (which never need escaping).
-    private static let idValueHead = Array(#":""#.utf8)
 
     /// Appends `"key":value` for each entry with a value, after a comma when `hasMembers`.
     /// With `evaluated`, values come from `explicit` (except text, whose buffer was reused).
@@ -367,7 +368,7 @@ struct EventBuilder: Sendable {
                 value = explicit[i]
                 if case .text = value { value = evaluate(entry.template, doc) }
             } else {
-                value = evaluate(entry.template, doc)
+                value = evaluate(entry.handle, entry.template, doc)
             }
             switch value {
             case .missing: continue
@@ -376,7 +377,7 @@ struct EventBuilder: Sendable {
             }
             if hasMembers { event.append(UInt8(ascii: ",")) }
             hasMembers = true
-            event.append(contentsOf: entry.keyPrefix)
+            event.append(entry.keyPrefix)
             switch value {
             case .node(let n): appendNode(n, doc)
             case .constant(let s): appendString(s)
@@ -415,14 +416,13 @@ struct EventBuilder: Sendable {
     private mutating func writeContext(_ rule: CompiledRule, _ doc: JSONDocument) throws(Rejection) {
         guard !rule.context.isEmpty else { return }
         let mark = event.count
-        event.append(contentsOf: EventBuilder.contextKey)
-        event.append(UInt8(ascii: "{"))
+        append(#","context":{"#)
         var hasMembers = false
         try appendEntries(rule.context, "context", doc, hasMembers: &hasMembers)
         if hasMembers {
             event.append(UInt8(ascii: "}"))
         } else {
-            event.removeSubrange(mark...)
+            event.truncate(to: mark)
         }
     }
 

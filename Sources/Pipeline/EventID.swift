@@ -1,3 +1,5 @@
+import JSON
+
 /// The deterministic event id: equal for the same line of the same source, so that a receiver
 /// can drop the duplicates that at-least-once delivery produces after a crash.
 ///
@@ -21,11 +23,17 @@ public enum EventID {
     }
 
     static func appendHex(_ value: UInt64, to bytes: inout [UInt8]) {
+        var buffer = ByteBuffer(capacity: 16)
+        appendHex(value, to: &buffer)
+        buffer.withBytes { bytes.append(contentsOf: $0) }
+    }
+
+    static func appendHex(_ value: UInt64, to buffer: inout ByteBuffer) {
         let digits: StaticString = "0123456789abcdef"
-        var shift = 60
-        while shift >= 0 {
-            bytes.append(digits.utf8Start[Int((value >> UInt64(shift)) & 0xf)])
-            shift -= 4
+        let out = buffer.reserve(16)
+        for k in 0..<16 {
+            out[k] = digits.utf8Start[Int((value >> UInt64(60 - 4 * k)) & 0xf)]
         }
+        buffer.commit(16)
     }
 }

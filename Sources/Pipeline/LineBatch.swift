@@ -39,12 +39,16 @@ public struct LineBatch: Sendable {
     public var lines: [LineRecord]
     /// Wall-clock time of the read, nanoseconds since the epoch (for "use the read time").
     public var readTime: Int64
+    /// The source's key for deterministic event ids (`SourceInfo.key`), stamped by the reader
+    /// when it hands the batch on, so that later stages never look it up under the reader's lock.
+    public var sourceKey: UInt64
 
-    public init(source: SourceID, bytes: [UInt8] = [], lines: [LineRecord] = [], readTime: Int64 = 0) {
+    public init(source: SourceID, bytes: [UInt8] = [], lines: [LineRecord] = [], readTime: Int64 = 0, sourceKey: UInt64 = 0) {
         self.source = source
         self.bytes = bytes
         self.lines = lines
         self.readTime = readTime
+        self.sourceKey = sourceKey
     }
 
     /// Bytes this batch holds against the byte budget.
@@ -71,12 +75,15 @@ public struct EventRecord: Sendable, Equatable {
     /// Byte range of the source line, for acknowledgement and the dead letter.
     public var start: Int64
     public var end: Int64
+    /// The rule that built the event, for a dead-letter record if the API refuses it.
+    public var rule: String?
     public var byteCount: Int { byteEnd - byteStart }
-    public init(byteStart: Int, byteEnd: Int, start: Int64, end: Int64) {
+    public init(byteStart: Int, byteEnd: Int, start: Int64, end: Int64, rule: String? = nil) {
         self.byteStart = byteStart
         self.byteEnd = byteEnd
         self.start = start
         self.end = end
+        self.rule = rule
     }
 }
 
@@ -88,11 +95,14 @@ public struct NonEventRecord: Sendable, Equatable {
     public var rejection: String?
     /// Head of the original line (for the dead letter); empty for drops.
     public var lineHead: [UInt8]
-    public init(start: Int64, end: Int64, rejection: String?, lineHead: [UInt8]) {
+    /// The rule that took the line and failed to map it; `nil` when none did (not JSON, no match).
+    public var rule: String?
+    public init(start: Int64, end: Int64, rejection: String?, lineHead: [UInt8], rule: String? = nil) {
         self.start = start
         self.end = end
         self.rejection = rejection
         self.lineHead = lineHead
+        self.rule = rule
     }
 }
 

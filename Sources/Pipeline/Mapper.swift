@@ -32,8 +32,9 @@ public struct Mapper: Sendable {
         }
         var rules: [CompiledRule] = []
         var seen: [String: Int] = [:]
+        var paths = JSONPathSet()
         for (i, spec) in configuration.rules.enumerated() {
-            let rule = try CompiledRule(spec, index: i, eventIDKey: configuration.eventIDKey)
+            let rule = try CompiledRule(spec, index: i, eventIDKey: configuration.eventIDKey, paths: &paths)
             if !spec.name.isEmpty, let first = seen[spec.name] {
                 throw MappingError(rule: i, key: "name", reason: "\"\(spec.name)\" is also the name of rule[\(first)]")
             }
@@ -43,7 +44,7 @@ public struct Mapper: Sendable {
         self.rules = rules
         unmatched = configuration.unmatched
         document = JSONDocument()
-        builder = EventBuilder(eventIDKey: configuration.eventIDKey)
+        builder = EventBuilder(eventIDKey: configuration.eventIDKey, paths: paths)
     }
 
     /// What happened to one line, by rule index; the event itself is in `builder.event`.
@@ -64,7 +65,8 @@ public struct Mapper: Sendable {
         }
         let kind = document.kind(document.root)
         guard kind == .object else { return .rejected("not a JSON object but \(kind.phrase)", rule: nil) }
-        for i in rules.indices where rules[i].matches(document) {
+        builder.cache.reset(for: builder.paths)
+        for i in rules.indices where rules[i].matches(document, builder.paths, &builder.cache) {
             if rules[i].action == .drop { return .dropped(rule: i) }
             if let reason = builder.build(rules[i], document, readTime: readTime, sourceKey: sourceKey, offset: offset) {
                 return .rejected(reason, rule: i)
@@ -82,14 +84,18 @@ public struct Mapper: Sendable {
         for line in batch.lines {
             let text = batch.bytes[line.textStart..<line.textEnd]
             switch step(text, truncated: line.truncated, readTime: batch.readTime, sourceKey: sourceKey, offset: line.start) {
-            case .event:
+            case .event(let rule):
+                // One copy of the finished event into the batch (the builder wrote it through a
+                // pointer, piece by piece).
                 let start = out.eventBytes.count
-                out.eventBytes.append(contentsOf: builder.event)
-                out.events.append(EventRecord(byteStart: start, byteEnd: out.eventBytes.count, start: line.start, end: line.end))
+                builder.event.withBytes { out.eventBytes.append(contentsOf: $0) }
+                out.events.append(EventRecord(byteStart: start, byteEnd: out.eventBytes.count, start: line.start, end: line.end,
+                                              rule: rules[rule].name))
             case .dropped:
                 out.others.append(NonEventRecord(start: line.start, end: line.end, rejection: nil, lineHead: []))
-            case .rejected(let reason, _):
-                out.others.append(NonEventRecord(start: line.start, end: line.end, rejection: reason, lineHead: Mapper.head(text)))
+            case .rejected(let reason, let rule):
+                out.others.append(NonEventRecord(start: line.start, end: line.end, rejection: reason, lineHead: Mapper.head(text),
+                                                 rule: rule.map { rules[$0].name }))
             }
         }
     }
@@ -112,7 +118,7 @@ public struct Mapper: Sendable {
     ) -> MapResult {
         switch step(text, truncated: false, readTime: readTime, sourceKey: sourceKey, offset: offset) {
         case .event(let i):
-            let json = builder.event
+            let json = builder.event.withBytes { Array($0) }
             return .event(json: json, rule: rules[i].name, warnings: Mapper.catalogueWarnings(json))
         case .dropped(let i):
             return .dropped(rule: i.map { rules[$0].name })

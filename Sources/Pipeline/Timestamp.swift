@@ -1,3 +1,5 @@
+import JSON
+
 /// A point in time at millisecond resolution: what the Track API's `timestamp` carries.
 ///
 /// The wire form (CONTRACT.md) is always UTC with exactly three fractional digits:
@@ -58,6 +60,13 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     func write(to bytes: inout [UInt8], cache: inout DateCache) {
+        var buffer = ByteBuffer(capacity: Timestamp.wireLength)
+        write(to: &buffer, cache: &cache)
+        buffer.withBytes { bytes.append(contentsOf: $0) }
+    }
+
+    /// The wire form into a `ByteBuffer` (the mapping hot path): 24 bytes written in place.
+    func write(to buffer: inout ByteBuffer, cache: inout DateCache) {
         let days = Timestamp.floorDiv(epochMilliseconds, 86_400_000)
         let msOfDay = Int(epochMilliseconds - days * 86_400_000)
         @inline(__always) func digit(_ v: Int) -> UInt8 { UInt8(truncatingIfNeeded: 48 + v) }
@@ -70,13 +79,15 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
                 digit(m / 10), digit(m % 10), UInt8(ascii: "-"), digit(d / 10), digit(d % 10), UInt8(ascii: "T"),
             ]
         }
-        bytes.append(contentsOf: cache.prefix)
-        @inline(__always) func two(_ v: Int) { bytes.append(digit(v / 10)); bytes.append(digit(v % 10)) }
-        two(msOfDay / 3_600_000); bytes.append(UInt8(ascii: ":"))
-        two(msOfDay / 60_000 % 60); bytes.append(UInt8(ascii: ":"))
-        two(msOfDay / 1000 % 60); bytes.append(UInt8(ascii: "."))
+        let o = buffer.reserve(Timestamp.wireLength)
+        cache.prefix.withUnsafeBufferPointer { o.update(from: $0.baseAddress!, count: 11) }
+        @inline(__always) func two(_ at: Int, _ v: Int) { o[at] = digit(v / 10); o[at + 1] = digit(v % 10) }
+        two(11, msOfDay / 3_600_000); o[13] = UInt8(ascii: ":")
+        two(14, msOfDay / 60_000 % 60); o[16] = UInt8(ascii: ":")
+        two(17, msOfDay / 1000 % 60); o[19] = UInt8(ascii: ".")
         let ms = msOfDay % 1000
-        bytes.append(digit(ms / 100)); two(ms % 100); bytes.append(UInt8(ascii: "Z"))
+        o[20] = digit(ms / 100); two(21, ms % 100); o[23] = UInt8(ascii: "Z")
+        buffer.commit(Timestamp.wireLength)
     }
 
     // MARK: - Calendar arithmetic (proleptic Gregorian, after H. Hinnant's "chrono-compatible

@@ -21,7 +21,7 @@ public struct BatchBuilder: Sendable {
     /// Clock time of the open batch's first event.
     public private(set) var openedAt: Int64?
 
-    public init(maxEvents: Int = 500, maxBytes: Int = 1_000_000, linger: Int64 = 1_000_000_000) {
+    public init(maxEvents: Int, maxBytes: Int, linger: Int64) {
         self.maxEvents = max(1, maxEvents)
         self.maxBytes = max(3, maxBytes)
         self.linger = max(0, linger)
@@ -44,7 +44,20 @@ public struct BatchBuilder: Sendable {
     }
 
     /// Appends one serialized event.
-    public mutating func add(_ json: some Collection<UInt8>, source: SourceID, start: Int64, end: Int64, now: Int64) -> AddResult {
+    public mutating func add(_ json: some Collection<UInt8>, source: SourceID, start: Int64, end: Int64, now: Int64, rule: String? = nil) -> AddResult {
+        if let r = json.withContiguousStorageIfAvailable({ add(bytes: $0, source: source, start: start, end: end, now: now, rule: rule) }) {
+            return r
+        }
+        return Array(json).withUnsafeBufferPointer { add(bytes: $0, source: source, start: start, end: end, now: now, rule: rule) }
+    }
+
+    /// Appends one serialized event, a slice of a `MappedBatch`'s bytes (the hot path: not generic,
+    /// so a caller in another module does not go through witness tables per event).
+    public mutating func add(_ json: ArraySlice<UInt8>, source: SourceID, start: Int64, end: Int64, now: Int64, rule: String? = nil) -> AddResult {
+        json.withUnsafeBufferPointer { add(bytes: $0, source: source, start: start, end: end, now: now, rule: rule) }
+    }
+
+    mutating func add(bytes json: UnsafeBufferPointer<UInt8>, source: SourceID, start: Int64, end: Int64, now: Int64, rule: String? = nil) -> AddResult {
         let size = json.count
         if size + 2 > maxBytes { return .oversized(bytes: size, limit: maxBytes) }
         var closed: [OutgoingBatch] = []
@@ -52,7 +65,7 @@ public struct BatchBuilder: Sendable {
             closed.append(takeOpen())
         }
         if open.isEmpty { openedAt = now }
-        open.append(json, source: source, start: start, end: end)
+        open.append(bytes: json, source: source, start: start, end: end, rule: rule)
         if open.count >= maxEvents { closed.append(takeOpen()) }
         return closed.isEmpty ? .added : .closed(closed)
     }

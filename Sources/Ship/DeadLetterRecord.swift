@@ -5,7 +5,7 @@ import JSON
 ///
 /// ```json
 /// {"time":"2026-11-24T19:00:00.123Z","reason":"HTTP 400: event rejected by the Track API",
-///  "status":400,"response":"{\"error\":\"bad user_id\"}","source":"/var/log/app.log",
+///  "rule":"signups","status":400,"response":"{\"error\":\"bad user_id\"}","source":"/var/log/app.log",
 ///  "start":1024,"end":1180,"line":"…","event":{…}}
 /// ```
 ///
@@ -13,8 +13,9 @@ import JSON
 /// | --- | --- | --- |
 /// | `time` | always | when it was written, UTC with milliseconds |
 /// | `reason` | always | why (mapper rejection, HTTP status, oversized event) |
+/// | `rule` | always | the rule that mapped the line (or took it and failed); `null` when no rule did (not JSON, no rule matched) |
 /// | `status` | API rejections | the HTTP status |
-/// | `response` | API rejections | the response body, cut to 4 KiB |
+/// | `response` | API rejections | the response body, the token and `Authorization` values redacted, cut to 4 KiB and then ending in `… [cut: N bytes in all]` |
 /// | `source`, `start`, `end` | always | the file and the line's byte range in it |
 /// | `line` | mapper rejections | the original line (its head for very long lines) |
 /// | `event` | API rejections, oversized events | the mapped event, as sent |
@@ -22,11 +23,14 @@ import JSON
 /// For events the API rejected the shipper has the mapped event, not the original line (the
 /// line's bytes are released once mapped; the source range lets an operator find it). `replay`
 /// resends `event` when there is one and re-maps `line` otherwise. Never holds the token: no
-/// request header is ever recorded.
+/// request header is ever recorded, and a response that echoes one is redacted
+/// (`DeadLetterRedaction`) before it is written.
 public struct DeadLetterRecord: Sendable, Equatable {
     /// Wall-clock nanoseconds since the epoch (written with millisecond precision).
     public var time: Int64
     public var reason: String
+    /// The rule that mapped the line, or took it and failed; `nil` when none did.
+    public var rule: String?
     public var status: Int?
     public var response: String?
     public var source: String
@@ -37,9 +41,10 @@ public struct DeadLetterRecord: Sendable, Equatable {
     public var event: [UInt8]?
 
     public init(time: Int64, reason: String, status: Int? = nil, response: String? = nil, source: String,
-                start: Int64, end: Int64, line: String? = nil, event: [UInt8]? = nil) {
+                start: Int64, end: Int64, line: String? = nil, event: [UInt8]? = nil, rule: String? = nil) {
         self.time = time
         self.reason = reason
+        self.rule = rule
         self.status = status
         self.response = response
         self.source = source
@@ -58,6 +63,8 @@ public struct DeadLetterRecord: Sendable, Equatable {
         w.string(Timestamp(epochNanoseconds: time).description)
         w.key("reason")
         w.string(reason)
+        w.key("rule")
+        if let rule { w.string(rule) } else { w.null() }
         if let status {
             w.key("status")
             w.int(Int64(status))

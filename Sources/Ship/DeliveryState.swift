@@ -13,23 +13,63 @@ public struct Delivery: Sendable, Equatable {
     }
 }
 
-/// The shipper's scheduling state: which batch goes next, when, and whether the output is held.
-/// Pure and clock-free (times are passed in), so hold, wake and drain are table-tested.
+/// The shipper's scheduling state: which batch goes next, when, how many requests may be in
+/// flight, and whether the whole output waits. Pure and clock-free (times are passed in), so
+/// retry, pause, hold, wake and drain are table-tested.
+///
+/// ## A flaky API: per-batch backoff without holding a slot
+///
+/// A batch that failed transiently (503, a reset, a time-out) waits out its own backoff in
+/// `pending` without occupying a sending slot, and it does not count against the batcher's
+/// admission (`mayEnqueue`), so other batches keep going at full speed. What bounds the
+/// batches waiting out a backoff is the byte budget: their lines stay unacknowledged, and the
+/// readers stop when the budget is spent. Acknowledgements arriving out of order are fine: the
+/// checkpoint advances over the longest run of done lines.
+///
+/// ## Backing off as a whole: AIMD on the requests in flight, plus a failure streak
+///
+/// One failed request says little; many say the API is in trouble, and then the output as a
+/// whole must slow down instead of every batch retrying on its own clock:
+///
+/// | outcome | requests in flight allowed (`limit`) | whole-output pause |
+/// | --- | --- | --- |
+/// | transient failure | halved (at least 1) | — |
+/// | `failureStreak` ≥ `sustainedFailures` (3) in a row | — | backoff for attempt `streak − 3` (jittered, doubling up to the cap) |
+/// | any `Retry-After` (429, 503, …) | halved | at least the asked time (capped by `retry_after_max`), as the API asked |
+/// | 2xx, split, dead letter (the API took the content into account) | +1 after `limit` such outcomes in a row (up to `maxInFlight`) | the streak pause ends; a `Retry-After` pause stays |
+/// | hold (401/403/404, …) | unchanged | the hold paces: one probe per `holdRetryInterval` |
+///
+/// Why this and not Vector's adaptive request concurrency: Vector grows and shrinks the
+/// concurrency from measured round-trip times, which needs a noise-tolerant RTT average and
+/// many slots to be worth it; ours defaults to 2 and the Track API says plainly when it is
+/// overloaded (429/503, `Retry-After`). So the signal is the outcome, not the latency: the
+/// first failure halves the pressure (multiplicative decrease), successes win it back one slot
+/// per window (additive increase), and once failures come in a row the whole output pauses
+/// with exponential backoff, so a dead API sees one probe per backoff, not one request per
+/// batch. With 5% of requests failing at random, three in a row is 1 in 8,000 requests: the
+/// output almost never pauses, and a halved limit is won back by the next success.
+///
+/// ## `next(now:)`
 ///
 /// | state | `next(now:)` |
 /// | --- | --- |
-/// | held, `now < heldUntil` | `.wait(until: heldUntil)` |
-/// | held, time to try again, nothing in flight | `.send` the first batch (one probe) |
-/// | held, probe in flight | `.wait(until: nil)` |
-/// | a batch with `notBefore ≤ now` | `.send` the first such batch (FIFO; split halves go first) |
-/// | batches waiting for their retry time | `.wait(until: earliest notBefore)` |
 /// | input closed, nothing queued or in flight | `.finished` |
+/// | paused (`Retry-After` or a failure streak), `now` before its end | `.wait(until: end)` |
+/// | held, probe in flight or nothing queued | `.wait(until: nil)` |
+/// | held | `.send` the first batch once `heldUntil` and its own `notBefore` passed (one probe), else `.wait` |
+/// | `inFlight ≥ limit` | `.wait(until: nil)` (a completion wakes the sender) |
+/// | a batch with `notBefore ≤ now` | `.send` the first such batch (FIFO; retries and split halves go first) |
+/// | batches waiting for their retry time | `.wait(until: earliest notBefore)` |
 /// | otherwise | `.wait(until: nil)` |
 ///
-/// `wake(now:)` (SIGHUP) makes every waiting batch due at once and ends a hold's wait.
-/// A hold ends when the API takes a request's content into account (2xx, or a rejection that
-/// splits or dead-letters); a transient failure leaves it in place.
+/// `wake(now:)` (SIGHUP) ends a hold's wait only: a batch waiting out a backoff, and a pause
+/// the API asked for with `Retry-After`, keep waiting (a reload fixes credentials, not an
+/// overloaded API). A hold ends when the API takes a request's content into account (2xx, or a
+/// rejection that splits or dead-letters); a transient failure leaves it in place.
 public struct DeliveryState: Sendable {
+    /// Consecutive transient failures after which the whole output backs off.
+    public static let sustainedFailures = 3
+
     public private(set) var pending: [Delivery] = []
     public private(set) var inFlight = 0
     public private(set) var hold: HoldCause?
@@ -37,10 +77,27 @@ public struct DeliveryState: Sendable {
     /// The last transient failure since the last success (for health).
     public private(set) var retrying: RetryCause?
     public private(set) var inputClosed = false
+    /// Requests allowed in flight now (AIMD, 1 … `maxInFlight`).
+    public private(set) var limit: Int
+    /// Transient failures in a row, since the last outcome that was not one.
+    public private(set) var failureStreak = 0
+    /// The whole output waits until then because failures came in a row.
+    public private(set) var backoffUntil: Int64?
+    /// The whole output waits until then because the API said so (`Retry-After`).
+    public private(set) var retryAfterUntil: Int64?
+    private var successesAtLimit = 0
+    private var random: SplitMix64
+    public let maxInFlight: Int
     public let holdRetryInterval: Int64
+    public let policy: RetryPolicy
 
-    public init(holdRetryInterval: Int64 = 60_000_000_000) {
-        self.holdRetryInterval = holdRetryInterval
+    public init(configuration c: ShipConfiguration = ShipConfiguration(), seed: UInt64 = 0x7261_636B) {
+        let c = c.clamped()
+        maxInFlight = c.maxInFlight
+        limit = c.maxInFlight
+        holdRetryInterval = c.holdRetryInterval
+        policy = RetryPolicy(configuration: c)
+        random = SplitMix64(seed: seed)
     }
 
     public enum Next: Sendable, Equatable {
@@ -59,6 +116,8 @@ public struct DeliveryState: Sendable {
         public var deadLetter: BatchEvent?
         /// Set when this outcome started a hold (log it once).
         public var holdStarted: HoldCause?
+        /// Set when this outcome paused the whole output (log it once): until when.
+        public var pausedUntil: Int64?
         /// Set when this outcome ended a hold or a run of transient failures.
         public var recovered = false
     }
@@ -70,20 +129,38 @@ public struct DeliveryState: Sendable {
 
     public mutating func closeInput() { inputClosed = true }
 
+    /// When the whole output may send again (nil: it may now).
+    public func pausedUntil(now: Int64) -> Int64? {
+        let until = max(backoffUntil ?? .min, retryAfterUntil ?? .min)
+        return until > now ? until : nil
+    }
+
+    /// Whether the batcher may hand over another closed batch now. Batches waiting out their
+    /// own backoff do not count while the output is healthy (they are bounded by the byte
+    /// budget); while it is paused or held every waiting batch counts, so an outage holds at
+    /// most `maxInFlight` closed batches beyond those already retrying, and memory stays flat.
+    public func mayEnqueue(now: Int64) -> Bool {
+        if hold != nil || pausedUntil(now: now) != nil { return pending.count < maxInFlight }
+        var queued = 0
+        for d in pending where d.notBefore <= now { queued += 1 }
+        return queued < maxInFlight
+    }
+
     public mutating func next(now: Int64) -> Next {
+        if pending.isEmpty { return inputClosed && inFlight == 0 ? .finished : .wait(until: nil) }
+        if let p = pausedUntil(now: now) { return .wait(until: p) }
         if hold != nil {
-            if let h = heldUntil, now < h { return .wait(until: h) }
-            if inFlight > 0 || pending.isEmpty { return pending.isEmpty && inFlight == 0 && inputClosed ? .finished : .wait(until: nil) }
-            return .send(take(at: 0))
+            if inFlight > 0 { return .wait(until: nil) }
+            let at = max(heldUntil ?? now, pending[0].notBefore)
+            return now < at ? .wait(until: at) : .send(take(at: 0))
         }
+        if inFlight >= limit { return .wait(until: nil) }
         var earliest: Int64?
         for (i, d) in pending.enumerated() {
             if d.notBefore <= now { return .send(take(at: i)) }
             earliest = min(earliest ?? d.notBefore, d.notBefore)
         }
-        if let earliest { return .wait(until: earliest) }
-        if inputClosed && inFlight == 0 { return .finished }
-        return .wait(until: nil)
+        return .wait(until: earliest)
     }
 
     private mutating func take(at i: Int) -> Delivery {
@@ -98,23 +175,23 @@ public struct DeliveryState: Sendable {
         switch decision {
         case .delivered:
             c.delivered = d.batch.events
-            c.recovered = endTrouble()
+            c.recovered = succeeded()
         case .split:
             let (a, b) = d.batch.halves()
             pending.insert(contentsOf: [Delivery(batch: a, notBefore: now), Delivery(batch: b, notBefore: now)], at: 0)
-            c.recovered = endTrouble()
+            c.recovered = succeeded()
         case .deadLetter:
             c.deadLetter = d.batch.events.first
-            c.recovered = endTrouble()
-        case .retry(let after, let cause):
+            c.recovered = succeeded()
+        case .retry(let after, let cause, let asked):
             retrying = cause
             var again = d
             again.attempt += 1
             again.notBefore = now &+ max(0, after)
             pending.insert(again, at: 0)
-            // A transient failure says nothing about the credentials: a hold stays, and its
-            // next probe (this batch, now first) waits for the backoff too.
-            if let h = heldUntil { heldUntil = max(h, again.notBefore) }
+            let wasPaused = pausedUntil(now: now)
+            failed(now: now, asked: asked)
+            if let p = pausedUntil(now: now), p != wasPaused { c.pausedUntil = p }
         case .hold(let cause):
             if hold != cause { c.holdStarted = cause }
             hold = cause
@@ -126,7 +203,31 @@ public struct DeliveryState: Sendable {
         return c
     }
 
-    private mutating func endTrouble() -> Bool {
+    /// A transient failure: multiplicative decrease, and a whole-output pause when failures
+    /// come in a row or the API asked for one.
+    private mutating func failed(now: Int64, asked: Int64?) {
+        limit = max(1, limit / 2)
+        successesAtLimit = 0
+        failureStreak += 1
+        if let asked {
+            retryAfterUntil = max(retryAfterUntil ?? .min, now &+ max(0, asked))
+        }
+        if failureStreak >= Self.sustainedFailures {
+            let wait = policy.backoff(attempt: failureStreak - Self.sustainedFailures, random: &random)
+            backoffUntil = max(backoffUntil ?? .min, now &+ wait)
+        }
+    }
+
+    /// The API took a request's content into account: additive increase, the streak and its
+    /// pause end (a `Retry-After` pause stays: the API asked for it), a hold ends.
+    private mutating func succeeded() -> Bool {
+        successesAtLimit += 1
+        if successesAtLimit >= limit {
+            limit = min(maxInFlight, limit + 1)
+            successesAtLimit = 0
+        }
+        failureStreak = 0
+        backoffUntil = nil
         let was = hold != nil || retrying != nil
         hold = nil
         heldUntil = nil
@@ -134,10 +235,9 @@ public struct DeliveryState: Sendable {
         return was
     }
 
-    /// SIGHUP: try everything now.
+    /// SIGHUP: a held output tries again now. Backoffs and `Retry-After` pauses keep running.
     public mutating func wake(now: Int64) {
         if hold != nil { heldUntil = now }
-        for i in pending.indices where pending[i].notBefore > now { pending[i].notBefore = now }
     }
 
     /// Events waiting or in flight are counted by the shipper; this counts the waiting ones.

@@ -9,13 +9,16 @@ public struct BatchEvent: Sendable, Equatable {
     /// Range of the event object in `OutgoingBatch.body`.
     public var bodyStart: Int
     public var bodyEnd: Int
+    /// The rule that built the event (named in its dead-letter record if the API refuses it).
+    public var rule: String?
 
-    public init(source: SourceID, start: Int64, end: Int64, bodyStart: Int, bodyEnd: Int) {
+    public init(source: SourceID, start: Int64, end: Int64, bodyStart: Int, bodyEnd: Int, rule: String? = nil) {
         self.source = source
         self.start = start
         self.end = end
         self.bodyStart = bodyStart
         self.bodyEnd = bodyEnd
+        self.rule = rule
     }
 }
 
@@ -40,11 +43,16 @@ public struct OutgoingBatch: Sendable, Equatable {
     /// The bytes a closed body would have after appending an event of `count` bytes.
     public func byteCount(appending count: Int) -> Int { closedByteCount + count + (events.isEmpty ? 0 : 1) }
 
-    mutating func append(_ json: some Collection<UInt8>, source: SourceID, start: Int64, end: Int64) {
+    mutating func append(_ json: some Collection<UInt8>, source: SourceID, start: Int64, end: Int64, rule: String? = nil) {
+        if let _ = json.withContiguousStorageIfAvailable({ append(bytes: $0, source: source, start: start, end: end, rule: rule) }) { return }
+        Array(json).withUnsafeBufferPointer { append(bytes: $0, source: source, start: start, end: end, rule: rule) }
+    }
+
+    mutating func append(bytes json: UnsafeBufferPointer<UInt8>, source: SourceID, start: Int64, end: Int64, rule: String? = nil) {
         if !events.isEmpty { body.append(UInt8(ascii: ",")) }
         let s = body.count
         body.append(contentsOf: json)
-        events.append(BatchEvent(source: source, start: start, end: end, bodyStart: s, bodyEnd: body.count))
+        events.append(BatchEvent(source: source, start: start, end: end, bodyStart: s, bodyEnd: body.count, rule: rule))
     }
 
     /// Adds the closing bracket. Only the builder calls this, once.
@@ -57,7 +65,7 @@ public struct OutgoingBatch: Sendable, Equatable {
     public func subBatch(_ range: Range<Int>) -> OutgoingBatch {
         var b = OutgoingBatch()
         b.body.reserveCapacity(range.reduce(2) { $0 + events[$1].bodyEnd - events[$1].bodyStart + 1 })
-        for e in events[range] { b.append(json(of: e), source: e.source, start: e.start, end: e.end) }
+        for e in events[range] { b.append(json(of: e), source: e.source, start: e.start, end: e.end, rule: e.rule) }
         b.close()
         return b
     }

@@ -41,7 +41,7 @@ public struct HoldCause: Sendable, Equatable, CustomStringConvertible {
 /// | 2xx | `delivered` | `delivered` |
 /// | 400, 422 | `split` | `deadLetter` with status and body |
 /// | 413 | `split` | `deadLetter` |
-/// | 408, 425, 429, 500, 502, 503, 504, transient failure | `retry` after backoff (`Retry-After` honoured) | same |
+/// | 408, 425, 429, 500, 502, 503, 504, transient failure | `retry` after backoff; with `Retry-After`, at least the asked time, and the whole output pauses for it (`DeliveryState`) | same |
 /// | 401, 403, 404, any other 4xx, other status, `configuration` failure | `hold` | same |
 ///
 /// Splitting in halves isolates one poison event in a batch of n with 2·⌈log2 n⌉ extra
@@ -51,16 +51,18 @@ public enum DeliveryDecision: Sendable, Equatable {
     case delivered
     case split
     case deadLetter(status: Int, reason: String)
-    case retry(after: Int64, cause: RetryCause)
+    /// `retryAfter`: the wait the API asked for (`Retry-After`, capped), which pauses the whole output.
+    case retry(after: Int64, cause: RetryCause, retryAfter: Int64? = nil)
     case hold(HoldCause)
 }
 
 public enum ResponsePlan {
     public static let transientStatuses: Set<Int> = [408, 425, 429, 500, 502, 503, 504]
 
+    /// `destination`: the URL requests go to, named by the hold message when the URL is the likely fault.
     public static func decide(
         eventCount: Int, outcome: DeliveryOutcome, attempt: Int,
-        policy: RetryPolicy, wallNow: Int64, random: inout some RandomNumberGenerator
+        policy: RetryPolicy, wallNow: Int64, random: inout some RandomNumberGenerator, destination: String = ""
     ) -> DeliveryDecision {
         switch outcome {
         case .failure(.transient(let m)):
@@ -77,24 +79,26 @@ public enum ResponsePlan {
                 let why = r.status == 413 ? "too large for the Track API" : "rejected by the Track API"
                 return .deadLetter(status: r.status, reason: "HTTP \(r.status): event \(why)")
             case _ where transientStatuses.contains(r.status):
-                let d = policy.delay(attempt: attempt, retryAfter: r.retryAfter, wallNow: wallNow, random: &random)
-                return .retry(after: d, cause: .status(r.status))
+                let asked = r.retryAfter.flatMap { policy.asked($0, wallNow: wallNow) }
+                let d = max(policy.backoff(attempt: attempt, random: &random), asked ?? 0)
+                return .retry(after: d, cause: .status(r.status), retryAfter: asked)
             default:
-                return .hold(HoldCause(status: r.status, message: holdMessage(status: r.status)))
+                return .hold(HoldCause(status: r.status, message: holdMessage(status: r.status, destination: destination)))
             }
         }
     }
 
-    /// The one clear error an operator sees while the output is held.
-    public static func holdMessage(status: Int) -> String {
-        let hint = switch status {
-        case 401: "check the token"
-        case 403: "the token is not allowed to send events; check the token and its scope"
-        case 404: "check base_url"
-        case 300...399: "check base_url (redirects are not followed)"
-        case 500...599: "the server failed in an unexpected way"
-        default: "the request was refused; check the output configuration"
+    /// The one clear error an operator sees while the output is held. A status that points at
+    /// the URL names it (`destination`, when known) and the setting to fix.
+    public static func holdMessage(status: Int, destination: String = "") -> String {
+        let at = destination.isEmpty ? "" : " at \(destination)"
+        return switch status {
+        case 401: "HTTP 401 from the Track API: check the token"
+        case 403: "HTTP 403 from the Track API: the token is not allowed to send events; check the token and its scope"
+        case 404: "HTTP 404 from the Track API\(at): check output.url"
+        case 300...399: "HTTP \(status) from the Track API\(at): check output.url (redirects are not followed)"
+        case 500...599: "HTTP \(status) from the Track API: the server failed in an unexpected way"
+        default: "HTTP \(status) from the Track API: the request was refused; check the output configuration"
         }
-        return "HTTP \(status) from the Track API: \(hint)"
     }
 }

@@ -21,13 +21,14 @@ public struct RetryPolicy: Sendable, Equatable {
     public var cap: Int64
     public var retryAfterCap: Int64
 
-    public init(base: Int64 = 500_000_000, cap: Int64 = 60_000_000_000, retryAfterCap: Int64 = 300_000_000_000) {
+    /// The defaults come from `ShipConfiguration`, where each is declared once.
+    public init(base: Int64, cap: Int64, retryAfterCap: Int64 = ShipConfiguration().retryAfterCap) {
         self.base = max(1, base)
         self.cap = max(self.base, cap)
         self.retryAfterCap = max(0, retryAfterCap)
     }
 
-    public init(configuration c: ShipConfiguration) {
+    public init(configuration c: ShipConfiguration = ShipConfiguration()) {
         self.init(base: c.backoffBase, cap: c.backoffCap, retryAfterCap: c.retryAfterCap)
     }
 
@@ -53,8 +54,13 @@ public struct RetryPolicy: Sendable, Equatable {
     /// The wait before retry number `attempt`, honouring a `Retry-After` value when given.
     public func delay(attempt: Int, retryAfter: String?, wallNow: Int64, random: inout some RandomNumberGenerator) -> Int64 {
         let jittered = backoff(attempt: attempt, random: &random)
-        guard let retryAfter, let asked = Self.retryAfter(retryAfter, wallNow: wallNow) else { return jittered }
-        return max(jittered, min(asked, retryAfterCap))
+        guard let retryAfter, let asked = asked(retryAfter, wallNow: wallNow) else { return jittered }
+        return max(jittered, asked)
+    }
+
+    /// The wait a `Retry-After` value asks for, cut to `retryAfterCap`; nil when it does not parse.
+    public func asked(_ retryAfter: String, wallNow: Int64) -> Int64? {
+        Self.retryAfter(retryAfter, wallNow: wallNow).map { min($0, retryAfterCap) }
     }
 
     /// A `Retry-After` value as a wait in nanoseconds from `wallNow` (never negative); `nil`

@@ -9,11 +9,11 @@
 /// | `backoffBase` / `backoffCap` | 0.5 s / 60 s | base > 0, cap ≥ base |
 /// | `retryAfterCap` | 300 s | a `Retry-After` longer than this is shortened to it |
 /// | `holdRetryInterval` | 60 s | how often a held output (401/403/404) tries again |
-/// | `deadLetterDirectory` | `""` | `<state.directory>/dead-letter` |
-/// | `deadLetterCap` | 64 MiB | total bytes over all dead-letter files |
 ///
 /// Durations are nanoseconds. `clamped()` applies the bounds, so a configuration can never
-/// produce a request the API refuses for its size.
+/// produce a request the API refuses for its size. Each default is written here once: the
+/// configuration decoder, `check`, `RetryPolicy`, `BatchBuilder` and `DeliveryState` take them
+/// from here.
 public struct ShipConfiguration: Sendable, Equatable {
     public static let apiMaxEvents = 1_000
     public static let apiMaxBytes = 2_000_000
@@ -26,8 +26,6 @@ public struct ShipConfiguration: Sendable, Equatable {
     public var backoffCap: Int64 = 60_000_000_000
     public var retryAfterCap: Int64 = 300_000_000_000
     public var holdRetryInterval: Int64 = 60_000_000_000
-    public var deadLetterDirectory: String = ""
-    public var deadLetterCap: Int64 = 64 << 20
     /// Response bodies kept in a dead-letter record (a 400 may echo the whole batch).
     public var responseBodyLimit: Int = 4_096
     /// Mapped batches waiting between the mapper and the batcher.
@@ -51,7 +49,6 @@ public struct ShipConfiguration: Sendable, Equatable {
         c.backoffCap = max(c.backoffBase, backoffCap)
         c.retryAfterCap = max(0, retryAfterCap)
         c.holdRetryInterval = max(1, holdRetryInterval)
-        c.deadLetterCap = max(4_096, deadLetterCap)
         c.responseBodyLimit = max(0, responseBodyLimit)
         c.inputCapacity = max(1, inputCapacity)
         return c

@@ -7,14 +7,17 @@ import Runtime
 ///
 /// ```
 ///  input queue ──▶ batcher thread ──▶ DeliveryState ──▶ sender threads (maxInFlight) ──▶ TrackTransport
-///   (MappedBatch)   BatchBuilder        (pending,          post, ResponsePlan.decide,
-///                   drops → ack          hold, retry)      acks / dead letter
-///                   rejections → DL
+///   (MappedBatch)   BatchBuilder        (pending, AIMD     post, ResponsePlan.decide,
+///                   drops → ack          limit, pause,     acks / dead letter
+///                   rejections → DL      hold, retry)
 /// ```
 ///
 /// - Backpressure: the batcher waits while `maxInFlight` closed batches are already waiting
-///   to be sent, so the input queue fills and the mapper waits in turn. Held or failing output
-///   therefore stops reading; data waits in the source files, not in memory.
+///   to be sent (`DeliveryState.mayEnqueue`), so the input queue fills and the mapper waits in
+///   turn. A batch waiting out its own backoff does not count while the output is healthy
+///   (other batches keep going; the byte budget bounds how many wait); a paused or held output
+///   counts every waiting batch, so it stops reading: data waits in the source files, not in
+///   memory.
 /// - Acknowledgement: `acknowledge(source, start, end)` once per line range (contiguous ranges of
 ///   one source may come merged), from the batcher or a sender thread, in no particular order.
 ///   Dead-letter records are fsynced before their lines are acknowledged.
@@ -56,6 +59,8 @@ public final class Shipper: @unchecked Sendable {
     private var exited: [Bool] = []
     private var threads: [Thread] = []
     private var deadLetterError: String?
+    /// One "retrying later" line per second at most (5% of failing requests would flood the log).
+    private var retryLog = LogThrottle(interval: 1_000_000_000)
 
     public init(
         configuration: ShipConfiguration, transport: any TrackTransport, deadLetter: DeadLetter,
@@ -73,8 +78,9 @@ public final class Shipper: @unchecked Sendable {
         self.acknowledge = acknowledge
         self.logger = logger
         self.input = input ?? BlockingQueue(capacity: c.inputCapacity)
-        self.state = DeliveryState(holdRetryInterval: c.holdRetryInterval)
-        self.random = SplitMix64(seed: randomSeed ?? UInt64(bitPattern: clock.wallNow()))
+        let seed = randomSeed ?? UInt64(bitPattern: clock.wallNow())
+        self.state = DeliveryState(configuration: c, seed: seed ^ 0x5DEE_CE66)
+        self.random = SplitMix64(seed: seed)
     }
 
     /// Starts the batcher thread and `maxInFlight` sender threads.
@@ -97,7 +103,8 @@ public final class Shipper: @unchecked Sendable {
         }
     }
 
-    /// SIGHUP: ends a hold's wait and makes every backing-off batch due now.
+    /// SIGHUP: ends a hold's wait (401/403/404: the reload may have fixed the token or the URL).
+    /// Batches waiting out a backoff or a `Retry-After` keep waiting.
     public func wake() {
         lock.withLock {
             state.wake(now: clock.now())
@@ -118,6 +125,7 @@ public final class Shipper: @unchecked Sendable {
             lock.wait(until: SystemClock.monotonicNanoseconds() + min(remaining, 1_000_000_000))
         }
         abandoned = true
+        deadLetter.interrupt()
         lock.broadcast()
         // Threads that were only waiting leave at once; only those blocked in the transport stay.
         while running > posting { lock.wait(until: SystemClock.monotonicNanoseconds() + 10_000_000) }
@@ -138,8 +146,12 @@ public final class Shipper: @unchecked Sendable {
         lock.withLock {
             let waiting = grouped(state.pendingEvents + inFlightEvents)
             if let h = state.hold { return .degraded("\(h.message); holding \(waiting) events") }
-            if let e = deadLetterError { return .degraded("dead letter not writable: \(e)") }
-            if let r = state.retrying { return .degraded("\(r); retrying, \(waiting) events waiting") }
+            if let e = deadLetterError ?? deadLetter.problem { return .degraded("dead letter not writable: \(e)") }
+            if let r = state.retrying {
+                // A whole-output pause (failures in a row, or Retry-After) says for how long.
+                let pause = state.pausedUntil(now: clock.now()).map { ", all sending paused for \(($0 - clock.now() + 999_999_999) / 1_000_000_000) s" } ?? ""
+                return .degraded("\(r); retrying\(pause), \(waiting) events waiting")
+            }
             return .ok
         }
     }
@@ -190,25 +202,25 @@ public final class Shipper: @unchecked Sendable {
         var drops: [(Int64, Int64)] = []
         let now = clock.now()
         for e in batch.events {
-            switch builder.add(batch.eventJSON(e), source: batch.source, start: e.start, end: e.end, now: now) {
+            switch builder.add(batch.eventJSON(e), source: batch.source, start: e.start, end: e.end, now: now, rule: e.rule) {
             case .added: break
             case .closed(let bs): closed.append(contentsOf: bs)
             case .oversized(let bytes, let limit):
                 records.append(DeadLetterRecord(
                     time: clock.wallNow(), reason: BatchBuilder.oversizedReason(bytes: bytes, limit: limit),
-                    source: sourcePath(batch.source), start: e.start, end: e.end, event: Array(batch.eventJSON(e))))
+                    source: sourcePath(batch.source), start: e.start, end: e.end, event: Array(batch.eventJSON(e)), rule: e.rule))
             }
         }
         for o in batch.others {
             if let why = o.rejection {
                 records.append(DeadLetterRecord(
                     time: clock.wallNow(), reason: why, source: sourcePath(batch.source), start: o.start, end: o.end,
-                    line: DeadLetterRecord.text(o.lineHead)))
+                    line: DeadLetterRecord.text(o.lineHead), rule: o.rule))
             } else {
                 drops.append((o.start, o.end))
             }
         }
-        if writeDeadLetters(records) {
+        if writeDeadLetters(records, heartbeat) {
             for r in records { ack(batch.source, r.start, r.end) }
         }
         for (s, e) in drops { ack(batch.source, s, e) }
@@ -220,7 +232,11 @@ public final class Shipper: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         for b in batches {
-            while !stopping && state.pending.count >= configuration.maxInFlight { heartbeat.waitBeating(lock) }
+            while !stopping && !state.mayEnqueue(now: clock.now()) {
+                // A pause ending opens admission by itself (batches in their own backoff stop counting).
+                let pause = state.pausedUntil(now: clock.now()).map { $0 - clock.now() } ?? .max
+                heartbeat.waitBeating(lock, atMost: pause)
+            }
             state.enqueue(b, now: clock.now())
             lock.broadcast()
         }
@@ -249,6 +265,7 @@ public final class Shipper: @unchecked Sendable {
             case .send(let d):
                 inFlightEvents += d.batch.count
                 posting += 1
+                lock.broadcast()  // a queued batch left: the batcher may hand over the next
                 lock.unlock()
                 counters.requests.add(1, ordering: .relaxed)
                 let outcome: DeliveryOutcome
@@ -262,18 +279,18 @@ public final class Shipper: @unchecked Sendable {
                 if abandoned { return }
                 let decision = ResponsePlan.decide(
                     eventCount: d.batch.count, outcome: outcome, attempt: d.attempt, policy: policy,
-                    wallNow: clock.wallNow(), random: &random)
+                    wallNow: clock.wallNow(), random: &random, destination: transport.destination)
                 let completion = state.complete(d, decision, now: clock.now())
                 lock.broadcast()
                 lock.unlock()
-                apply(completion, d, outcome)
+                apply(completion, d, outcome, heartbeat)
                 lock.lock()
             }
         }
     }
 
     /// Executes a completion outside the lock (dead-letter writes fsync).
-    private func apply(_ c: DeliveryState.Completion, _ d: Delivery, _ outcome: DeliveryOutcome) {
+    private func apply(_ c: DeliveryState.Completion, _ d: Delivery, _ outcome: DeliveryOutcome, _ heartbeat: Heartbeat) {
         switch c.decision {
         case .delivered:
             counters.eventsShipped.add(d.batch.count, ordering: .relaxed)
@@ -289,21 +306,29 @@ public final class Shipper: @unchecked Sendable {
             guard let e = c.deadLetter else { return }
             var body: String?
             if case .response(let r) = outcome {
-                body = DeadLetterRecord.text(r.body, limit: configuration.responseBodyLimit)
+                body = deadLetter.responseText(r.body)
             }
             counters.rejected.add(1, ordering: .relaxed)
             counters.setLastError(reason)
             let record = DeadLetterRecord(
                 time: clock.wallNow(), reason: reason, status: status, response: body, source: sourcePath(e.source),
-                start: e.start, end: e.end, event: Array(d.batch.json(of: e)))
-            if writeDeadLetters([record]) { ack(e.source, e.start, e.end) }
-        case .retry(let after, let cause):
+                start: e.start, end: e.end, event: Array(d.batch.json(of: e)), rule: e.rule)
+            if writeDeadLetters([record], heartbeat) { ack(e.source, e.start, e.end) }
+        case .retry(let after, let cause, _):
             counters.countRetry(cause)
             counters.setLastError(cause.description)
-            logger.warning("request failed; retrying later", [
-                "reason": cause.description, "retry.after.ms": String(after / 1_000_000),
-                "retry.attempt": String(d.attempt + 1), "batch.events": String(d.batch.count),
-            ])
+            if let unlogged = lock.withLock({ retryLog.admit(now: clock.now()) }) {
+                logger.warning("request failed; retrying later", [
+                    "reason": cause.description, "retry.after.ms": String(after / 1_000_000),
+                    "retry.attempt": String(d.attempt + 1), "batch.events": String(d.batch.count),
+                    "retries.unlogged": String(unlogged),
+                ])
+            }
+            if let until = c.pausedUntil {
+                logger.warning("Track API failing or asking to wait; the whole output pauses", [
+                    "reason": cause.description, "pause.ms": String(max(0, until - clock.now()) / 1_000_000),
+                ])
+            }
         case .hold(let cause):
             counters.holds.add(1, ordering: .relaxed)
             counters.setLastError(cause.message)
@@ -316,18 +341,16 @@ public final class Shipper: @unchecked Sendable {
         }
     }
 
-    private func writeDeadLetters(_ records: [DeadLetterRecord]) -> Bool {
+    private func writeDeadLetters(_ records: [DeadLetterRecord], _ heartbeat: Heartbeat) -> Bool {
         guard !records.isEmpty else { return true }
         do {
-            try deadLetter.write(records)
+            // Retried with backoff while the disk is full; logged (rate-limited) by the dead letter.
+            try deadLetter.writeRetrying(records, beating: heartbeat)
             counters.deadLettered.add(records.count, ordering: .relaxed)
-            for r in records {
-                logger.warning("dead-lettered", ["reason": r.reason, "source.path": r.source, "source.offset": String(r.start)])
-            }
             lock.withLock { deadLetterError = nil }
             return true
         } catch {
-            // Not acknowledged: the lines are read again after a restart.
+            // Only at shutdown. Not acknowledged: the lines are read again after a restart.
             let text = "\(error)"
             logger.error("cannot write the dead letter; lines stay unacknowledged", ["error": text])
             counters.setLastError("dead letter: \(text)")

@@ -20,9 +20,12 @@ public struct CheckpointEntry: Sendable, Equatable {
     public var key: UInt64
     /// Wall-clock nanoseconds when this entry last changed or its file was last seen.
     public var updated: Int64
+    /// Byte ranges past `offset` that are done too (acknowledged out of order while an earlier
+    /// batch waited): a restart skips them. At most `maxDoneRanges`, sorted, disjoint.
+    public var done: [Range<Int64>]
 
     public init(input: String, path: String, identity: FileIdentity, fingerprint: Fingerprint, offset: Int64,
-                tailLength: Int, tailHash: UInt64, key: UInt64, updated: Int64) {
+                tailLength: Int, tailHash: UInt64, key: UInt64, updated: Int64, done: [Range<Int64>] = []) {
         self.input = input
         self.path = path
         self.identity = identity
@@ -32,10 +35,20 @@ public struct CheckpointEntry: Sendable, Equatable {
         self.tailHash = tailHash
         self.key = key
         self.updated = updated
+        self.done = done
+    }
+
+    /// The `done` ranges still usable for a file of `size` bytes that resumes at `offset`: a
+    /// range the file no longer holds whole (it shrank and grew again) is read again instead.
+    public func resumableDone(size: Int64) -> [Range<Int64>] {
+        done.filter { $0.lowerBound >= offset && $0.upperBound <= size }
     }
 
     /// Bytes before the offset hashed into `tailHash`.
     public static let tailBytes = 64
+    /// Done ranges kept per file: enough for the batches a stop can leave in flight, small
+    /// enough that a checkpoint of 20,000 files stays small.
+    public static let maxDoneRanges = 16
 }
 
 /// Why a checkpoint file could not be used (with the byte offset for a syntax error).
@@ -49,12 +62,17 @@ public struct CheckpointFileError: Error, CustomStringConvertible, Sendable, Equ
 /// good copy. One entry per line, so that a person can read and diff it:
 ///
 /// ```json
-/// {"version":1,"entries":[
+/// {"version":2,"entries":[
 ///  {"input":"app","path":"/var/log/app.log","device":2049,"inode":131,
 ///   "fingerprint":{"length":256,"hash":"9f0c…"},"offset":10240,
-///   "tail":{"length":64,"hash":"01ab…"},"key":"77e1…","updated":1732400000000000000}
+///   "tail":{"length":64,"hash":"01ab…"},"done":[[20480,30720]],"key":"77e1…","updated":1732400000000000000}
 /// ]}
 /// ```
+///
+/// Versions: 2 added `done` (ranges past `offset` already delivered, skipped after a restart).
+/// Both are read. A file without any `done` range is written as version 1, byte for byte as
+/// before, so that an older build can still start from it; an older build refuses version 2
+/// (and falls back to `.prev`).
 ///
 /// Writing: the current file is renamed to `.prev`, then the new one is written atomically
 /// (temp, fsync, rename, fsync directory). Reading: the current file, else `.prev` (a crash
@@ -67,13 +85,15 @@ public struct CheckpointFileError: Error, CustomStringConvertible, Sendable, Equ
 /// |------------------------------------------|---------------------------------------------------------|
 /// | not JSON                                 | `byte 17: trailing comma in object` (from the JSON module) |
 /// | wrong shape                              | `top level is not an object`, `missing "entries" array`  |
-/// | other version                            | `unsupported version 2 (this build reads 1)`            |
+/// | other version                            | `unsupported version 3 (this build reads 1 and 2)`      |
 /// | field missing or of the wrong type       | `entries[2].offset: missing or not an integer`          |
 /// | number with fraction or exponent, or out of range | as above (`device`/`inode`: `not an unsigned integer`) |
 /// | negative offset or length                | `entries[2].tail.length: negative`                      |
 /// | hash or key not hex                      | `entries[0].key: not hex`                               |
+/// | done range not `[start, end]` past offset | `entries[0].done[1]: not [start, end] with offset <= start < end` |
 public enum CheckpointFile {
-    public static let version = 1
+    /// The newest version written (see above: 1 when no entry has `done` ranges).
+    public static let version = 2
     /// The file is four levels deep; anything much deeper is not a checkpoint.
     static let maxDepth = 16
     public static func path(stateDirectory: String) -> String { Path.join(stateDirectory, "checkpoints.json") }
@@ -82,6 +102,8 @@ public enum CheckpointFile {
     /// What `load` found, for the tailer to log.
     public struct Loaded: Sendable {
         public var entries: [CheckpointEntry]
+        /// Journal inputs' cursors.
+        public var cursors: [JournalCheckpoint] = []
         /// `nil`: no checkpoint yet (first start). Otherwise the file actually used.
         public var usedPath: String?
         /// Problems with files that were skipped (each logged by the caller).
@@ -92,9 +114,14 @@ public enum CheckpointFile {
     /// exists); throws only when a checkpoint exists but no copy is usable — the caller must not
     /// start over from zero silently. Safe while the daemon runs (for `tracktail status`).
     public static func read(stateDirectory: String) throws -> [CheckpointEntry] {
+        try readAll(stateDirectory: stateDirectory).entries
+    }
+
+    /// `read`, with the journal cursors.
+    public static func readAll(stateDirectory: String) throws -> (entries: [CheckpointEntry], cursors: [JournalCheckpoint]) {
         let loaded = load(stateDirectory: stateDirectory)
         if loaded.usedPath == nil, let first = loaded.problems.first { throw first }
-        return loaded.entries
+        return (loaded.entries, loaded.cursors)
     }
 
     public static func load(stateDirectory: String) -> Loaded {
@@ -109,7 +136,8 @@ public enum CheckpointFile {
                 continue
             }
             do {
-                return Loaded(entries: try decode(bytes), usedPath: p, problems: problems)
+                let all = try decodeAll(bytes)
+                return Loaded(entries: all.entries, cursors: all.cursors, usedPath: p, problems: problems)
             } catch let e as CheckpointFileError {
                 problems.append(CheckpointFileError(path: p, reason: e.reason))
             } catch {
@@ -120,21 +148,21 @@ public enum CheckpointFile {
     }
 
     /// Replaces the checkpoint, keeping the current one as `.prev`.
-    public static func write(_ entries: [CheckpointEntry], stateDirectory: String) throws {
+    public static func write(_ entries: [CheckpointEntry], cursors: [JournalCheckpoint] = [], stateDirectory: String) throws {
         let main = path(stateDirectory: stateDirectory)
         if try FileSystem.status(main) != nil {
             try FileSystem.rename(main, to: previousPath(stateDirectory: stateDirectory))
         }
-        try FileSystem.writeAtomically(main, encode(entries), mode: 0o640)
+        try FileSystem.writeAtomically(main, encode(entries, cursors: cursors), mode: 0o640)
     }
 
     /// The file's bytes: minified JSON except for a line break before each entry and the closing
     /// bracket (each entry is written on its own and added whole, with its line break, by `raw`).
-    public static func encode(_ entries: [CheckpointEntry]) -> [UInt8] {
+    public static func encode(_ entries: [CheckpointEntry], cursors: [JournalCheckpoint] = []) -> [UInt8] {
         var w = JSONWriter(capacity: 32 + entries.count * 320)
         w.beginObject()
         w.key("version")
-        w.int(Int64(version))
+        w.int(entries.contains { !$0.done.isEmpty } ? Int64(version) : 1)
         w.key("entries")
         w.beginArray()
         var line = JSONWriter(capacity: 320)
@@ -146,6 +174,24 @@ public enum CheckpointFile {
         }
         w.bytes.append(UInt8(ascii: "\n"))
         w.endArray()
+        if !cursors.isEmpty {
+            // Only when there is a journal input: files-only checkpoints stay byte-identical.
+            w.key("journal")
+            w.beginArray()
+            for c in cursors {
+                line.reset()
+                line.bytes.append(contentsOf: "\n ".utf8)
+                line.beginObject()
+                line.key("input"); line.string(c.input)
+                line.key("cursor"); line.string(c.cursor)
+                line.key("realtime"); line.int(c.realtime)
+                line.key("updated"); line.int(c.updated)
+                line.endObject()
+                w.raw(line.bytes)
+            }
+            w.bytes.append(UInt8(ascii: "\n"))
+            w.endArray()
+        }
         w.endObject()
         w.bytes.append(UInt8(ascii: "\n"))
         return w.bytes
@@ -168,6 +214,17 @@ public enum CheckpointFile {
         w.int(e.offset)
         w.key("tail")
         writeHashed(length: e.tailLength, hash: e.tailHash, to: &w)
+        if !e.done.isEmpty {
+            w.key("done")
+            w.beginArray()
+            for r in e.done {
+                w.beginArray()
+                w.int(r.lowerBound)
+                w.int(r.upperBound)
+                w.endArray()
+            }
+            w.endArray()
+        }
         w.key("key")
         w.string(Hex.string(e.key))
         w.key("updated")
@@ -186,6 +243,11 @@ public enum CheckpointFile {
     }
 
     public static func decode(_ bytes: [UInt8]) throws -> [CheckpointEntry] {
+        try decodeAll(bytes).entries
+    }
+
+    /// The file entries and the journal cursors (`"journal"`, optional).
+    public static func decodeAll(_ bytes: [UInt8]) throws -> (entries: [CheckpointEntry], cursors: [JournalCheckpoint]) {
         func fail(_ why: String) -> CheckpointFileError { CheckpointFileError(path: "checkpoints.json", reason: why) }
         let root: JSONValue
         do {
@@ -195,7 +257,7 @@ public enum CheckpointFile {
         }
         guard case .object = root else { throw fail("top level is not an object") }
         guard let v = root["version"]?.int64Value else { throw fail("missing \"version\"") }
-        guard v == Int64(version) else { throw fail("unsupported version \(v) (this build reads \(version))") }
+        guard v == 1 || v == 2 else { throw fail("unsupported version \(v) (this build reads 1 and 2)") }
         guard case .array(let list)? = root["entries"] else { throw fail("missing \"entries\" array") }
         var out: [CheckpointEntry] = []
         out.reserveCapacity(list.count)
@@ -226,12 +288,34 @@ public enum CheckpointFile {
             guard let key = Hex.parse(try str("key")) else { throw fail("entries[\(i)].key: not hex") }
             let offset = try int("offset", in: o, path: "offset")
             guard offset >= 0 else { throw fail("entries[\(i)].offset: negative") }
+            var done: [Range<Int64>] = []
+            if let d = o["done"] {
+                guard case .array(let ranges) = d else { throw fail("entries[\(i)].done: not an array") }
+                for (j, r) in ranges.enumerated() {
+                    guard case .array(let pair) = r, pair.count == 2, let start = pair[0].int64Value, let end = pair[1].int64Value,
+                          offset <= start, start < end else {
+                        throw fail("entries[\(i)].done[\(j)]: not [start, end] with offset <= start < end")
+                    }
+                    done.append(start..<end)
+                }
+            }
             out.append(CheckpointEntry(
                 input: try str("input"), path: try str("path"),
                 identity: FileIdentity(device: try uint("device"), inode: try uint("inode")),
                 fingerprint: Fingerprint(length: fl, hash: fh), offset: offset,
-                tailLength: tl, tailHash: th, key: key, updated: try int("updated", in: o, path: "updated")))
+                tailLength: tl, tailHash: th, key: key, updated: try int("updated", in: o, path: "updated"), done: done))
         }
-        return out
+        var cursors: [JournalCheckpoint] = []
+        if let j = root["journal"] {
+            guard case .array(let list) = j else { throw fail("\"journal\" is not an array") }
+            for (i, o) in list.enumerated() {
+                guard case .object = o, let input = o["input"]?.stringValue, let cursor = o["cursor"]?.stringValue, !cursor.isEmpty,
+                      let realtime = o["realtime"]?.int64Value, let updated = o["updated"]?.int64Value else {
+                    throw fail("journal[\(i)]: needs input, cursor (strings), realtime and updated (integers)")
+                }
+                cursors.append(JournalCheckpoint(input: input, cursor: cursor, realtime: realtime, updated: updated))
+            }
+        }
+        return (out, cursors)
     }
 }

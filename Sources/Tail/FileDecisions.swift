@@ -223,4 +223,25 @@ public enum FileDecisions {
         let sorted = candidates.sorted { $0.idleSince < $1.idleSince || ($0.idleSince == $1.idleSince && $0.id < $1.id) }
         return sorted.prefix(openCount - limit).map(\.id)
     }
+
+    /// An open-file slot for one more file.
+    public struct SlotPlan: Sendable, Equatable {
+        /// Close these first (idle, read to the end, every line acknowledged).
+        public var evict: [SourceID]
+        /// After the evictions there is room; otherwise the new file waits (deferred discovery).
+        public var granted: Bool
+    }
+
+    /// | open + held < limit | evictable idle files | plan                                  |
+    /// |---------------------|----------------------|---------------------------------------|
+    /// | yes                 | —                    | granted, nothing evicted              |
+    /// | no                  | enough               | evict the longest idle, granted       |
+    /// | no                  | too few              | evict what qualifies, not granted (wait) |
+    ///
+    /// `held`: descriptors of finished files kept until their lines are acknowledged.
+    public static func slot(open: Int, held: Int, limit: Int, candidates: [(id: SourceID, idleSince: Int64)]) -> SlotPlan {
+        if open + held < limit { return SlotPlan(evict: [], granted: true) }
+        let evict = evictions(candidates: candidates, openCount: open + held + 1, limit: limit)
+        return SlotPlan(evict: evict, granted: open + held - evict.count < limit)
+    }
 }

@@ -65,8 +65,7 @@ public struct LineSplitter: Sendable {
         var i = 0
         let n = bytes.count
         while i < n {
-            var j = i
-            while j < n && bytes[j] != 10 { j += 1 }
+            let j = LineSplitter.newline(in: bytes, from: i)
             // bytes[i..<j] belongs to the current line; j == n means no newline in this chunk.
             if !skipping {
                 let room = maxLineBytes - partial.count
@@ -99,6 +98,27 @@ public struct LineSplitter: Sendable {
             lineStart = end
             i = j + 1
         }
+    }
+
+    /// Index of the first `\n` at or after `from`, or `bytes.count`: eight bytes per step (the
+    /// "has zero byte" trick on the word XOR `\n`; its lowest set bit is exact, later ones may
+    /// be false), then byte by byte for the tail.
+    @inline(__always)
+    static func newline(in bytes: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
+        let n = bytes.count
+        var j = from
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            while j &+ 8 <= n {
+                let w = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: j, as: UInt64.self)) ^ (ones &* 0x0A)
+                let hits = (w &- ones) & ~w & (ones &* 0x80)
+                if hits != 0 { return j &+ (hits.trailingZeroBitCount &>> 3) }
+                j &+= 8
+            }
+        }
+        while j < n && bytes[j] != 10 { j += 1 }
+        return j
     }
 
     /// Emits what is held as a last line without a newline (for `once` mode at end of input).

@@ -8,12 +8,14 @@ import Posix
 /// | `rescanInterval`    | 10 s    | glob re-scan even without inotify events (the fallback)      |
 /// | `orphanLinger`      | 5 s     | a renamed-away or deleted file quiet at its end this long closes |
 /// | `deletedGrace`      | 60 s    | a deleted file is closed after this even if unread           |
-/// | `checkpointInterval`| 1 s     | checkpoint file written this often when changed               |
+/// | `checkpointInterval`| 1 s     | checkpoint written at most this often (first acks: at once)   |
 /// | `readCoalesce`      | 10 ms   | wait after an inotify event before reading (bursts, not lines) |
 /// | `forgetAfter`       | 7 days  | checkpoint entries of files not seen this long are dropped   |
 /// | `once`              | false   | read each file to the end it had at start, then finish       |
 /// | `spoolSegmentBytes` | 16 MiB  | a pipe's spool segment is sealed at this size (at a newline)  |
 /// | `spoolMaxBytes`     | 256 MiB | a pipe is not read while its spool holds this much (the writer blocks) |
+/// | `journalRestartMin` | 1 s     | first wait before journalctl is started again after it failed |
+/// | `journalRestartMax` | 60 s    | longest wait (doubling in between)                         |
 ///
 /// Checkpoint entries are forgotten when their file was renamed out of the globs or deleted and
 /// has been read to its end and acknowledged; an entry loaded at start that matches no file
@@ -36,7 +38,7 @@ import Posix
 /// matched by wildcards are watched once they hold a matching file, and new ones are found by
 /// the periodic rescan.
 public struct TailConfiguration: Sendable {
-    public enum Kind: String, Sendable { case file, pipe }
+    public enum Kind: String, Sendable { case file, pipe, journal }
     /// Where a file never seen before starts (see `FileDecisions.startOffset`).
     public enum StartAt: String, Sendable { case beginning, end }
 
@@ -56,6 +58,11 @@ public struct TailConfiguration: Sendable {
         /// shorter fingerprint that grows as they do (see `Fingerprint`).
         public var fingerprintBytes: Int
         public var maxLineBytes: Int
+        /// A `type = "journal"` input's filters and where to read.
+        public var journal: JournalSpec?
+        /// A pipe: the FIFO is created with this mode when missing, and this group (name or number).
+        public var fifoMode: UInt32 = 0o620
+        public var fifoGroup: String?
 
         public init(name: String, kind: Kind = .file, paths: [String], exclude: [String] = [], startAt: StartAt = .beginning,
                     fingerprintBytes: Int = 256, maxLineBytes: Int = LineSplitter.defaultMaxLineBytes) {
@@ -66,6 +73,35 @@ public struct TailConfiguration: Sendable {
             self.startAt = startAt
             self.fingerprintBytes = max(1, fingerprintBytes)
             self.maxLineBytes = max(1, maxLineBytes)
+        }
+    }
+
+    /// A journal input (see `JournalQuery` for how the filters become journalctl matches).
+    public struct JournalSpec: Sendable, Equatable {
+        /// `_SYSTEMD_UNIT` values (ORed).
+        public var units: [String]
+        /// `SYSLOG_IDENTIFIER` values (ORed, and ORed with the units).
+        public var identifiers: [String]
+        /// Any field → accepted values (values of a field ORed, fields ANDed, and ANDed with the
+        /// units/identifiers).
+        public var matches: [(field: String, values: [String])]
+        /// `--directory`: journal files there instead of the system journal.
+        public var directory: String?
+        /// The `journalctl` to run (searched in `PATH` unless it has a `/`).
+        public var journalctlPath: String
+
+        public init(units: [String] = [], identifiers: [String] = [], matches: [(field: String, values: [String])] = [],
+                    directory: String? = nil, journalctlPath: String = "journalctl") {
+            self.units = units
+            self.identifiers = identifiers
+            self.matches = matches
+            self.directory = directory
+            self.journalctlPath = journalctlPath
+        }
+
+        public static func == (a: JournalSpec, b: JournalSpec) -> Bool {
+            a.units == b.units && a.identifiers == b.identifiers && a.directory == b.directory && a.journalctlPath == b.journalctlPath
+                && a.matches.map(\.field) == b.matches.map(\.field) && a.matches.map(\.values) == b.matches.map(\.values)
         }
     }
 
@@ -89,6 +125,8 @@ public struct TailConfiguration: Sendable {
     /// After an inotify event, wait this long before reading, so that a writer appending line
     /// by line is read in bursts (default 10 ms; 0 reads at once).
     public var readCoalesce: Int64 = 10_000_000
+    public var journalRestartMin: Int64 = 1_000_000_000
+    public var journalRestartMax: Int64 = 60_000_000_000
     public var spoolSegmentBytes: Int64 {
         get { _spoolSegmentBytes }
         set { _spoolSegmentBytes = max(1, newValue) }

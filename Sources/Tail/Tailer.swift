@@ -2,8 +2,25 @@ import Pipeline
 import Posix
 import Runtime
 
-/// The file and pipe input: one dedicated thread that discovers, watches and reads, and one that
-/// writes the checkpoint file.
+/// The inputs (files, pipes, the journal): one dedicated thread that discovers, watches and
+/// reads, and one that writes the checkpoint file.
+///
+/// The module, file by file (after Vector's file source: paths provider, fingerprinter,
+/// checkpointer, file server):
+///
+/// | file                          | role                                                        |
+/// |-------------------------------|-------------------------------------------------------------|
+/// | `Tailer.swift`                | lifecycle, the checkpoint thread, the public face           |
+/// | `SourceTable.swift`           | the one lock: sources, acks, retirement, checkpoint snapshot (`CheckpointSelection`) |
+/// | `TailReader.swift`            | the reader loop alone: poll, inotify, ticks, `push` (budget, key stamp) |
+/// | `ReaderSchedule.swift`        | the loop's timers as a pure value (injected clock)          |
+/// | `TailReader+Discovery.swift`  | glob scans, watches, open-file slots, recovery, registration |
+/// | `TailReader+Reading.swift`    | reading and rotation of one file instance                   |
+/// | `FileInstance.swift`          | one open file's reader-side state                           |
+/// | `FileDecisions.swift`         | pure: change, orphan, reconcile, checkpoint validation, keys, slots |
+/// | `PipeInput.swift`, `PipeSpool.swift`, `FIFOSetup.swift` | FIFOs: creation, spool, spool status |
+/// | `JournalInput.swift`, `JournalQuery.swift`, `JournalEntry.swift`, `CursorTrail.swift` | the journal: journalctl child, its command line and restarts, entry → line, cursor watermark |
+/// | `CheckpointFile.swift`, `Fingerprint.swift`, `LineSplitter.swift`, `StateDirectoryLock.swift` | formats and helpers |
 ///
 /// ```
 ///  files/pipes ──read──▶ LineSplitter ──LineBatch──▶ budget.acquire ──▶ output.push
@@ -36,67 +53,49 @@ public final class Tailer: @unchecked Sendable {
     let budget: ByteBudget
     let output: BlockingQueue<LineBatch>
     let logger: Logger
+    let clock: any Clock
     private let lock: StateDirectoryLock
+    /// The sources, their acknowledgements and the checkpoint snapshot (the module's one lock).
+    let table: SourceTable
+    let wakeup: WakeupEvent
 
-    /// Guards everything below; also the condition for the budget wait and `once` waiters.
-    let state = ConditionLock()
-    var sources: [SourceID: SharedSource] = [:] { didSet { changes &+= 1 } }
-    /// Checkpoint entries not matched to a file yet (kept until `forgetAfter`).
-    var unclaimed: [FileIdentity: CheckpointEntry] = [:] { didSet { changes &+= 1 } }
-    /// Bumped by every change to the above, so an idle tailer does not even build a snapshot.
-    private var changes: UInt64 = 0
-    private var changesWritten: UInt64 = .max
-    var stopping = false
-    var readingDone = false
+    private let lifecycle = ConditionLock()
     private var closed = false
-    private var lastWritten: [CheckpointEntry]?
-    /// The checkpoint thread sleeps on its own lock so that acknowledgements do not wake it.
-    private let checkpointSignal = ConditionLock()
+    private var lastWritten: (files: [CheckpointEntry], cursors: [JournalCheckpoint])?
+    private var changesWritten: UInt64?
+    /// The checkpoint thread sleeps on its own lock; only the first acknowledgement after a
+    /// write wakes it (`SourceTable.armCheckpointWake`).
+    private let checkpointSignal: ConditionLock
     private var checkpointStopping = false
 
     private var readerThread: Thread?
     private var checkpointThread: Thread?
-    let wakeup: WakeupEvent
-
-    /// One source as seen by `acknowledge`, `sourceInfo` and the checkpoint writer.
-    struct SharedSource {
-        var info: SourceInfo
-        var tracker: AckTracker
-        /// End of the last line pushed (the checkpoint catches up to it when all is acked).
-        var emittedEnd: Int64
-        /// Truncated lines in flight: the budget was charged their head, not their range.
-        var truncated: [(start: Int64, excess: Int64)] = []
-        /// Kept for the tail hash at checkpoint time. For a finished source it is owned here
-        /// (closed once everything is acknowledged, or at once when forgotten); otherwise by
-        /// the reader.
-        var descriptor: FileDescriptor?
-        /// Files yes; pipes and superseded (truncated) instances no.
-        var checkpointed: Bool
-        /// The reader let go; once fully acknowledged the descriptor is closed, and with
-        /// `forget` the source (and its checkpoint entry) disappears.
-        var finished = false
-        var forget = false
-        /// Wall ns of the last checkpoint move.
-        var updated: Int64
-        var tail: (offset: Int64, length: Int, hash: UInt64)?
-        /// A spool segment the reader waits to delete: `acknowledge` wakes it once the checkpoint
-        /// reaches this offset (one wakeup per segment, not one per acknowledgement).
-        var wakeReaderAt: Int64?
-
-        var fullyAcknowledged: Bool { tracker.checkpoint >= emittedEnd }
-    }
 
     /// Takes the state directory lock and loads the checkpoint (falling back to `.prev`).
     /// Throws `StateDirectoryLock.Busy` for a second instance and `CheckpointFileError` when a
     /// checkpoint exists but no copy of it is readable (never a silent restart from zero).
-    public init(configuration: TailConfiguration, budget: ByteBudget, output: BlockingQueue<LineBatch>, logger: Logger) throws {
+    /// `clock` drives the reader's timers (tests pass a manual one).
+    public init(configuration: TailConfiguration, budget: ByteBudget, output: BlockingQueue<LineBatch>, logger: Logger,
+                clock: any Clock = SystemTime()) throws {
         self.configuration = configuration
         self.budget = budget
         self.output = output
         self.logger = logger
+        self.clock = clock
         lock = try StateDirectoryLock(stateDirectory: configuration.stateDirectory)
+        let checkpointSignal = ConditionLock()
+        self.checkpointSignal = checkpointSignal
+        let acknowledged = AcknowledgedFlag()
+        self.acknowledgedFlag = acknowledged
         do {
-            wakeup = try WakeupEvent.create()
+            for spec in configuration.inputs where spec.kind == .pipe {
+                for path in spec.paths where try FIFOSetup.prepare(path: path, mode: spec.fifoMode, group: spec.fifoGroup) {
+                    logger.info("FIFO created", ["source.path": path, "fifo.mode": "0" + String(spec.fifoMode, radix: 8),
+                                                  "fifo.group": spec.fifoGroup ?? "(the daemon's)"])
+                }
+            }
+            let wakeup = try WakeupEvent.create()
+            self.wakeup = wakeup
             let loaded = CheckpointFile.load(stateDirectory: configuration.stateDirectory)
             for p in loaded.problems {
                 logger.error("checkpoint file unusable", ["checkpoint.path": p.path, "reason": p.reason])
@@ -110,9 +109,16 @@ public final class Tailer: @unchecked Sendable {
                     try? FileSystem.rename(main, to: main + ".corrupt")
                 }
             }
-            for e in loaded.entries { unclaimed[e.identity] = e }
+            table = SourceTable(entries: loaded.entries, cursors: loaded.cursors, forgetAfter: configuration.forgetAfter,
+                                wakeReader: { wakeup.signal() },
+                                wakeCheckpoint: {
+                                    checkpointSignal.withLock {
+                                        acknowledged.value = true
+                                        checkpointSignal.broadcast()
+                                    }
+                                })
             if let used = loaded.usedPath {
-                logger.info("checkpoint loaded", ["checkpoint.path": used, "checkpoint.entries": "\(loaded.entries.count)"])
+                logger.info("checkpoint loaded", ["checkpoint.path": used, "checkpoint.entries": "\(loaded.entries.count + loaded.cursors.count)"])
             }
         } catch {
             lock.release()
@@ -131,10 +137,7 @@ public final class Tailer: @unchecked Sendable {
     /// stops the periodic writer and writes the checkpoint. Acknowledgements still count after
     /// this; call `writeCheckpoint()` or `close()` once downstream has drained.
     public func stop() {
-        state.withLock {
-            stopping = true
-            state.broadcast()
-        }
+        table.requestStop()
         wakeup.signal()
         output.close()
         readerThread?.join()
@@ -150,143 +153,65 @@ public final class Tailer: @unchecked Sendable {
 
     /// Final checkpoint, closes every descriptor, releases the state directory lock. Once.
     public func close() {
-        let first = state.withLock { () -> Bool in
+        let first = lifecycle.withLock { () -> Bool in
             defer { closed = true }
             return !closed
         }
         guard first else { return }
         if readerThread != nil { stop() }
         writeCheckpoint()
-        state.withLock {
-            for (id, s) in sources {
-                s.descriptor?.close()
-                sources[id]?.descriptor = nil
-            }
-        }
-        state.withLock { wakeup.close() }
+        table.close { wakeup.close() }
         lock.release()
     }
 
     /// Marks `start..<end` of `source` done (delivered, dead-lettered or dropped) and releases
     /// its bytes from the budget. Any thread; any order; duplicates and unknown sources ignored.
     public func acknowledge(_ source: SourceID, start: Int64, end: Int64) {
-        var release: Int64 = 0
-        state.withLock {
-            guard var s = sources[source] else { return }
-            let before = s.tracker.checkpoint
-            release = s.tracker.markDone(start: start, end: end)
-            if !s.truncated.isEmpty {
-                s.truncated.removeAll { t in
-                    guard t.start >= start && t.start < end else { return false }
-                    release -= t.excess
-                    return true
-                }
-            }
-            if s.tracker.checkpoint != before { s.updated = SystemClock.wallNanoseconds() }
-            if let w = s.wakeReaderAt, s.tracker.checkpoint >= w {
-                s.wakeReaderAt = nil
-                // Under the lock: `close` closes the event under it too (never a reused fd).
-                if !stopping { wakeup.signal() }
-            }
-            if s.finished && s.fullyAcknowledged {
-                retireLocked(source, s)
-            } else {
-                sources[source] = s
-            }
-            state.broadcast()
-        }
+        let release = table.acknowledge(source, start: start, end: end)
         if release > 0 { budget.release(Int(release)) }
     }
 
-    /// A finished, fully acknowledged source: its descriptor closes; with `forget` (renamed out
-    /// of the globs or deleted, and read to its end) its checkpoint entry goes too.
-    func retireLocked(_ id: SourceID, _ s: SharedSource) {
-        sources[id] = s
-        if s.forget {
-            s.descriptor?.close()
-            sources[id] = nil
-        } else if let fd = s.descriptor {
-            refreshTailLocked(id)
-            fd.close()
-            sources[id]?.descriptor = nil
-        }
-    }
+    public func sourceInfo(_ id: SourceID) -> SourceInfo? { table.info(id) }
 
-    /// The reader lets go of a source. With `forget` its descriptor closes at once (nothing more
-    /// is needed from a renamed-away or deleted file, and a deleted one holds its disk space);
-    /// otherwise it stays open until acknowledged, for the checkpoint's tail hash.
-    func finishSource(_ id: SourceID, forget: Bool) {
-        state.withLock {
-            guard var s = sources[id] else { return }
-            s.finished = true
-            s.forget = forget
-            if forget {
-                s.descriptor?.close()
-                s.descriptor = nil
+    /// Each pipe's spool (bytes not yet done, segments, age), from the file system and the
+    /// checkpoint snapshot; for `/metrics`.
+    public func spoolStatus() -> [(input: String, path: String, status: SpoolStatus)] {
+        let entries = checkpointEntries()
+        let now = SystemClock.wallNanoseconds()
+        return configuration.inputs.filter { $0.kind == .pipe }.flatMap { spec in
+            spec.paths.enumerated().map { i, path in
+                (spec.name, path, SpoolStatus.measure(directory: configuration.spoolDirectory(input: spec.name, index: i), entries: entries, nowWall: now))
             }
-            if s.fullyAcknowledged { retireLocked(id, s) } else { sources[id] = s }
-            state.broadcast()
         }
     }
 
-    /// Re-hashes the bytes before the checkpoint while the descriptor is still open.
-    func refreshTailLocked(_ id: SourceID) {
-        guard var s = sources[id], let fd = s.descriptor else { return }
-        let offset = s.tracker.checkpoint
-        guard s.tail?.offset != offset,
-              let t = try? Fingerprint.tailHash(fd, before: offset, count: CheckpointEntry.tailBytes),
-              Int64(t.length) == min(offset, Int64(CheckpointEntry.tailBytes)) else { return }
-        s.tail = (offset, t.length, t.hash)
-        sources[id] = s
-    }
-
-    public func sourceInfo(_ id: SourceID) -> SourceInfo? {
-        state.withLock { sources[id]?.info }
-    }
+    /// FIFOs not read right now because their spool is full (their writers block), for `/health`.
+    public var blockedPipes: [String] { table.blockedPipes }
 
     /// Sources currently known (open, finished but awaiting acknowledgements, or closed for the
     /// open-file limit).
-    public var sourceCount: Int { state.withLock { sources.count } }
+    public var sourceCount: Int { table.count }
 
     /// `once` mode: true when every file was read to the end it had at start and every line
     /// pushed was acknowledged.
-    public var isFinished: Bool { state.withLock { readingDone && sources.values.allSatisfy(\.fullyAcknowledged) } }
+    public var isFinished: Bool { table.isFinished }
 
     /// Waits (on a dedicated thread, never the cooperative pool) until `isFinished` or the
     /// monotonic `deadline` (ns). Returns `isFinished`.
     @discardableResult
     public func waitUntilAllAcknowledged(deadline: Int64) -> Bool {
-        state.withLock {
-            while !(readingDone && sources.values.allSatisfy(\.fullyAcknowledged)) {
-                if !state.wait(until: deadline) && SystemClock.monotonicNanoseconds() >= deadline { return false }
-            }
-            return true
-        }
+        table.waitUntilAllAcknowledged(deadline: deadline)
     }
 
     // MARK: Checkpoint
 
-    /// The entries as they would be written now.
+    /// The file entries as they would be written now.
     public func checkpointEntries() -> [CheckpointEntry] {
-        state.withLock { snapshotLocked() }
+        table.snapshot(ifChangedSince: nil)?.files ?? []
     }
 
-    func snapshotLocked() -> [CheckpointEntry] {
-        var out: [CheckpointEntry] = []
-        let now = SystemClock.wallNanoseconds()
-        for id in Array(sources.keys) where sources[id]!.checkpointed {
-            refreshTailLocked(id)
-            let s = sources[id]!
-            // Without a proven tail (the file shrank under us, or no descriptor) the last entry
-            // we could prove stands.
-            guard let identity = s.info.identity, let fp = s.info.fingerprint, let t = s.tail else { continue }
-            out.append(CheckpointEntry(input: s.info.input, path: s.info.path, identity: identity, fingerprint: fp,
-                                       offset: t.offset, tailLength: t.length, tailHash: t.hash, key: s.info.key, updated: s.updated))
-        }
-        for e in unclaimed.values where now - e.updated < configuration.forgetAfter { out.append(e) }
-        out.sort { ($0.path, $0.identity.inode) < ($1.path, $1.identity.inode) }
-        return out
-    }
+    /// Each journal input's checkpointed and latest read entry.
+    public func journalProgress() -> [JournalProgress] { table.journalProgress }
 
     /// Writes `checkpoints.json` if anything changed since the last write. Errors are logged
     /// (the previous file stays valid) and retried at the next interval. Any thread.
@@ -298,33 +223,48 @@ public final class Tailer: @unchecked Sendable {
     private let writing = ConditionLock()
 
     private func writeCheckpointSerialized() {
-        let entries = state.withLock { () -> [CheckpointEntry]? in
-            if changes == changesWritten { return nil }
-            let e = snapshotLocked()
-            changesWritten = changes
-            return e == lastWritten ? nil : e
-        }
-        guard let entries else { return }
+        guard let snap = table.snapshot(ifChangedSince: changesWritten) else { return }
+        changesWritten = snap.token
+        if let last = lastWritten, last.files == snap.files, last.cursors == snap.cursors { return }
         do {
-            try CheckpointFile.write(entries, stateDirectory: configuration.stateDirectory)
-            state.withLock { lastWritten = entries }
+            try CheckpointFile.write(snap.files, cursors: snap.cursors, stateDirectory: configuration.stateDirectory)
+            lastWritten = (snap.files, snap.cursors)
         } catch {
-            state.withLock { changesWritten = .max }
+            changesWritten = nil
             logger.error("checkpoint write failed", ["checkpoint.path": configuration.stateDirectory, "error": "\(error)"])
         }
     }
 
+    /// Set (under `checkpointSignal`) by the first acknowledgement after a write.
+    private let acknowledgedFlag: AcknowledgedFlag
+
+    private final class AcknowledgedFlag: @unchecked Sendable {
+        var value = false
+    }
+
+    /// Writes as `CheckpointSchedule` decides: at once after the first acknowledgements, then
+    /// at most every `checkpointInterval`.
     private func checkpointLoop(_ heartbeat: Heartbeat) {
+        // Real monotonic time, not `clock` (a test's manual clock drives the reader, and would
+        // stop the periodic write); the decision itself is table-tested with given times.
+        var schedule = CheckpointSchedule(interval: configuration.checkpointInterval, now: SystemClock.monotonicNanoseconds())
         while true {
             let stop = checkpointSignal.withLock { () -> Bool in
-                let deadline = SystemClock.monotonicNanoseconds() + configuration.checkpointInterval
-                while !checkpointStopping && SystemClock.monotonicNanoseconds() < deadline {
-                    heartbeat.waitBeating(checkpointSignal, atMost: deadline - SystemClock.monotonicNanoseconds())
+                while !checkpointStopping {
+                    switch schedule.decide(now: SystemClock.monotonicNanoseconds(), acknowledged: acknowledgedFlag.value) {
+                    case .write:
+                        acknowledgedFlag.value = false
+                        return false
+                    case .wait(let until):
+                        heartbeat.waitBeating(checkpointSignal, atMost: until - SystemClock.monotonicNanoseconds())
+                    }
                 }
-                return checkpointStopping
+                return true
             }
             if stop { return }
+            table.armCheckpointWake()
             writeCheckpoint()
+            schedule.wrote(at: SystemClock.monotonicNanoseconds())
         }
     }
 }

@@ -1,21 +1,50 @@
 import TOML
 
+/// Every configuration error of one decode, so that one `check` names all of them.
+///
+/// Readers record into it and go on with the default, instead of stopping at the first; the
+/// decoder throws them together at the end, in file order.
+final class ConfigDiagnostics {
+    private(set) var errors: [ConfigurationError] = []
+
+    func add(_ error: ConfigurationError) {
+        if !errors.contains(error) { errors.append(error) }
+    }
+
+    /// Runs `body`; an error it throws is recorded and `fallback` returned, so decoding goes on.
+    func attempt<T>(_ fallback: T, _ body: () throws(ConfigurationError) -> T) -> T {
+        do {
+            return try body()
+        } catch {
+            add(error)
+            return fallback
+        }
+    }
+}
+
 /// Reads one TOML table into typed values, remembering which keys were used so that
 /// `finish()` can reject unknown ones (a typo must never be silently ignored).
 ///
 /// Every error carries the file, the position of the offending key or value, and the key path.
+/// The typed accessors never stop the decode: a wrong value is recorded in `diagnostics` and
+/// the accessor answers `nil` or the default, so the next key is still checked.
 struct ConfigReader {
     let file: String
     let table: TOMLTable
     /// Key path of this table, e.g. `rule[2]` or `output`.
     let path: String
+    let diagnostics: ConfigDiagnostics
     private(set) var used: Set<String> = []
 
-    init(file: String, table: TOMLTable, path: String) {
+    init(file: String, table: TOMLTable, path: String, diagnostics: ConfigDiagnostics) {
         self.file = file
         self.table = table
         self.path = path
+        self.diagnostics = diagnostics
     }
+
+    /// Records an error and goes on.
+    func report(_ error: ConfigurationError) { diagnostics.add(error) }
 
     func keyPath(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
@@ -36,52 +65,52 @@ struct ConfigReader {
         return e
     }
 
-    mutating func string(_ key: String) throws(ConfigurationError) -> String? {
+    mutating func string(_ key: String) -> String? {
         guard let e = value(key) else { return nil }
-        guard case .string(let s) = e.value else { throw mismatch(key, e, "a string") }
+        guard case .string(let s) = e.value else { return reportMismatch(key, e, "a string") }
         return s
     }
 
-    mutating func string(_ key: String, default d: String) throws(ConfigurationError) -> String {
-        try string(key) ?? d
+    mutating func string(_ key: String, default d: String) -> String {
+        string(key) ?? d
     }
 
-    mutating func requiredString(_ key: String) throws(ConfigurationError) -> String {
-        guard let s = try string(key) else { throw error(nil, "missing required key \"\(key)\"") }
-        return s
-    }
-
-    mutating func nonEmptyString(_ key: String) throws(ConfigurationError) -> String? {
-        guard let s = try string(key) else { return nil }
-        if s.isEmpty { throw error(key, "must not be empty") }
+    mutating func nonEmptyString(_ key: String) -> String? {
+        guard let s = string(key) else { return nil }
+        if s.isEmpty { report(error(key, "must not be empty")); return nil }
         return s
     }
 
     /// One of `choices`; the error lists them.
-    mutating func choice(_ key: String, _ choices: [String], default d: String) throws(ConfigurationError) -> String {
-        guard let s = try string(key) else { return d }
+    mutating func choice(_ key: String, _ choices: [String], default d: String) -> String {
+        guard let s = string(key) else { return d }
         guard choices.contains(s) else {
-            throw error(key, "unknown value \"\(s)\" (expected \(choices.map { "\"\($0)\"" }.joined(separator: ", ")))")
+            report(error(key, "unknown value \"\(s)\" (expected \(choices.map { "\"\($0)\"" }.joined(separator: ", ")))"))
+            return d
         }
         return s
     }
 
-    mutating func bool(_ key: String, default d: Bool) throws(ConfigurationError) -> Bool {
+    mutating func bool(_ key: String, default d: Bool) -> Bool {
         guard let e = value(key) else { return d }
-        guard case .bool(let b) = e.value else { throw mismatch(key, e, "a boolean") }
+        guard case .bool(let b) = e.value else { return reportMismatch(key, e, "a boolean") ?? d }
         return b
     }
 
-    mutating func int(_ key: String, default d: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+    mutating func int(_ key: String, default d: Int, range: ClosedRange<Int>) -> Int {
         guard let e = value(key) else { return d }
-        guard case .integer(let v) = e.value else { throw mismatch(key, e, "an integer") }
-        guard range.contains(Int(v)) else { throw error(key, "\(v) is out of range \(range.lowerBound)...\(range.upperBound)") }
+        guard case .integer(let v) = e.value else { return reportMismatch(key, e, "an integer") ?? d }
+        guard range.contains(Int(v)) else {
+            report(error(key, "\(v) is out of range \(range.lowerBound)...\(range.upperBound)"))
+            return d
+        }
         return Int(v)
     }
 
     /// A size: an integer number of bytes or a string like `"4 MiB"`, `"512KiB"`, `"1MB"`.
-    mutating func bytes(_ key: String, default d: Int, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+    mutating func bytes(_ key: String, default d: Int, range: ClosedRange<Int>) -> Int {
         guard let e = value(key) else { return d }
+        return diagnostics.attempt(d) { () throws(ConfigurationError) -> Int in
         let v: Int
         switch e.value {
         case .integer(let i): v = Int(i)
@@ -94,11 +123,13 @@ struct ConfigReader {
         }
         guard range.contains(v) else { throw error(key, "\(v) bytes is out of range \(range.lowerBound)...\(range.upperBound)") }
         return v
+        }
     }
 
     /// A duration: a number of seconds or a string like `"500ms"`, `"1s"`, `"2m"`, `"1h"`. Nanoseconds.
-    mutating func duration(_ key: String, default d: Int64, range: ClosedRange<Int64>) throws(ConfigurationError) -> Int64 {
+    mutating func duration(_ key: String, default d: Int64, range: ClosedRange<Int64>) -> Int64 {
         guard let e = value(key) else { return d }
+        return diagnostics.attempt(d) { () throws(ConfigurationError) -> Int64 in
         let v: Int64
         switch e.value {
         case .integer(let i): v = i * 1_000_000_000
@@ -114,11 +145,13 @@ struct ConfigReader {
             throw error(key, "\(Units.describe(nanoseconds: v)) is out of range \(Units.describe(nanoseconds: range.lowerBound))...\(Units.describe(nanoseconds: range.upperBound))")
         }
         return v
+        }
     }
 
     /// An array of strings; a single string is accepted as a one-element array.
-    mutating func strings(_ key: String) throws(ConfigurationError) -> [String]? {
+    mutating func strings(_ key: String) -> [String]? {
         guard let e = value(key) else { return nil }
+        return diagnostics.attempt(nil) { () throws(ConfigurationError) -> [String]? in
         switch e.value {
         case .string(let s): return [s]
         case .array(let a):
@@ -132,41 +165,49 @@ struct ConfigReader {
             return out
         default: throw mismatch(key, e, "an array of strings")
         }
+        }
     }
 
     /// A sub-table (`[a.b]` or inline `{ ... }`).
-    mutating func table(_ key: String) throws(ConfigurationError) -> ConfigReader? {
+    mutating func table(_ key: String) -> ConfigReader? {
         guard let e = value(key) else { return nil }
-        guard case .table(let t) = e.value else { throw mismatch(key, e, "a table") }
-        return ConfigReader(file: file, table: t, path: keyPath(key))
+        guard case .table(let t) = e.value else { return reportMismatch(key, e, "a table") }
+        return child(t, path: keyPath(key))
+    }
+
+    /// A reader for a nested table, sharing this one's diagnostics.
+    func child(_ table: TOMLTable, path: String) -> ConfigReader {
+        ConfigReader(file: file, table: table, path: path, diagnostics: diagnostics)
     }
 
     /// An array of tables (`[[rule]]`), each with the path `key[i]`.
-    mutating func tables(_ key: String) throws(ConfigurationError) -> [ConfigReader] {
+    mutating func tables(_ key: String) -> [ConfigReader] {
         guard let e = value(key) else { return [] }
         switch e.value {
         case .array(let a):
             var out: [ConfigReader] = []
             for (i, el) in a.elements.enumerated() {
                 guard case .table(let t) = el else {
-                    throw error(at: a.positions[i], path: "\(keyPath(key))[\(i)]", "expected a table, found \(el.typeNameWithArticle)")
+                    report(error(at: a.positions[i], path: "\(keyPath(key))[\(i)]", "expected a table, found \(el.typeNameWithArticle)"))
+                    continue
                 }
-                out.append(ConfigReader(file: file, table: t, path: "\(keyPath(key))[\(i)]"))
+                out.append(child(t, path: "\(keyPath(key))[\(i)]"))
             }
             return out
         case .table(let t):
-            return [ConfigReader(file: file, table: t, path: "\(keyPath(key))[0]")]
-        default: throw mismatch(key, e, "an array of tables ([[\(key)]])")
+            return [child(t, path: "\(keyPath(key))[0]")]
+        default: return reportMismatch(key, e, "an array of tables ([[\(key)]])") ?? []
         }
     }
 
     /// A table of string values, in definition order (`properties = { email = "{user.email}" }`).
-    mutating func stringTable(_ key: String) throws(ConfigurationError) -> [(key: String, value: String, position: TOMLPosition)] {
-        guard var sub = try table(key) else { return [] }
+    mutating func stringTable(_ key: String) -> [(key: String, value: String, position: TOMLPosition)] {
+        guard var sub = table(key) else { return [] }
         var out: [(key: String, value: String, position: TOMLPosition)] = []
         for e in sub.table.entries {
             guard case .string(let s) = e.value else {
-                throw sub.error(e.key, "expected a template string, found \(e.value.typeNameWithArticle)")
+                sub.report(sub.error(e.key, "expected a template string, found \(e.value.typeNameWithArticle)"))
+                continue
             }
             out.append((e.key, s, e.valuePosition))
             sub.used.insert(e.key)
@@ -180,11 +221,17 @@ struct ConfigReader {
         error(key, "expected \(expected), found \(e.value.typeNameWithArticle)")
     }
 
-    /// Rejects keys that were never read, naming the known ones.
-    func finish(known: [String]) throws(ConfigurationError) {
+    /// Records a type mismatch; answers `nil` so callers fall back to their default.
+    private func reportMismatch<T>(_ key: String, _ e: TOMLTable.Entry, _ expected: String) -> T? {
+        report(mismatch(key, e, expected))
+        return nil
+    }
+
+    /// Reports every key that was never read, naming the known ones.
+    func finish(known: [String]) {
         for e in table.entries where !used.contains(e.key) {
             let hint = Units.closest(e.key, in: known).map { " (did you mean \"\($0)\"?)" } ?? ""
-            throw ConfigurationError(file: file, position: e.keyPosition, keyPath: keyPath(e.key), message: "unknown key\(hint); known keys here: \(known.joined(separator: ", "))")
+            report(ConfigurationError(file: file, position: e.keyPosition, keyPath: keyPath(e.key), message: "unknown key\(hint); known keys here: \(known.joined(separator: ", "))"))
         }
     }
 }

@@ -2,6 +2,7 @@ import HTTP
 import Pipeline
 import Posix
 import Runtime
+import Ship
 import TOML
 
 extension Configuration {
@@ -22,148 +23,195 @@ extension Configuration {
         }
     }
 
-    /// Parses TOML text and decodes it. Errors name file:line:column and the key path.
-    static func decode(utf8 bytes: [UInt8], file: String) throws(ConfigurationError) -> Configuration {
+    /// Parses TOML text and decodes it. Errors name file:line:column and the key path; every
+    /// error of the file is reported at once (in file order, at most `ConfigurationErrors.limit`).
+    static func decode(utf8 bytes: [UInt8], file: String) throws(ConfigurationErrors) -> Configuration {
         let root: TOMLTable
         do {
             root = try TOML.parse(utf8: bytes)
         } catch {
-            throw ConfigurationError(file: file, position: error.position, keyPath: "", message: error.message)
+            throw ConfigurationErrors([ConfigurationError(file: file, position: error.position, keyPath: "", message: error.message)])
         }
-        var top = ConfigReader(file: file, table: root, path: "")
+        let diagnostics = ConfigDiagnostics()
+        var top = ConfigReader(file: file, table: root, path: "", diagnostics: diagnostics)
 
         var config = Configuration(file: file, mapping: MappingConfiguration(rules: []))
-        if var state = try top.table("state") {
-            config.state.directory = try state.nonEmptyString("directory").map { resolve($0, file: file) } ?? config.state.directory
-            try state.finish(known: ["directory"])
+        if var state = top.table("state") {
+            config.state.directory = state.nonEmptyString("directory").map { resolve($0, file: file) } ?? config.state.directory
+            state.finish(known: ["directory"])
         }
-        if var log = try top.table("log") {
-            config.log.level = try log.choice("level", ["debug", "info", "notice", "warning", "error"], default: "info")
-            try log.finish(known: ["level"])
+        if var log = top.table("log") {
+            config.log.level = log.choice("level", ["debug", "info", "notice", "warning", "error"], default: "info")
+            log.finish(known: ["level"])
         }
-        if var limits = try top.table("limits") {
-            config.limits.bufferBytes = try limits.bytes("buffer_bytes", default: config.limits.bufferBytes, range: 65536...1_073_741_824)
-            config.limits.maxLineBytes = try limits.bytes("max_line_bytes", default: config.limits.maxLineBytes, range: 1024...268_435_456)
-            config.limits.maxOpenFiles = try limits.int("max_open_files", default: config.limits.maxOpenFiles, range: 1...65536)
-            config.limits.rescanInterval = try limits.duration("rescan_interval", default: config.limits.rescanInterval, range: 100_000_000...3_600_000_000_000)
-            config.limits.deletedGrace = try limits.duration("deleted_grace", default: config.limits.deletedGrace, range: 0...86_400_000_000_000)
-            config.limits.spoolMaxBytes = Int64(try limits.bytes("spool_max_bytes", default: Int(config.limits.spoolMaxBytes), range: 1_048_576...1_099_511_627_776))
-            try limits.finish(known: ["buffer_bytes", "max_line_bytes", "max_open_files", "rescan_interval", "deleted_grace", "spool_max_bytes"])
+        if var limits = top.table("limits") {
+            config.limits.bufferBytes = limits.bytes("buffer_bytes", default: config.limits.bufferBytes, range: 65536...1_073_741_824)
+            config.limits.maxLineBytes = limits.bytes("max_line_bytes", default: config.limits.maxLineBytes, range: 1024...268_435_456)
+            config.limits.maxOpenFiles = limits.int("max_open_files", default: config.limits.maxOpenFiles, range: 1...65536)
+            config.limits.rescanInterval = limits.duration("rescan_interval", default: config.limits.rescanInterval, range: 100_000_000...3_600_000_000_000)
+            config.limits.deletedGrace = limits.duration("deleted_grace", default: config.limits.deletedGrace, range: 0...86_400_000_000_000)
+            config.limits.spoolMaxBytes = Int64(limits.bytes("spool_max_bytes", default: Int(config.limits.spoolMaxBytes), range: 1_048_576...1_099_511_627_776))
+            limits.finish(known: ["buffer_bytes", "max_line_bytes", "max_open_files", "rescan_interval", "deleted_grace", "spool_max_bytes"])
         }
 
-        let inputTables = try top.tables("input")
-        if inputTables.isEmpty && !root.entries.isEmpty {
-            throw ConfigurationError(file: file, position: root.position, keyPath: "input", message: "no [[input]] table: tracktail needs at least one input to read")
+        let inputTables = top.tables("input")
+        if inputTables.isEmpty && !root.entries.isEmpty && !top.has("input") {
+            top.report(ConfigurationError(file: file, position: root.position, keyPath: "input", message: "no [[input]] table: tracktail needs at least one input to read"))
         }
         var names: Set<String> = []
         for var t in inputTables {
-            let input = try decodeInput(&t)
+            guard let input = decodeInput(&t) else { continue }
             if !names.insert(input.name).inserted {
-                throw t.error("name", "duplicate input name \"\(input.name)\"")
+                t.report(t.error("name", "duplicate input name \"\(input.name)\""))
             }
             config.inputs.append(input)
         }
 
-        config.mapping = try decodeMapping(&top)
-        if var output = try top.table("output") {
-            config.output = try decodeOutput(&output)
+        config.mapping = decodeMapping(&top)
+        if var output = top.table("output") {
+            config.output = decodeOutput(&output)
         }
-        if var metrics = try top.table("metrics") {
-            if let text = try metrics.nonEmptyString("listen") {
+        if var metrics = top.table("metrics") {
+            if let text = metrics.nonEmptyString("listen") {
                 switch ListenAddress.parse(text) {
                 case .success(let address):
                     // Numeric (or /etc/hosts) only, so this never waits for DNS.
                     do {
                         _ = try address.resolve()
+                        config.metrics.listen = address
                     } catch {
-                        throw metrics.error("listen", "\"\(text)\" is not a usable address: \(error.message)")
+                        metrics.report(metrics.error("listen", "\"\(text)\" is not a usable address: \(error.message)"))
                     }
-                    config.metrics.listen = address
-                case .failure(let error): throw metrics.error("listen", error.message)
+                case .failure(let error): metrics.report(metrics.error("listen", error.message))
                 }
             }
-            try metrics.finish(known: ["listen"])
+            metrics.finish(known: ["listen"])
         }
-        try top.finish(known: ["state", "input", "rule", "mapping", "output", "limits", "log", "metrics"])
+        top.finish(known: ["state", "input", "rule", "mapping", "output", "limits", "log", "metrics"])
+        if !diagnostics.errors.isEmpty { throw ConfigurationErrors(diagnostics.errors) }
         return config
     }
 
-    private static func decodeInput(_ t: inout ConfigReader) throws(ConfigurationError) -> Input {
-        let name = try t.nonEmptyString("name") ?? t.path
-        let kind = InputKind(rawValue: try t.choice("type", ["file", "pipe"], default: "file"))!
+    /// One `[[input]]`; `nil` when it is too broken to describe an input (the errors are reported).
+    private static func decodeInput(_ t: inout ConfigReader) -> Input? {
+        let name = t.nonEmptyString("name") ?? t.path
+        let kind = InputKind(rawValue: t.choice("type", ["file", "pipe", "journal"], default: "file"))!
         var input = Input(name: name, kind: kind, paths: [])
+        var complete = true
         switch kind {
         case .file:
-            var found = try t.strings("paths")
-            if found == nil { found = try t.strings("path") }
-            guard let paths = found else {
-                throw t.error(nil, "a file input needs paths = [\"/var/log/app/*.log\"]")
+            var found = t.strings("paths")
+            if found == nil { found = t.strings("path") }
+            if let paths = found {
+                if paths.isEmpty { t.report(t.error("paths", "must name at least one glob")); complete = false }
+                input.paths = paths.map { resolve($0, file: t.file) }
+            } else {
+                if !t.has("paths") && !t.has("path") { t.report(t.error(nil, "a file input needs paths = [\"/var/log/app/*.log\"]")) }
+                complete = false
             }
-            if paths.isEmpty { throw t.error("paths", "must name at least one glob") }
-            input.paths = paths.map { resolve($0, file: t.file) }
-            input.exclude = try t.strings("exclude") ?? []
-            input.startAt = StartAt(rawValue: try t.choice("start_at", ["beginning", "end"], default: "beginning"))!
-            input.fingerprintBytes = try t.int("fingerprint_bytes", default: 256, range: 16...65536)
-            try t.finish(known: ["name", "type", "paths", "path", "exclude", "start_at", "fingerprint_bytes"])
+            input.exclude = t.strings("exclude") ?? []
+            input.startAt = StartAt(rawValue: t.choice("start_at", ["beginning", "end"], default: "beginning"))!
+            input.fingerprintBytes = t.int("fingerprint_bytes", default: 256, range: 16...65536)
+            t.finish(known: ["name", "type", "paths", "path", "exclude", "start_at", "fingerprint_bytes"])
         case .pipe:
-            guard let path = try t.nonEmptyString("path") else {
-                throw t.error(nil, "a pipe input needs path = \"/run/app/events.pipe\"")
+            if let path = t.nonEmptyString("path") {
+                input.paths = [resolve(path, file: t.file)]
+            } else {
+                if !t.has("path") { t.report(t.error(nil, "a pipe input needs path = \"/run/app/events.pipe\"")) }
+                complete = false
             }
-            input.paths = [resolve(path, file: t.file)]
-            try t.finish(known: ["name", "type", "path"])
+            if let mode = t.nonEmptyString("mode") {
+                if let m = UInt32(mode, radix: 8), m <= 0o777 {
+                    input.fifoMode = m
+                } else {
+                    t.report(t.error("mode", "expected an octal permission like \"0620\", found \"\(mode)\""))
+                }
+            }
+            input.fifoGroup = t.nonEmptyString("group")
+            t.finish(known: ["name", "type", "path", "mode", "group"])
+        case .journal:
+            input.units = t.strings("units") ?? []
+            input.identifiers = t.strings("identifiers") ?? []
+            if var m = t.table("matches") {
+                for e in m.table.entries {
+                    guard let values = m.strings(e.key) else { continue }   // a wrong type, reported
+                    guard !values.isEmpty else {
+                        m.report(m.error(e.key, "a journal field needs at least one value, e.g. PRIORITY = [\"5\", \"6\"]"))
+                        continue
+                    }
+                    if e.key.isEmpty || e.key.contains("=") || e.key.contains(" ") {
+                        m.report(m.error(e.key, "\"\(e.key)\" is not a journal field name"))
+                        continue
+                    }
+                    input.matches.append((e.key, values))
+                }
+            }
+            for (key, list) in [("units", input.units), ("identifiers", input.identifiers)] where list.contains(where: \.isEmpty) {
+                t.report(t.error(key, "an empty name matches nothing"))
+            }
+            input.startAt = StartAt(rawValue: t.choice("start_at", ["beginning", "end"], default: "end"))!
+            input.directory = t.nonEmptyString("directory").map { resolve($0, file: t.file) }
+            input.journalctlPath = t.nonEmptyString("journalctl_path") ?? input.journalctlPath
+            t.finish(known: ["name", "type", "units", "identifiers", "matches", "start_at", "directory", "journalctl_path"])
         }
-        return input
+        return complete ? input : nil
     }
 
-    private static func decodeOutput(_ t: inout ConfigReader) throws(ConfigurationError) -> Output {
+    private static func decodeOutput(_ t: inout ConfigReader) -> Output {
         var o = Output()
-        o.kind = OutputKind(rawValue: try t.choice("type", ["http", "stdout"], default: "stdout"))!
+        o.kind = OutputKind(rawValue: t.choice("type", ["http", "stdout"], default: "stdout"))!
         if o.kind == .stdout {
-            try t.finish(known: ["type"])
+            t.finish(known: ["type"])
             return o
         }
-        if let url = try t.nonEmptyString("url") { o.url = url }
-        o.allowInsecureHTTP = try t.bool("allow_insecure_http", default: false)
-        try validateURL(o.url, allowInsecure: o.allowInsecureHTTP, t)
+        if let url = t.nonEmptyString("url") { o.endpoint.url = url }
+        o.allowInsecureHTTP = t.bool("allow_insecure_http", default: o.allowInsecureHTTP)
+        t.diagnostics.attempt(()) { () throws(ConfigurationError) in try validateURL(o.endpoint.url, allowInsecure: o.allowInsecureHTTP, t) }
 
         var sources: [TokenSource] = []
-        if let n = try t.nonEmptyString("token_env") { sources.append(.environment(n)) }
-        if let p = try t.nonEmptyString("token_file") { sources.append(.file(resolve(p, file: t.file))) }
-        if let c = try t.nonEmptyString("token_credential") { sources.append(.credential(c)) }
+        if let n = t.nonEmptyString("token_env") { sources.append(.environment(n)) }
+        if let p = t.nonEmptyString("token_file") { sources.append(.file(resolve(p, file: t.file))) }
+        if let c = t.nonEmptyString("token_credential") { sources.append(.credential(c)) }
         if t.has("token") {
-            throw t.error("token", "a secret is never written in the configuration: use token_env, token_file or token_credential")
+            _ = t.value("token")
+            t.report(t.error("token", "a secret is never written in the configuration: use token_env, token_file or token_credential"))
+        } else if sources.count > 1 {
+            t.report(t.error(nil, "give one of token_env, token_file, token_credential, not several"))
+        } else if sources.isEmpty && !t.has("token_env") && !t.has("token_file") && !t.has("token_credential") {
+            t.report(t.error(nil, "an http output needs a token: token_env = \"TRACKTAIL_TOKEN\", token_file = \"/path\" or token_credential = \"name\""))
         }
-        if sources.count > 1 {
-            throw t.error(nil, "give one of token_env, token_file, token_credential, not several")
+        if let token = sources.first { o.token = token }
+        var e = o.endpoint
+        e.apiKeyHeader = t.nonEmptyString("api_key_header")
+        e.bearer = t.bool("bearer", default: e.bearer && e.apiKeyHeader == nil)
+        if !e.bearer && e.apiKeyHeader == nil {
+            t.report(t.error("bearer", "with bearer = false, set api_key_header so that the token is sent at all"))
         }
-        guard let token = sources.first else {
-            throw t.error(nil, "an http output needs a token: token_env = \"TRACKTAIL_TOKEN\", token_file = \"/path\" or token_credential = \"name\"")
+        var c = o.shipping
+        c.maxEvents = t.int("batch_max_events", default: c.maxEvents, range: 1...ShipConfiguration.apiMaxEvents)
+        c.maxBytes = t.bytes("batch_max_bytes", default: c.maxBytes, range: 1024...ShipConfiguration.apiMaxBytes)
+        c.linger = t.duration("linger", default: c.linger, range: 0...60_000_000_000)
+        c.maxInFlight = t.int("max_in_flight", default: c.maxInFlight, range: 1...16)
+        e.connectTimeout = t.duration("connect_timeout", default: e.connectTimeout, range: 100_000_000...300_000_000_000)
+        e.requestTimeout = t.duration("request_timeout", default: e.requestTimeout, range: 100_000_000...600_000_000_000)
+        e.caFile = t.nonEmptyString("ca_file").map { resolve($0, file: t.file) }
+        if let proxy = t.nonEmptyString("proxy") {
+            if proxy.hasPrefix("http://") {
+                e.proxy = proxy
+            } else {
+                t.report(t.error("proxy", "only http:// proxies are supported (CONNECT tunnel), got \"\(proxy)\""))
+            }
         }
-        o.token = token
-        o.apiKeyHeader = try t.nonEmptyString("api_key_header")
-        o.bearer = try t.bool("bearer", default: o.apiKeyHeader == nil)
-        if !o.bearer && o.apiKeyHeader == nil {
-            throw t.error("bearer", "with bearer = false, set api_key_header so that the token is sent at all")
-        }
-        o.maxEvents = try t.int("batch_max_events", default: o.maxEvents, range: 1...1000)
-        o.maxBytes = try t.bytes("batch_max_bytes", default: o.maxBytes, range: 1024...2_000_000)
-        o.linger = try t.duration("linger", default: o.linger, range: 0...60_000_000_000)
-        o.maxInFlight = try t.int("max_in_flight", default: o.maxInFlight, range: 1...16)
-        o.connectTimeout = try t.duration("connect_timeout", default: o.connectTimeout, range: 100_000_000...300_000_000_000)
-        o.requestTimeout = try t.duration("request_timeout", default: o.requestTimeout, range: 100_000_000...600_000_000_000)
-        o.caFile = try t.nonEmptyString("ca_file").map { resolve($0, file: t.file) }
-        if let proxy = try t.nonEmptyString("proxy") {
-            guard proxy.hasPrefix("http://") else { throw t.error("proxy", "only http:// proxies are supported (CONNECT tunnel), got \"\(proxy)\"") }
-            o.proxy = proxy
-        }
-        o.retryInitial = try t.duration("retry_initial", default: o.retryInitial, range: 10_000_000...60_000_000_000)
-        o.retryMax = try t.duration("retry_max", default: o.retryMax, range: 10_000_000...3_600_000_000_000)
-        o.retryAfterMax = try t.duration("retry_after_max", default: o.retryAfterMax, range: 0...86_400_000_000_000)
-        o.holdRetry = try t.duration("hold_retry", default: o.holdRetry, range: 100_000_000...86_400_000_000_000)
-        o.drainTimeout = try t.duration("drain_timeout", default: o.drainTimeout, range: 0...600_000_000_000)
-        o.deadLetterMaxBytes = try t.bytes("dead_letter_max_bytes", default: o.deadLetterMaxBytes, range: 65536...1_099_511_627_776)
-        o.gzip = try t.choice("compression", ["none", "gzip"], default: "none") == "gzip"
-        try t.finish(known: ["type", "url", "allow_insecure_http", "token_env", "token_file", "token_credential", "api_key_header", "bearer",
+        c.backoffBase = t.duration("retry_initial", default: c.backoffBase, range: 10_000_000...60_000_000_000)
+        c.backoffCap = t.duration("retry_max", default: c.backoffCap, range: 10_000_000...3_600_000_000_000)
+        c.retryAfterCap = t.duration("retry_after_max", default: c.retryAfterCap, range: 0...86_400_000_000_000)
+        c.holdRetryInterval = t.duration("hold_retry", default: c.holdRetryInterval, range: 100_000_000...86_400_000_000_000)
+        o.drainTimeout = t.duration("drain_timeout", default: o.drainTimeout, range: 0...600_000_000_000)
+        o.deadLetterMaxBytes = Int64(t.bytes("dead_letter_max_bytes", default: Int(o.deadLetterMaxBytes), range: 65536...1_099_511_627_776))
+        e.gzip = t.choice("compression", ["none", "gzip"], default: e.gzip ? "gzip" : "none") == "gzip"
+        o.endpoint = e
+        o.shipping = c
+        t.finish(known: ["type", "url", "allow_insecure_http", "token_env", "token_file", "token_credential", "api_key_header", "bearer",
                              "batch_max_events", "batch_max_bytes", "linger", "max_in_flight", "connect_timeout", "request_timeout",
                              "ca_file", "proxy", "retry_initial", "retry_max", "retry_after_max", "hold_retry", "drain_timeout",
                              "dead_letter_max_bytes", "compression"])

@@ -15,7 +15,14 @@ extension Configuration {
             case .file:
                 s += "paths = \(list(i.paths))\nexclude = \(list(i.exclude))\nstart_at = \(q(i.startAt.rawValue))\nfingerprint_bytes = \(i.fingerprintBytes)\n"
             case .pipe:
-                s += "path = \(q(i.paths[0]))\n"
+                s += "path = \(q(i.paths[0]))\nmode = \(q("0" + String(i.fifoMode, radix: 8)))\n"
+                if let g = i.fifoGroup { s += "group = \(q(g))\n" }
+            case .journal:
+                s += "units = \(list(i.units))\nidentifiers = \(list(i.identifiers))\n"
+                s += "matches = { \(i.matches.map { "\(key($0.field)) = \(list($0.values))" }.joined(separator: ", ")) }\n"
+                s += "start_at = \(q(i.startAt.rawValue))\n"
+                if let d = i.directory { s += "directory = \(q(d))\n" }
+                s += "journalctl_path = \(q(i.journalctlPath))\n"
             }
         }
         if sections.contains(.mapping) { s += "\n[mapping]\nunmatched = \(q(mapping.unmatched.rawValue))\n" }
@@ -39,24 +46,24 @@ extension Configuration {
         }
         if sections.contains(.output) { s += "\n[output]\ntype = \(q(output.kind.rawValue))\n" }
         if sections.contains(.output), output.kind == .http {
-            let o = output
-            s += "url = \(q(o.url))\n"
+            let o = output, e = output.endpoint, c = output.shipping
+            s += "url = \(q(e.url))\n"
             switch o.token {
             case .none: break
             case .environment(let n): s += "token_env = \(q(n))   # the token itself is never printed\n"
             case .file(let p): s += "token_file = \(q(p))   # the token itself is never printed\n"
             case .credential(let c): s += "token_credential = \(q(c))   # the token itself is never printed\n"
             }
-            s += "bearer = \(o.bearer)\n"
-            if let h = o.apiKeyHeader { s += "api_key_header = \(q(h))\n" }
-            s += "batch_max_events = \(o.maxEvents)\nbatch_max_bytes = \(o.maxBytes)\nlinger = \(d(o.linger))\nmax_in_flight = \(o.maxInFlight)\n"
-            s += "connect_timeout = \(d(o.connectTimeout))\nrequest_timeout = \(d(o.requestTimeout))\n"
-            if let c = o.caFile { s += "ca_file = \(q(c))\n" }
-            if let p = o.proxy { s += "proxy = \(q(p))\n" }
+            s += "bearer = \(e.bearer)\n"
+            if let h = e.apiKeyHeader { s += "api_key_header = \(q(h))\n" }
+            s += "batch_max_events = \(c.maxEvents)\nbatch_max_bytes = \(c.maxBytes)\nlinger = \(d(c.linger))\nmax_in_flight = \(c.maxInFlight)\n"
+            s += "connect_timeout = \(d(e.connectTimeout))\nrequest_timeout = \(d(e.requestTimeout))\n"
+            if let c = e.caFile { s += "ca_file = \(q(c))\n" }
+            if let p = e.proxy { s += "proxy = \(q(p))\n" }
             s += "allow_insecure_http = \(o.allowInsecureHTTP)\n"
-            s += "retry_initial = \(d(o.retryInitial))\nretry_max = \(d(o.retryMax))\nretry_after_max = \(d(o.retryAfterMax))\nhold_retry = \(d(o.holdRetry))\n"
+            s += "retry_initial = \(d(c.backoffBase))\nretry_max = \(d(c.backoffCap))\nretry_after_max = \(d(c.retryAfterCap))\nhold_retry = \(d(c.holdRetryInterval))\n"
             s += "drain_timeout = \(d(o.drainTimeout))\ndead_letter_max_bytes = \(o.deadLetterMaxBytes)\n"
-            s += "compression = \(q(o.gzip ? "gzip" : "none"))\n"
+            s += "compression = \(q(e.gzip ? "gzip" : "none"))\n"
         }
         let l = limits
         if sections.contains(.limits) { s += "\n[limits]\nbuffer_bytes = \(l.bufferBytes)\nmax_line_bytes = \(l.maxLineBytes)\nmax_open_files = \(l.maxOpenFiles)\n"

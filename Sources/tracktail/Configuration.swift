@@ -1,5 +1,6 @@
 import Pipeline
 import Runtime
+import Ship
 import TOML
 
 /// The whole configuration, decoded and validated. Built by `Configuration.load(path:)`.
@@ -18,7 +19,7 @@ struct Configuration: Sendable {
         var directory = "/var/lib/tracktail"
     }
 
-    enum InputKind: String, Sendable { case file, pipe }
+    enum InputKind: String, Sendable { case file, pipe, journal }
     enum StartAt: String, Sendable { case beginning, end }
 
     struct Input: Sendable {
@@ -29,6 +30,15 @@ struct Configuration: Sendable {
         var exclude: [String] = []
         var startAt: StartAt = .beginning
         var fingerprintBytes = 256
+        /// Pipe: the FIFO's mode and group when tracktail creates it.
+        var fifoMode: UInt32 = 0o620
+        var fifoGroup: String?
+        /// Journal: filters and where to read.
+        var units: [String] = []
+        var identifiers: [String] = []
+        var matches: [(field: String, values: [String])] = []
+        var directory: String?
+        var journalctlPath = "journalctl"
     }
 
     enum OutputKind: String, Sendable { case http, stdout }
@@ -41,31 +51,17 @@ struct Configuration: Sendable {
         case credential(String)
     }
 
+    /// `[output]`. Defaults live with the types that use them: `TrackEndpoint` (url, headers,
+    /// time-outs, TLS, proxy, compression), `ShipConfiguration` (batching, concurrency, retry,
+    /// hold) and `DeadLetter` (its cap); only what no stage owns is declared here.
     struct Output: Sendable {
         var kind: OutputKind = .stdout
-        var url = "https://api.app.thrivestack.ai/api/track"
         var token: TokenSource = .none
-        /// Send `Authorization: Bearer <token>` (default, unless an API-key header replaces it).
-        var bearer = true
-        /// Also or instead send the token in this header (e.g. `x-api-key`).
-        var apiKeyHeader: String?
-        var maxEvents = 500
-        var maxBytes = 1_000_000
-        var linger: Int64 = 1_000_000_000
-        var maxInFlight = 2
-        var connectTimeout: Int64 = 10_000_000_000
-        var requestTimeout: Int64 = 30_000_000_000
-        var caFile: String?
-        var proxy: String?
         var allowInsecureHTTP = false
-        var retryInitial: Int64 = 500_000_000
-        var retryMax: Int64 = 60_000_000_000
-        var retryAfterMax: Int64 = 300_000_000_000
-        var holdRetry: Int64 = 60_000_000_000
+        var endpoint = TrackEndpoint()
+        var shipping = ShipConfiguration()
+        var deadLetterMaxBytes = DeadLetter.defaultCapBytes
         var drainTimeout: Int64 = 10_000_000_000
-        var deadLetterMaxBytes = 64 * 1_048_576
-        /// `Content-Encoding: gzip` on requests (off by default: it costs more CPU than it saves on a fast link).
-        var gzip = false
     }
 
     struct Limits: Sendable {

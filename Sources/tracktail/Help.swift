@@ -28,7 +28,8 @@ enum Help {
       -V, --version       show the version
 
     EXIT CODES (sysexits)
-      0 ok · 1 map rejected a line · 64 usage · 65 bad data · 66 input missing · 69 API refused
+      0 ok · 1 map rejected a line, replay refused or rejected again · 64 usage · 65 bad data ·
+      66 input missing (run --once: an input had nothing readable) · 69 API refused
       the configuration or [metrics] port in use · 70 internal error · 73 cannot create state · 74 I/O error ·
       75 state directory locked by another instance · 78 invalid configuration
 
@@ -43,13 +44,17 @@ enum Help {
     OPTIONS
       -c, --config FILE     configuration file (default: /etc/tracktail/tracktail.toml)
       --once                read every input to its current end, ship it all, write the checkpoint
-                            and exit (backfills; exit 0 when everything was delivered or dead-lettered)
+                            and exit (backfills; exit 0 when everything was delivered or dead-lettered,
+                            66 when an input had nothing readable)
       --log-level LEVEL     debug, info, notice, warning or error (overrides [log] level)
+
+    An input that matches no file, whose directory is missing or whose files this user may not
+    read is warned about at start and every 5 minutes while it lasts, and /health is degraded.
 
     SIGNALS
       SIGTERM, SIGINT   stop reading, drain in-flight batches (output.drain_timeout), write the checkpoint, exit
       SIGHUP            re-read the configuration (an invalid one is reported and the old one kept),
-                        and retry at once anything the API held back
+                        and retry at once anything the API held back (401/403/404)
 
     Under systemd (Type=notify) it reports READY=1, STATUS= and WATCHDOG=1 over $NOTIFY_SOCKET.
 
@@ -61,9 +66,12 @@ enum Help {
     USAGE
       tracktail check [--config FILE]
 
-    Prints the resolved configuration with every default filled in (secrets redacted) and warns
-    when a rule maps a ThriveStack catalogue event (user_waitlisted, invite_sent, feature_used)
-    without its documented properties. Errors name file:line:column and the key path.
+    Prints the resolved configuration with every default filled in (secrets redacted); on stderr,
+    per input pattern what it matches now and whether this user may read it; and warns when a rule
+    maps a ThriveStack catalogue event (user_waitlisted, invite_sent, feature_used) without its
+    documented properties, or when output.url's path is not /api/track. Every error is listed at
+    once (up to 20, in file order) as file:line:column: key.path: message. A token that cannot be
+    read is a warning; a token with a control character inside (CR, LF, NUL) is an error.
     Exit 0 when valid, 78 when not.
 
     """
@@ -97,8 +105,9 @@ enum Help {
       tracktail status [--config FILE] [--json]
 
     For each file in the checkpoint: path, identity (device:inode), checkpointed offset, current
-    size and lag in bytes; then the dead-letter record count. Reads only the checkpoint file, so
-    it works while the daemon runs.
+    size and lag in bytes; inputs with nothing readable and files this user cannot read; then the
+    dead-letter record count and how many are not yet replayed. Reads only the state directory and
+    the inputs' directories, so it works while the daemon runs.
 
     """
 
@@ -106,12 +115,20 @@ enum Help {
     tracktail replay — send dead-lettered lines again
 
     USAGE
-      tracktail replay [--config FILE] [--dry-run] DEADLETTER
+      tracktail replay [--config FILE] [--dry-run] [--force] DEADLETTER
 
     Re-maps each record of a dead-letter file with the current rules (after a rule was fixed) and
-    sends the events with the configured output. Reports what went and what was rejected again;
-    rejected records are written to a new dead-letter file, never lost. With --dry-run, prints
-    the payloads instead of sending.
+    sends the events with the configured output; events the API refused are sent as they were.
+    Reports what went and what was rejected again; rejected records are written to a new
+    dead-letter file, never lost.
+
+    The file is then marked as replayed (a DEADLETTER.<inode>.replayed file next to it): a second
+    replay refuses (exit 1), and records appended since are replayed alone.
+
+    OPTIONS
+      --dry-run   print the payloads and how many lines would be re-mapped and events re-sent;
+                  send nothing
+      --force     replay records that were replayed already (their events are sent twice)
 
     """
 }

@@ -22,24 +22,24 @@ enum RunCommand {
 
         let transport: any TrackTransport
         var httpTransport: HTTPTrackTransport?
+        var token = ""
         switch config.output.kind {
         case .stdout:
             transport = StdoutTransport()
         case .http:
-            let t = try HTTPTrackTransport(config.output, token: try Token.load(config.output.token))
+            token = try Token.load(config.output.token)
+            let t = try config.httpTransport(token: token)
             httpTransport = t
             transport = t
         }
 
-        // Bound before anything reads, so a port in use fails the start instead of a scrape.
+        // The state directory lock first (taken by the topology, which starts no thread yet), so
+        // a second instance hears "locked by pid N" (75) rather than that its metrics port is
+        // taken; then the endpoint, bound before anything reads, so a port in use fails the
+        // start instead of a scrape.
+        let topology = try Topology(config, transport: transport, once: once, logger: logger)
+        topology.deadLetter.setSecrets([token])
         let metricsServer = try openMetricsEndpoint(config.metrics, logger: logger)
-        let topology: Topology
-        do {
-            topology = try Topology(config, transport: transport, once: once, logger: logger)
-        } catch {
-            metricsServer?.stop()
-            throw error
-        }
         let supervisor = Supervisor()
         let watcher = SignalWatcher { signal in
             if signal == Signals.hangUp {
@@ -49,8 +49,11 @@ enum RunCommand {
             supervisor.post(.stop(Signals.name(signal)))
             return false
         }
+        let inputHealth = InputHealth(config.inputs, logger: Logger(label: "input"))
         topology.start()
-        metricsServer?.start(Metrics.content(topology, startedWall: SystemClock.wallNanoseconds()))
+        inputHealth.tick(now: SystemClock.monotonicNanoseconds())
+        let lastSuccess = Metrics.LastSuccess()
+        metricsServer?.start(Metrics.content(topology, inputs: inputHealth, lastSuccess: lastSuccess, startedWall: SystemClock.wallNanoseconds()))
         var reporter = SystemdReporter(logger: logger)
         let notifier = reporter.notifier
         notifier.ready()
@@ -70,26 +73,34 @@ enum RunCommand {
             case nil:
                 break
             }
+            topology.deadLetter.tick()
+            inputHealth.tick(now: SystemClock.monotonicNanoseconds())
             if once && topology.isFinished { break loop }
+            lastSuccess.note(shipped: topology.shipper.counters.eventsShipped.load(ordering: .relaxed), wallNow: SystemClock.wallNanoseconds())
             let health = topology.shipper.health
             if once, case .degraded(let reason) = health, topology.shipper.counters.holds.load(ordering: .relaxed) > 0 {
                 logger.error("the Track API refuses this configuration; giving up (--once)", ["reason": reason])
                 exit = .unavailable
                 break loop
             }
-            reporter.tick(topology, health: health)
+            reporter.tick(topology, health: health, notes: inputHealth.failing.first.map { ["input \($0.input) has nothing readable"] } ?? [])
         }
         notifier.stopping()
         let drain = SystemClock.monotonicNanoseconds() + config.output.drainTimeout
         metricsServer?.stop()
         topology.stop(drainDeadline: drain)
+        topology.deadLetter.tick(final: true)
         watcher.stop()
         httpTransport?.close()
         let s = topology.shipper.counters.snapshot
         logger.info("stopped", ["lines.read": String(topology.stats.linesRead.load(ordering: .relaxed)),
                                 "events.shipped": String(s.eventsShipped), "dead.lettered": String(s.deadLettered),
                                 "dropped": String(topology.stats.linesDropped.load(ordering: .relaxed))])
-        if once && exit == .ok && !topology.isFinished {
+        if once && exit == .ok && !inputHealth.everFailed.isEmpty {
+            logger.error("an input had nothing readable (see the warnings above); exiting 66 (--once)",
+                         ["inputs": inputHealth.everFailed.joined(separator: ",")])
+            exit = .noInput
+        } else if once && exit == .ok && !topology.isFinished {
             logger.error("stopped before everything was delivered; run again to continue from the checkpoint")
             exit = .tempFail
         }
@@ -130,7 +141,9 @@ enum RunCommand {
         if let level = Logger.Level(word: new.log.level) { Logger.setLevel(level) }
         if let transport, new.output.kind == .http {
             do {
-                transport.replaceToken(try Token.load(new.output.token))
+                let token = try Token.load(new.output.token)
+                topology.deadLetter.setSecrets([token])
+                transport.replaceToken(token)
             } catch {
                 logger.error("token reload failed; the old token stays in use", ["error": error.message])
             }

@@ -71,7 +71,8 @@ struct SystemdReporter {
         min(once ? 100_000_000 : 1_000_000_000, notifier.watchdogInterval ?? .max)
     }
 
-    mutating func tick(_ topology: Topology, health: ShipHealth) {
+    /// `notes`: more reasons for the status line (an input with nothing readable).
+    mutating func tick(_ topology: Topology, health: ShipHealth, notes: [String] = []) {
         let shipped = topology.shipper.counters.eventsShipped.load(ordering: .relaxed) + topology.shipper.counters.deadLettered.load(ordering: .relaxed)
         let now = SystemClock.monotonicNanoseconds()
         defer {
@@ -86,6 +87,7 @@ struct SystemdReporter {
         }
         var line = "\(Int(rate)) events/s, lag \(lag) bytes, \(topology.budget.inUse) bytes in flight"
         if case .degraded(let reason) = health { line += ", \(reason)" }
+        for n in notes { line += ", \(n)" }
         let verdict = heartbeats.check()
         switch verdict {
         case .pet:

@@ -603,6 +603,25 @@ import Glibc
         #expect(api.violations.isEmpty)
     }
 
+    /// `Harness.Sink`, the adapter for tests written against the old Python sink: its options and counter names.
+    @Test func harnessSinkSpeaksTheOldSinkVocabulary() throws {
+        let directory = URL(fileURLWithPath: Self.temporaryDirectory())
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let sink = try Harness.Sink(directory: directory, extra: ["--poison-path", "properties.poison", "--max-events", "5"])
+        defer { sink.stop() }
+        let client = try RawClient(port: sink.port)
+        let poisoned = "[" + Self.event(0) + "," + Self.event(1).replacingOccurrences(of: #""seq":1"#, with: #""seq":1,"poison":true"#) + "]"
+        #expect(client.post(poisoned)?.status == 400)
+        #expect(client.post(Self.batch(0..<6))?.status == 400)  // over --max-events
+        #expect(client.post(Self.batch(0..<3))?.status == 200)
+        #expect(client.post(Self.batch(2..<4))?.status == 200)
+        #expect(client.post(Self.batch(0..<1), token: "wrong")?.status == 401)
+        #expect(sink.int("requests") == 5)
+        #expect(sink.int("events") == 5 && sink.int("unique") == 4 && sink.int("dupes") == 1 && sink.int("no_seq") == 0)
+        #expect(sink.int("rejected_400") == 2 && sink.int("unauthorized") == 1 && sink.int("accepted") == 2)
+        #expect(throws: FakeTrackAPI.FakeError.self) { try Harness.Sink(directory: directory, extra: ["--tls-cert", "x.pem"]) }
+    }
+
     @Test(arguments: [
         ("2024-10-20T15:51:36.514Z", true),
         ("2024-10-20T15:51:36.5140Z", false),

@@ -51,10 +51,12 @@ enum Harness {
         var stderr: String
     }
 
-    /// Runs the binary to completion with `arguments`, optional stdin, and extra environment.
-    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], timeout: Double = 120) throws -> Result {
+    /// Runs the binary (or `executable`, e.g. `setpriv` in front of it) to completion with
+    /// `arguments`, optional stdin, and extra environment.
+    static func run(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:], timeout: Double = 120,
+                    executable: String = binary) throws -> Result {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "NOTIFY_SOCKET")
@@ -91,7 +93,7 @@ enum Harness {
 
         init(_ arguments: [String], directory: URL, environment: [String: String] = [:], stdout: URL? = nil) throws {
             logURL = directory.appendingPathComponent("tracktail-\(UUID().uuidString.prefix(6)).log")
-            FileManager.default.createFile(atPath: logURL.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
             process.executableURL = URL(fileURLWithPath: Harness.binary)
             process.arguments = arguments
             var env = ProcessInfo.processInfo.environment
@@ -100,7 +102,7 @@ enum Harness {
             process.environment = env
             process.standardError = try FileHandle(forWritingTo: logURL)
             if let stdout {
-                FileManager.default.createFile(atPath: stdout.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
                 process.standardOutput = try FileHandle(forWritingTo: stdout)
             } else {
                 process.standardOutput = FileHandle.nullDevice
@@ -225,7 +227,7 @@ enum Harness {
 
     static func append(_ text: String, to url: URL) throws {
         if !FileManager.default.fileExists(atPath: url.path) {
-            FileManager.default.createFile(atPath: url.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         }
         let h = try FileHandle(forWritingTo: url)
         try h.seekToEnd()

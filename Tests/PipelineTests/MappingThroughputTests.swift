@@ -5,10 +5,11 @@ import Testing
 /// Mapping throughput, printed, never asserted (machines differ; a timing assertion would make the
 /// suite flaky); what is asserted is that every line becomes an event. By default it maps 5,000
 /// lines it generates itself (~390 bytes each, the benchmark's shape). For a real measurement, name
-/// any NDJSON file of that shape (e.g. one made by the generator in `Benchmarks/`) and build in
-/// release mode:
+/// any NDJSON file of that shape (e.g. one made by the benchmark's line generator in `Benchmarks/`)
+/// and build in release mode:
 ///
 /// ```
+/// python3 Benchmarks/harness/lines.py 100000 -o /tmp/m.ndjson
 /// TRACKTAIL_MAP_BENCH=/tmp/m.ndjson swift test -c release --filter MappingThroughputTests
 /// ```
 ///

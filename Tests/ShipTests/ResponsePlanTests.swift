@@ -11,7 +11,7 @@ import Testing
         case .delivered: return .delivered
         case .split: return .split
         case .deadLetter(let s, _): return .deadLetter(s)
-        case .retry(_, let cause): return .retry(cause.statusClass)
+        case .retry(_, let cause, _): return .retry(cause.statusClass)
         case .hold(let h): return .hold(h.status)
         }
     }
@@ -44,13 +44,27 @@ import Testing
         var r = FixedRandom(value: 0)
         let d = ResponsePlan.decide(eventCount: 5, outcome: .response(TrackResponse(status: 429, retryAfter: "7")),
                                     attempt: 3, policy: RetryPolicy(), wallNow: 0, random: &r)
-        #expect(d == .retry(after: 7_000_000_000, cause: .status(429)))
+        #expect(d == .retry(after: 7_000_000_000, cause: .status(429), retryAfter: 7_000_000_000))
     }
 
-    @Test func holdMessagesNameTheStatus() {
-        #expect(ResponsePlan.holdMessage(status: 401) == "HTTP 401 from the Track API: check the token")
-        #expect(ResponsePlan.holdMessage(status: 404).contains("base_url"))
-        #expect(ResponsePlan.holdMessage(status: 403).hasPrefix("HTTP 403"))
+    static let holdMessages: [(Int, String, String)] = [
+        (401, "https://api.example/api/track", "HTTP 401 from the Track API: check the token"),
+        (404, "https://api.example/api/trak", "HTTP 404 from the Track API at https://api.example/api/trak: check output.url"),
+        (404, "", "HTTP 404 from the Track API: check output.url"),
+        (301, "http://127.0.0.1:9/x", "HTTP 301 from the Track API at http://127.0.0.1:9/x: check output.url (redirects are not followed)"),
+        (403, "u", "HTTP 403 from the Track API: the token is not allowed to send events; check the token and its scope"),
+        (501, "u", "HTTP 501 from the Track API: the server failed in an unexpected way"),
+        (409, "u", "HTTP 409 from the Track API: the request was refused; check the output configuration"),
+    ]
+
+    @Test(arguments: holdMessages.indices)
+    func holdMessagesNameTheStatusAndTheURLWhenItIsTheFault(_ i: Int) {
+        let (status, url, message) = Self.holdMessages[i]
+        #expect(ResponsePlan.holdMessage(status: status, destination: url) == message)
+        var r = FixedRandom(value: 0)
+        let d = ResponsePlan.decide(eventCount: 3, outcome: .response(TrackResponse(status: status)), attempt: 0,
+                                    policy: RetryPolicy(), wallNow: 0, random: &r, destination: url)
+        #expect(d == .hold(HoldCause(status: status, message: message)))
     }
 }
 
@@ -59,6 +73,14 @@ import Testing
         var b = BatchBuilder(maxEvents: 1_000, maxBytes: 100_000, linger: 0)
         for i in from..<(from + n) { _ = b.add(event(8, i), source: SourceID(1), start: Int64(i), end: Int64(i + 1), now: 0) }
         return b.flush()!
+    }
+
+    /// A state with a hold interval (and otherwise the defaults: 2 in flight, 0.5 s … 60 s backoff).
+    static func state(hold: Int64 = 60_000_000_000, maxInFlight: Int = 2) -> DeliveryState {
+        var c = ShipConfiguration()
+        c.holdRetryInterval = hold
+        c.maxInFlight = maxInFlight
+        return DeliveryState(configuration: c)
     }
 
     static func sent(_ next: DeliveryState.Next) -> Delivery? {
@@ -113,7 +135,7 @@ import Testing
     }
 
     @Test func holdProbesOnceThenWaitsAndWakeEndsTheWait() {
-        var s = DeliveryState(holdRetryInterval: 1_000)
+        var s = Self.state(hold: 1_000)
         s.enqueue(Self.batch(2), now: 0)
         s.enqueue(Self.batch(2, from: 2), now: 0)
         let a = Self.sent(s.next(now: 0))!
@@ -138,18 +160,28 @@ import Testing
         #expect(Self.sent(s.next(now: 1_030)) != nil)
     }
 
-    @Test func wakeMakesBackoffDue() {
+    /// SIGHUP (issue 11 item 6): a backoff and a `Retry-After` keep running; only a hold ends.
+    @Test func wakeLeavesBackoffAndRetryAfterWaiting() {
         var s = DeliveryState()
         s.enqueue(Self.batch(1), now: 0)
         let d = Self.sent(s.next(now: 0))!
         _ = s.complete(d, .retry(after: 60_000, cause: .transport("refused")), now: 0)
         #expect(s.next(now: 10) == .wait(until: 60_000))
-        s.wake(now: 10)
-        #expect(Self.sent(s.next(now: 10)) != nil)
+        for t in stride(from: Int64(10), to: 60, by: 1) { s.wake(now: t) }
+        #expect(s.next(now: 60) == .wait(until: 60_000))
+        // Retry-After 20 s: the whole output pauses, and SIGHUPs do not shorten it.
+        var r = DeliveryState()
+        r.enqueue(Self.batch(1), now: 0)
+        r.enqueue(Self.batch(1, from: 1), now: 0)
+        let a = Self.sent(r.next(now: 0))!
+        _ = r.complete(a, .retry(after: 20_000, cause: .status(503), retryAfter: 20_000), now: 0)
+        for t in stride(from: Int64(1), to: 51, by: 1) { r.wake(now: t) }
+        #expect(r.next(now: 50) == .wait(until: 20_000))
+        #expect(Self.sent(r.next(now: 20_000))?.batch.events.first?.start == 0)
     }
 
     @Test func transientFailureOfAProbeKeepsTheHold() {
-        var s = DeliveryState(holdRetryInterval: 1_000)
+        var s = Self.state(hold: 1_000)
         s.enqueue(Self.batch(1), now: 0)
         let cause = HoldCause(status: 403, message: "m")
         _ = s.complete(Self.sent(s.next(now: 0))!, .hold(cause), now: 0)
@@ -163,7 +195,7 @@ import Testing
     }
 
     @Test func heldAndClosedStillWaitsForTheHold() {
-        var s = DeliveryState(holdRetryInterval: 1_000)
+        var s = Self.state(hold: 1_000)
         s.enqueue(Self.batch(1), now: 0)
         let d = Self.sent(s.next(now: 0))!
         _ = s.complete(d, .hold(HoldCause(status: 401, message: "m")), now: 0)

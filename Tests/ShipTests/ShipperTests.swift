@@ -162,16 +162,56 @@ func containsEvent(_ events: [String], _ n: Int) -> Bool { events.contains { $0.
         #expect(h.deadLetters.isEmpty)
     }
 
-    @Test func wakeEndsALongBackoff() {
+    /// A batch in a long backoff waits without holding a slot: every later batch is delivered
+    /// meanwhile, and SIGHUP (`wake`) does not cut its backoff short (issue 11 item 6).
+    @Test func aBatchInBackoffDoesNotHoldUpTheOthersNorWakesAtSIGHUP() {
         let h = Harness({ $0.backoffBase = 3_600_000_000_000; $0.backoffCap = 3_600_000_000_000 }) { n, _ in
             n == 1 ? .failure(.transient("connection reset")) : ok
         }
-        h.push(mappedBatch(SourceID(1), 0..<5))
+        h.push(mappedBatch(SourceID(1), 0..<10))
         #expect(eventually { h.shipper.counters.snapshot.retriesTransport == 1 })
-        #expect(h.acks.count == 0)
-        h.shipper.wake()
-        #expect(eventually { h.acks.coversExactly(SourceID(1), lines(0..<5)) })
+        for _ in 0..<50 { h.shipper.wake() }
+        for chunk in stride(from: 10, to: 200, by: 10) { h.push(mappedBatch(SourceID(1), chunk..<(chunk + 10))) }
+        #expect(eventually { (10..<200).allSatisfy { h.acks.contains(SourceID(1), Int64($0) * 10) } })
+        for _ in 0..<50 { h.shipper.wake() }
+        #expect(h.transport.requestCount == 20, "19 batches once, the failed one once: \(h.transport.requestCount)")
+        #expect(!h.acks.contains(SourceID(1), 0))
+        h.shipper.stop(deadline: h.clock.now() + 20_000_000)
+        #expect(h.transport.requestCount == 20)
+        #expect(!h.acks.contains(SourceID(1), 0))
+    }
+
+    /// Retry-After pauses the whole output, and `/health` says for how long.
+    @Test func retryAfterPauseShowsInHealth() {
+        let h = Harness({ $0.retryAfterCap = 3_600_000_000_000 }) { n, _ in
+            n == 1 ? .success(TrackResponse(status: 503, retryAfter: "120")) : ok
+        }
+        h.push(mappedBatch(SourceID(1), 0..<5))
+        #expect(eventually { h.shipper.counters.snapshot.retries5xx == 1 })
+        let health = h.shipper.health
+        #expect(health == .degraded("HTTP 503 from the Track API; retrying, all sending paused for 120 s, 5 events waiting")
+                || health == .degraded("HTTP 503 from the Track API; retrying, all sending paused for 119 s, 5 events waiting"), "\(health)")
+        h.push(mappedBatch(SourceID(1), 5..<30))
+        #expect(eventually { h.shipper.input.isEmpty })
+        // Nothing else is sent meanwhile, although 25 more events are ready.
+        #expect(h.transport.requestCount == 1)
+        h.shipper.stop(deadline: h.clock.now() + 20_000_000)
+        #expect(h.transport.requestCount == 1 && h.acks.count == 0)
+    }
+
+    /// 5% of requests answered 503 (every 20th): every line delivered once, and the only extra
+    /// requests are the retries of the failed ones.
+    @Test func fivePercent503CostsOnlyTheRetries() {
+        let h = Harness({ $0.maxInFlight = 2 }) { n, _ in n % 20 == 0 ? .success(TrackResponse(status: 503)) : ok }
+        for chunk in stride(from: 0, to: 4_000, by: 100) { h.push(mappedBatch(SourceID(1), chunk..<(chunk + 100))) }
+        #expect(eventually { h.acks.coversExactly(SourceID(1), lines(0..<4_000)) })
         h.stop()
+        let s = h.shipper.counters.snapshot
+        // 400 batches of 10; every 20th request fails once more.
+        #expect(s.eventsShipped == 4_000)
+        #expect(s.requests == 400 + s.retries5xx && s.retries5xx >= 20 && s.retries5xx <= 22, "\(s)")
+        #expect(h.transport.requests.flatMap { $0 }.count == 4_000 + 10 * s.retries5xx)
+        h.checkRequestLimits()
     }
 
     @Test func holdsOnConfigurationFailure() {

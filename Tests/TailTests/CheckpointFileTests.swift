@@ -32,7 +32,7 @@ let sampleEntries = [
     ("{\"version\":1,\"entries\":{}}", "missing \"entries\" array"),
     ("{\"version\":1,\"entries\":[1]}", "entries[0] is not an object"),
     ("{\"version\":1,\"entries\":[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]}", "nesting deeper than 16"),
-    ("{\"version\":2,\"entries\":[]}", "unsupported version"),
+    ("{\"version\":3,\"entries\":[]}", "unsupported version 3 (this build reads 1 and 2)"),
     ("{\"entries\":[]}", "version"),
     ("{\"version\":1,\"entries\":[{}]}", "entries[0]"),
     ("{\"version\":1,\"entries\":[]", "byte"),

@@ -194,3 +194,28 @@ func checkpointValidationTable(_ c: ValidationCase) {
     #expect(FileDecisions.instanceKey(identity: A, head: Array("{\"b\":1}\n".utf8), fingerprintBytes: 256, avoid: k)
         == FileDecisions.instanceKey(identity: A, head: Array("{\"b\":1}\n".utf8), fingerprintBytes: 256))
 }
+
+struct SlotCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var open: Int
+    var held: Int
+    var idle: [UInt32]
+    var evict: [UInt32]
+    var granted: Bool
+    var testDescription: String { name }
+}
+
+/// Open-file slots under `max_open_files` = 3. Candidates idle since their id (lower = longer).
+@Test(arguments: [
+    SlotCase(name: "room", open: 1, held: 1, idle: [1], evict: [], granted: true),
+    SlotCase(name: "full, one idle file", open: 3, held: 0, idle: [2, 1], evict: [1], granted: true),
+    SlotCase(name: "full, nothing evictable", open: 3, held: 0, idle: [], evict: [], granted: false),
+    SlotCase(name: "held descriptors count", open: 2, held: 1, idle: [], evict: [], granted: false),
+    SlotCase(name: "over the limit, too few idle", open: 4, held: 1, idle: [5], evict: [5], granted: false),
+])
+func openFileSlots(_ c: SlotCase) {
+    let plan = FileDecisions.slot(open: c.open, held: c.held, limit: 3,
+                                  candidates: c.idle.map { (id: SourceID($0), idleSince: Int64($0)) })
+    #expect(plan.evict == c.evict.map(SourceID.init))
+    #expect(plan.granted == c.granted)
+}

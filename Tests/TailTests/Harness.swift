@@ -87,6 +87,16 @@ final class Harness: @unchecked Sendable {
         tailer.close()
     }
 
+    /// Waits until the checkpoint stands at the end of each named file and nothing is in flight:
+    /// the reader has read, and the consumer acknowledged, everything (so a line read twice
+    /// would already have been delivered). Instead of sleeping before `stop()`.
+    func settled(_ names: [String], seconds: Double = 15) -> Bool {
+        eventually(seconds) {
+            let entries = tailer.checkpointEntries()
+            return names.allSatisfy { n in entries.contains { $0.path == path(n) && $0.offset == size(n) } }
+        }
+    }
+
     var delivered: [Delivered] { lock.withLock { _delivered } }
     var texts: [String] { delivered.map(\.text) }
 

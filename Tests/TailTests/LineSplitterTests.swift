@@ -1,5 +1,5 @@
 import Pipeline
-import Tail
+@testable import Tail
 import Testing
 
 struct Emitted: Equatable, CustomStringConvertible {
@@ -108,4 +108,50 @@ func lineSplitterTable(_ c: SplitCase) {
     s.feed(Array("new\n".utf8), into: &b)
     #expect(b.lines.map { String(decoding: b.text(of: $0), as: UTF8.self) } == ["abc", "new"])
     #expect(b.lines[1].start == 0 && b.lines[1].end == 4)
+}
+
+/// The word-at-a-time newline search against a byte loop: every position of a newline relative to
+/// the 8-byte words, and random chunkings of random text.
+@Test func splitterNewlineSearchAgreesWithAByteLoop() {
+    for length in 0..<40 {
+        for at in 0...length {
+            var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+            if at < length { bytes[at] = 10 }
+            for from in 0...length {
+                let expected = (from..<length).first { bytes[$0] == 10 } ?? length
+                let found = bytes.withUnsafeBufferPointer { LineSplitter.newline(in: $0, from: from) }
+                #expect(found == expected, "length \(length), newline at \(at), from \(from)")
+            }
+        }
+    }
+    var state: UInt64 = 42
+    func next() -> Int {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Int(state >> 33)
+    }
+    let alphabet: [UInt8] = [10, 10, 13, 0x80, 0xFF, 0x09, 0x0B, 0x8A] + Array("abc{}\"".utf8)
+    let text = (0..<20_000).map { _ in alphabet[next() % alphabet.count] }
+    var s = LineSplitter(maxLineBytes: 64, headBytes: 16)
+    var b = LineBatch(source: SourceID(1))
+    var i = 0
+    while i < text.count {
+        let n = min(text.count - i, 1 + next() % 50)
+        s.feed(Array(text[i..<(i + n)]), into: &b)
+        i += n
+    }
+    // Reference: split at every newline, drop one trailing CR, cut at 16 bytes past 64.
+    var expected: [(String, Int64, Int64, Bool)] = []
+    var start = 0
+    for (k, c) in text.enumerated() where c == 10 {
+        var line = Array(text[start..<k])
+        let truncated = line.count > 64
+        if truncated { line = Array(line.prefix(16)) } else if line.last == 13 { line.removeLast() }
+        expected.append((String(decoding: line, as: UTF8.self), Int64(start), Int64(k + 1), truncated))
+        start = k + 1
+    }
+    #expect(b.lines.count == expected.count)
+    for (line, e) in zip(b.lines, expected) {
+        #expect(String(decoding: b.text(of: line), as: UTF8.self) == e.0)
+        #expect(line.start == e.1 && line.end == e.2 && line.truncated == e.3)
+    }
 }

@@ -3,7 +3,9 @@ import Foundation
 import Glibc
 #endif
 
-/// An in-process fake of the ThriveStack Track API for end-to-end tests.
+/// An in-process fake of the ThriveStack Track API, for the end-to-end tests and the HTTP client's
+/// tests (a support target under `Tests/`: only test targets depend on it, the executable never
+/// links it).
 ///
 /// The real `tracktail` binary is pointed at `url` (`http://127.0.0.1:<port>/api/track`); the
 /// test then asks what arrived. The fake is a real HTTP/1.1 server on plain POSIX sockets (one

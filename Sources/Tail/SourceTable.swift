@@ -1,0 +1,393 @@
+import Pipeline
+import Posix
+
+/// Every source lines were read from, as the other stages see it: the one lock of the Tail
+/// module, the ack watermark per source, and the checkpoint snapshot. The reader thread adds,
+/// updates and lets go of sources only through these methods; `acknowledge` comes from any
+/// thread; the checkpoint thread and `/metrics` take snapshots. Nothing outside holds the lock.
+///
+/// ```
+///  reader ── add / update / recordPush / finish ──▶ ┌─────────────┐ ◀── acknowledge (shipper, mapper)
+///                                                  │ SourceTable │
+///  checkpoint thread, /metrics ◀── snapshot ────── └─────────────┘ ── wake() ──▶ reader (spool segment acked)
+/// ```
+///
+/// A source's life: `add` → `recordPush`* → `finish` (the reader let go) → retired once every
+/// pushed line is acknowledged (descriptor closed; with `forget` the entry disappears).
+final class SourceTable: @unchecked Sendable {
+    /// One source as seen by `acknowledge`, `info` and the checkpoint writer.
+    struct Source {
+        var info: SourceInfo
+        var tracker: AckTracker
+        /// End of the last line pushed (the checkpoint catches up to it when all is acked).
+        var emittedEnd: Int64
+        /// Truncated lines in flight: the budget was charged their head, not their range.
+        var truncated: [(start: Int64, excess: Int64)] = []
+        /// Kept for the tail hash at checkpoint time. For a finished source it is owned here
+        /// (closed once everything is acknowledged, or at once when forgotten); otherwise by
+        /// the reader.
+        var descriptor: FileDescriptor?
+        /// Files yes; directly read pipes and superseded (truncated) instances no.
+        var checkpointed: Bool
+        var finished = false
+        var forget = false
+        /// Wall ns of the last checkpoint move.
+        var updated: Int64
+        var tail: (offset: Int64, length: Int, hash: UInt64)?
+        /// A spool segment the reader waits to delete: `acknowledge` wakes it once the checkpoint
+        /// reaches this offset (one wakeup per segment, not one per acknowledgement).
+        var wakeReaderAt: Int64?
+        /// A journal input: the cursor of each pushed entry, advanced with the watermark.
+        var cursors: CursorTrail?
+
+        var fullyAcknowledged: Bool { tracker.checkpoint >= emittedEnd }
+    }
+
+    private let lock = ConditionLock()
+    private var sources: [SourceID: Source] = [:] { didSet { changes &+= 1 } }
+    /// Checkpoint entries not matched to a file yet (kept until `forgetAfter`).
+    private var unclaimed: [FileIdentity: CheckpointEntry] = [:] { didSet { changes &+= 1 } }
+    /// Journal cursors loaded at start, by input name, until the journal input claims them.
+    private var unclaimedCursors: [String: JournalCheckpoint] = [:] { didSet { changes &+= 1 } }
+    /// Bumped by every change to the above, so an idle tailer does not even build a snapshot.
+    private var changes: UInt64 = 0
+    private var stopping = false
+    /// FIFO paths whose spool is at its cap (set by the reader).
+    private var blocked: Set<String> = []
+    private var readingDone = false
+    private let forgetAfter: Int64
+    /// Wakes the reader (its event descriptor); called under the lock, never after `close`.
+    private let wakeReader: @Sendable () -> Void
+    /// Wakes the checkpoint thread (the leading edge, see `CheckpointSchedule`): called under
+    /// the lock by the first acknowledgement after `armCheckpointWake`, so once per write, not
+    /// once per acknowledgement.
+    private let wakeCheckpoint: @Sendable () -> Void
+    private var checkpointArmed = true
+    private var closed = false
+
+    init(entries: [CheckpointEntry], cursors: [JournalCheckpoint], forgetAfter: Int64, wakeReader: @escaping @Sendable () -> Void,
+         wakeCheckpoint: @escaping @Sendable () -> Void = {}) {
+        self.forgetAfter = forgetAfter
+        self.wakeReader = wakeReader
+        self.wakeCheckpoint = wakeCheckpoint
+        for e in entries { unclaimed[e.identity] = e }
+        for c in cursors { unclaimedCursors[c.input] = c }
+    }
+
+    // MARK: Lifecycle flags
+
+    var isStopping: Bool { lock.withLock { stopping } }
+
+    func requestStop() {
+        lock.withLock {
+            stopping = true
+            lock.broadcast()
+        }
+    }
+
+    /// `once` mode: the reader read everything it will read.
+    func markReadingDone() {
+        lock.withLock {
+            readingDone = true
+            lock.broadcast()
+        }
+    }
+
+    /// Waits up to `nanoseconds` for an acknowledgement or a stop. Returns whether stopping.
+    func pause(nanoseconds: Int64) -> Bool {
+        lock.withLock {
+            if !stopping { lock.wait(until: SystemClock.monotonicNanoseconds() + nanoseconds) }
+            return stopping
+        }
+    }
+
+    // MARK: Reader side
+
+    /// `done`: ranges past `base` already done (from the checkpoint; the reader skips them).
+    func add(_ id: SourceID, info: SourceInfo, base: Int64, done: [Range<Int64>] = [], descriptor: FileDescriptor?, checkpointed: Bool,
+             cursors: CursorTrail? = nil) {
+        lock.withLock {
+            sources[id] = Source(info: info, tracker: AckTracker(base: base, done: done), emittedEnd: base, descriptor: descriptor,
+                                 checkpointed: checkpointed, updated: SystemClock.wallNanoseconds(), cursors: cursors)
+        }
+    }
+
+    /// Path, key or fingerprint changed (renamed, first line complete, file grew).
+    func updateInfo(_ id: SourceID, _ body: (inout SourceInfo) -> Void) {
+        lock.withLock {
+            guard sources[id] != nil else { return }
+            body(&sources[id]!.info)
+        }
+    }
+
+    /// The reader reopened a file closed for the open-file limit.
+    func attach(_ id: SourceID, descriptor: FileDescriptor) {
+        lock.withLock { sources[id]?.descriptor = descriptor }
+    }
+
+    /// The reader closes a file for the open-file limit: take the tail hash first.
+    func detach(_ id: SourceID) {
+        lock.withLock {
+            refreshTailLocked(id)
+            sources[id]?.descriptor = nil
+        }
+    }
+
+    /// A truncated or replaced file: the old instance is no longer checkpointed (its lines in
+    /// flight are still acknowledged) and its descriptor now belongs to the new instance.
+    func supersede(_ id: SourceID) {
+        lock.withLock {
+            sources[id]?.checkpointed = false
+            sources[id]?.descriptor = nil
+        }
+        finish(id, forget: true)
+    }
+
+    /// The reader lets go of a source. With `forget` its descriptor closes at once (nothing more
+    /// is needed from a renamed-away or deleted file, and a deleted one holds its disk space);
+    /// otherwise it stays open until acknowledged, for the checkpoint's tail hash.
+    func finish(_ id: SourceID, forget: Bool) {
+        lock.withLock {
+            guard var s = sources[id] else { return }
+            s.finished = true
+            s.forget = forget
+            if forget {
+                s.descriptor?.close()
+                s.descriptor = nil
+            }
+            if s.fullyAcknowledged { retireLocked(id, s) } else { sources[id] = s }
+            lock.broadcast()
+        }
+    }
+
+    /// The checkpoint entry loaded for this identity, if any (each is claimed once).
+    func claim(_ identity: FileIdentity) -> CheckpointEntry? {
+        lock.withLock { unclaimed.removeValue(forKey: identity) }
+    }
+
+    /// The journal cursor loaded for this input, if any.
+    func claimCursor(input: String) -> JournalCheckpoint? {
+        lock.withLock { unclaimedCursors.removeValue(forKey: input) }
+    }
+
+    var unclaimedEntries: [CheckpointEntry] { lock.withLock { Array(unclaimed.values) } }
+
+    /// Descriptors held by finished sources that wait for acknowledgements (they count against
+    /// the open-file limit).
+    var heldDescriptorCount: Int { lock.withLock { sources.values.filter { $0.finished && $0.descriptor != nil }.count } }
+
+    var fullyAcknowledgedIDs: Set<SourceID> { lock.withLock { Set(sources.filter { $0.value.fullyAcknowledged }.keys) } }
+
+    /// Before a batch is pushed: its lines are in flight from now on. Returns what `undoPush`
+    /// needs when the push fails.
+    func recordPush(_ id: SourceID, start: Int64, end: Int64, excess: [(start: Int64, excess: Int64)],
+                    cursors: [CursorTrail.Mark] = []) -> Int64 {
+        lock.withLock {
+            let previous = sources[id]?.emittedEnd ?? start
+            sources[id]?.emittedEnd = end
+            sources[id]?.truncated += excess
+            if !cursors.isEmpty { sources[id]?.cursors?.append(cursors) }
+            return previous
+        }
+    }
+
+    /// The push failed (the output was closed): the batch never left; the reader stops.
+    func undoPush(_ id: SourceID, previousEnd: Int64, excess: [(start: Int64, excess: Int64)], cursorCount: Int = 0) {
+        lock.withLock {
+            sources[id]?.emittedEnd = previousEnd
+            sources[id]?.truncated.removeAll { t in excess.contains { $0.start == t.start } }
+            if cursorCount > 0 { sources[id]?.cursors?.dropLast(cursorCount) }
+            stopping = true
+            lock.broadcast()
+        }
+    }
+
+    /// True when everything before `offset` is acknowledged; otherwise `acknowledge` wakes the
+    /// reader once it is.
+    func acknowledged(_ id: SourceID, through offset: Int64) -> Bool {
+        lock.withLock {
+            guard let s = sources[id] else { return false }
+            if s.tracker.checkpoint >= offset { return true }
+            sources[id]?.wakeReaderAt = offset
+            return false
+        }
+    }
+
+    /// The reader found a pipe's spool full (`true`) or read it again (`false`).
+    func setPipeBlocked(_ path: String, _ isBlocked: Bool) {
+        lock.withLock {
+            if isBlocked { blocked.insert(path) } else { blocked.remove(path) }
+        }
+    }
+
+    var blockedPipes: [String] { lock.withLock { blocked.sorted() } }
+
+    // MARK: Downstream side
+
+    /// Marks `start..<end` of `source` done and returns how many bytes were newly acknowledged
+    /// (to release from the budget; truncated lines count only their head). Any thread; any
+    /// order; duplicates and unknown sources return 0.
+    func acknowledge(_ source: SourceID, start: Int64, end: Int64) -> Int64 {
+        lock.withLock {
+            guard var s = sources[source] else { return 0 }
+            let before = s.tracker.checkpoint
+            let added = s.tracker.markDone(start: start, end: end)
+            var release = added
+            if !s.truncated.isEmpty {
+                s.truncated.removeAll { t in
+                    guard t.start >= start && t.start < end else { return false }
+                    release -= t.excess
+                    return true
+                }
+            }
+            if s.tracker.checkpoint != before {
+                s.updated = SystemClock.wallNanoseconds()
+                s.cursors?.advance(to: s.tracker.checkpoint)
+            }
+            if checkpointArmed && added > 0 && (s.checkpointed || s.cursors != nil) {
+                checkpointArmed = false
+                wakeCheckpoint()
+            }
+            if let w = s.wakeReaderAt, s.tracker.checkpoint >= w {
+                s.wakeReaderAt = nil
+                // Under the lock: `close` closes the event under it too (never a reused fd).
+                if !stopping && !closed { wakeReader() }
+            }
+            if s.finished && s.fullyAcknowledged {
+                retireLocked(source, s)
+            } else {
+                sources[source] = s
+            }
+            lock.broadcast()
+            return release
+        }
+    }
+
+    /// The next acknowledgement wakes the checkpoint thread (called before each write).
+    func armCheckpointWake() { lock.withLock { checkpointArmed = true } }
+
+    func info(_ id: SourceID) -> SourceInfo? { lock.withLock { sources[id]?.info } }
+
+    var count: Int { lock.withLock { sources.count } }
+
+    var isFinished: Bool { lock.withLock { readingDone && sources.values.allSatisfy(\.fullyAcknowledged) } }
+
+    /// Waits until `isFinished` or the monotonic `deadline` (ns). Dedicated threads only.
+    func waitUntilAllAcknowledged(deadline: Int64) -> Bool {
+        lock.withLock {
+            while !(readingDone && sources.values.allSatisfy(\.fullyAcknowledged)) {
+                if !lock.wait(until: deadline) && SystemClock.monotonicNanoseconds() >= deadline { return false }
+            }
+            return true
+        }
+    }
+
+    /// Journal inputs: where each one stands (for `/metrics`).
+    var journalProgress: [JournalProgress] {
+        lock.withLock {
+            sources.values.compactMap { s in
+                s.cursors.map { JournalProgress(input: s.info.input, checkpoint: $0.checkpoint, latest: $0.latest) }
+            }.sorted { $0.input < $1.input }
+        }
+    }
+
+    /// The checkpoint as it would be written now, or `nil` when nothing changed since `token`
+    /// (pass the returned token next time; `nil` token: always).
+    func snapshot(ifChangedSince token: UInt64?) -> (files: [CheckpointEntry], cursors: [JournalCheckpoint], token: UInt64)? {
+        lock.withLock {
+            if let token, token == changes { return nil }
+            let s = snapshotLocked()
+            return (s.files, s.cursors, changes)
+        }
+    }
+
+    private func snapshotLocked() -> (files: [CheckpointEntry], cursors: [JournalCheckpoint]) {
+        var rows: [CheckpointSelection.Row] = []
+        var cursors: [JournalCheckpoint] = []
+        for id in Array(sources.keys) {
+            if sources[id]!.checkpointed { refreshTailLocked(id) }
+            let s = sources[id]!
+            if let c = s.cursors, let at = c.checkpoint {
+                cursors.append(JournalCheckpoint(input: s.info.input, cursor: at.cursor, realtime: at.realtime, updated: s.updated))
+            }
+            guard s.checkpointed, let identity = s.info.identity, let fp = s.info.fingerprint else {
+                rows.append(.init(entry: nil, checkpointed: false))
+                continue
+            }
+            rows.append(.init(entry: s.tail.map {
+                CheckpointEntry(input: s.info.input, path: s.info.path, identity: identity, fingerprint: fp,
+                                offset: $0.offset, tailLength: $0.length, tailHash: $0.hash, key: s.info.key, updated: s.updated,
+                                done: s.tracker.doneRanges(limit: CheckpointEntry.maxDoneRanges))
+            }, checkpointed: true))
+        }
+        let files = CheckpointSelection.entries(rows: rows, unclaimed: Array(unclaimed.values),
+                                                now: SystemClock.wallNanoseconds(), forgetAfter: forgetAfter)
+        cursors += unclaimedCursors.values
+        cursors.sort { $0.input < $1.input }
+        return (files, cursors)
+    }
+
+    /// Closes every descriptor the table holds. After this `acknowledge` never wakes the reader.
+    func close(_ body: () -> Void = {}) {
+        lock.withLock {
+            closed = true
+            for (id, s) in sources {
+                s.descriptor?.close()
+                sources[id]?.descriptor = nil
+            }
+            body()
+        }
+    }
+
+    // MARK: Private
+
+    /// A finished, fully acknowledged source: its descriptor closes; with `forget` (renamed out
+    /// of the globs or deleted, and read to its end) its checkpoint entry goes too.
+    private func retireLocked(_ id: SourceID, _ s: Source) {
+        sources[id] = s
+        if s.forget {
+            s.descriptor?.close()
+            sources[id] = nil
+        } else if let fd = s.descriptor {
+            refreshTailLocked(id)
+            fd.close()
+            sources[id]?.descriptor = nil
+        }
+    }
+
+    /// Re-hashes the bytes before the checkpoint while the descriptor is still open.
+    private func refreshTailLocked(_ id: SourceID) {
+        guard var s = sources[id], let fd = s.descriptor else { return }
+        let offset = s.tracker.checkpoint
+        guard s.tail?.offset != offset,
+              let t = try? Fingerprint.tailHash(fd, before: offset, count: CheckpointEntry.tailBytes),
+              Int64(t.length) == min(offset, Int64(CheckpointEntry.tailBytes)) else { return }
+        s.tail = (offset, t.length, t.hash)
+        sources[id] = s
+    }
+}
+
+/// Which entries go into a checkpoint: a pure function of what the table holds.
+///
+/// | source                                            | written                               |
+/// |---------------------------------------------------|---------------------------------------|
+/// | checkpointed file with a proven tail hash          | its current entry                     |
+/// | checkpointed file without one (shrank, no descriptor yet) | nothing new: its last written entry is lost only if it was never proven |
+/// | not checkpointed (a pipe read directly, a superseded instance) | nothing                   |
+/// | loaded entry not matched to a file, updated < `forgetAfter` ago | kept as loaded          |
+/// | loaded entry not matched, older                    | forgotten                             |
+///
+/// Sorted by path, then inode, so that the file diffs well.
+enum CheckpointSelection {
+    struct Row {
+        var entry: CheckpointEntry?
+        var checkpointed: Bool
+    }
+
+    static func entries(rows: [Row], unclaimed: [CheckpointEntry], now: Int64, forgetAfter: Int64) -> [CheckpointEntry] {
+        var out = rows.compactMap { $0.checkpointed ? $0.entry : nil }
+        for e in unclaimed where now - e.updated < forgetAfter { out.append(e) }
+        out.sort { ($0.path, $0.identity.inode) < ($1.path, $1.identity.inode) }
+        return out
+    }
+}

@@ -1,0 +1,333 @@
+import Pipeline
+import Posix
+import Runtime
+
+/// Discovery: glob scans, inotify watches, open-file slots, checkpoint recovery, registration.
+extension TailReader {
+    // MARK: Discovery
+
+    struct Found {
+        var path: String
+        var status: FileStatus
+        var input: Int
+    }
+
+    /// Every regular file matched by an input's globs and not excluded; first input wins. A
+    /// pipe input's files are the segments of its spools.
+    func observeAll() -> [Found] {
+        var seen = Set<String>()
+        var out: [Found] = []
+        for (i, spec) in config.inputs.enumerated() {
+            let patterns = spec.kind == .file ? spec.paths : spec.paths.indices.map {
+                PipeSpool.pattern(directory: config.spoolDirectory(input: spec.name, index: $0))
+            }
+            for pattern in patterns {
+                // Normalized, so that `dir/name` from an inotify event finds it (`./a.log`, `a//b`).
+                for path in Glob.expand(pattern).map(Path.normalize) where !seen.contains(path) {
+                    if spec.kind == .file && Self.excluded(path, by: spec.exclude) { continue }
+                    guard let st = try? FileSystem.status(path), st.isRegularFile else { continue }
+                    seen.insert(path)
+                    out.append(Found(path: path, status: st, input: i))
+                }
+            }
+        }
+        return out
+    }
+
+    /// `exclude` patterns with a `/` match the whole path, others the file name.
+    static func excluded(_ path: String, by patterns: [String]) -> Bool {
+        patterns.contains { p in p.contains("/") ? Glob.matches(p, path) : Glob.matches(p, Path.base(of: path)) }
+    }
+
+    func scan(startup: Bool) {
+        deferredDiscovery = false
+        let found = observeAll()
+        updateWatches(found)
+        var foundBy: [String: Found] = [:]
+        for f in found { foundBy[f.path] = f }
+        let tracked = instances.values.filter { $0.orphanSince == nil }.map {
+            FileDecisions.Tracked(id: $0.id, path: $0.path, identity: $0.identity)
+        }.sorted { $0.id < $1.id }
+        let actions = FileDecisions.reconcile(tracked: tracked, observed: found.map { .init(path: $0.path, identity: $0.status.identity) })
+        var slotsExhausted = false
+        for action in actions {
+            heartbeat.beat()  // thousands of files: a long scan is work, not a wedge
+            switch action {
+            case .keep(let id):
+                if let inst = instances[id], let f = foundBy[inst.path], f.status.size != inst.readOffset || inst.descriptor == nil && f.status.size > inst.readOffset {
+                    dirty.insert(id)
+                }
+            case .moved(let id, let to):
+                guard let inst = instances[id] else { continue }
+                logger.info("file renamed", ["source.path": inst.path, "source.new_path": to])
+                move(inst, to: to)
+                dirty.insert(id)
+            case .orphaned(let id):
+                guard let inst = instances[id] else { continue }
+                if inst.descriptor == nil {
+                    // Closed for the open-file limit while fully read; its path is gone now.
+                    finish(inst, forget: true)
+                } else {
+                    if byPath[inst.path] == id { byPath[inst.path] = nil }
+                    inst.orphanSince = now
+                    dirty.insert(id)
+                }
+            case .discovered(let path, let identity):
+                guard let f = foundBy[path] else { continue }
+                if let id = byIdentity[identity], let inst = instances[id] {
+                    // An orphan came back under a matched name.
+                    inst.orphanSince = nil
+                    move(inst, to: path)
+                    dirty.insert(id)
+                    continue
+                }
+                // Once no slot is free, the rest wait for the next scan (no need to try each).
+                // A file that was there at startup keeps counting as such (`start_at = "end"`).
+                if slotsExhausted {
+                    deferredDiscovery = true
+                    if startup { deferredAtStartup.insert(identity) }
+                    continue
+                }
+                let wasThere = startup || deferredAtStartup.contains(identity)
+                if discover(path: path, identity: identity, input: f.input, startup: wasThere, onceLimit: nil) {
+                    deferredAtStartup.remove(identity)
+                } else {
+                    slotsExhausted = true
+                    if startup { deferredAtStartup.insert(identity) }
+                }
+            }
+        }
+    }
+
+    func move(_ inst: FileInstance, to path: String) {
+        if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
+        inst.path = path
+        byPath[path] = inst.id
+        table.updateInfo(inst.id) { $0.path = path }
+    }
+
+    func discoverOnceQueue() {
+        deferredDiscovery = false
+        while let next = onceQueue.first {
+            guard discover(path: next.path, identity: next.identity, input: next.input, startup: true, onceLimit: next.size) else { return }
+            onceQueue.removeFirst()
+        }
+    }
+
+    /// Watches the directory of every pattern (when it has no wildcard) and of every matched file.
+    func updateWatches(_ found: [Found]) {
+        guard let inotify else { return }
+        var dirs = Set<String>()
+        for spec in config.inputs where spec.kind == .file {
+            for p in spec.paths {
+                let d = Path.normalize(Path.directory(of: p))
+                if !Glob.hasMagic(d) { dirs.insert(d) }
+            }
+        }
+        for f in found { dirs.insert(Path.directory(of: f.path)) }
+        for d in dirs.subtracting(watchedDirectories) {
+            do {
+                let wd = try inotify.addWatch(d, mask: [.create, .movedFrom, .movedTo, .delete, .modify, .closeWrite, .onlyDirectory])
+                watches[wd] = d
+                watchedDirectories.insert(d)
+            } catch let e as Errno where e.code == Errno.noEntry {
+                continue // appears later: found by the rescan
+            } catch {
+                if !watchFailed {
+                    logger.warning("cannot watch directory; polling its files every second", ["directory": d, "error": "\(error)"])
+                }
+                watchFailed = true
+            }
+        }
+    }
+
+    /// A file we had a checkpoint for may have been rotated out of the globs while we were
+    /// stopped (`app.log` → `app.log.1` under the glob `app.log`): look for its identity next to
+    /// its old path and read the rest of it before letting go.
+    func recoverRotatedWhileStopped() {
+        let lost = table.unclaimedEntries
+        guard !lost.isEmpty else { return }
+        var byDirectory: [String: [CheckpointEntry]] = [:]
+        for e in lost { byDirectory[Path.directory(of: e.path), default: []].append(e) }
+        for (dir, entries) in byDirectory {
+            guard let names = try? FileSystem.list(dir) else { continue }
+            let wanted = Set(entries.map(\.identity))
+            for name in names {
+                let path = Path.join(dir, name)
+                guard let st = try? FileSystem.status(path), st.isRegularFile, wanted.contains(st.identity),
+                      byIdentity[st.identity] == nil,
+                      let entry = entries.first(where: { $0.identity == st.identity }),
+                      let input = config.inputs.firstIndex(where: { $0.name == entry.input && $0.kind == .file }) else { continue }
+                if discover(path: path, identity: st.identity, input: input, startup: true, onceLimit: nil, onlyResume: true),
+                   let id = byIdentity[st.identity], let inst = instances[id] {
+                    logger.info("reading the rest of a file rotated while stopped", ["source.path": path, "source.old_path": entry.path])
+                    if byPath[path] == id { byPath[path] = nil }
+                    inst.orphanSince = now
+                }
+            }
+        }
+    }
+
+    /// Makes room under `maxOpenFiles`; false when every open file is busy.
+    func ensureSlot() -> Bool {
+        let held = table.heldDescriptorCount
+        if openCount + held < config.maxOpenFiles { return true }
+        let acked = table.fullyAcknowledgedIDs
+        let candidates = instances.values.filter {
+            $0.descriptor != nil && $0.orphanSince == nil && $0.atEOF && !dirty.contains($0.id) && acked.contains($0.id)
+                && ($0.onceLimit == nil || $0.done)
+        }.map { (id: $0.id, idleSince: $0.lastActivity) }
+        let plan = FileDecisions.slot(open: openCount, held: held, limit: config.maxOpenFiles, candidates: candidates)
+        for id in plan.evict {
+            guard let inst = instances[id], let fd = inst.descriptor else { continue }
+            table.detach(id)
+            fd.close()
+            inst.descriptor = nil
+            openCount -= 1
+        }
+        if plan.granted { return true }
+        if !warnedLimit {
+            warnedLimit = true
+            logger.warning("open file limit reached; more files wait until others are read and acknowledged",
+                           ["limits.max_open_files": "\(config.maxOpenFiles)"])
+        }
+        deferredDiscovery = true
+        return false
+    }
+
+    /// Opens a newly found file and decides where to start. False when it must wait for a slot.
+    ///
+    /// `onlyResume`: the file is not matched by the globs (found by `recoverRotatedWhileStopped`);
+    /// open it only if its checkpoint proves it is the file we were reading.
+    @discardableResult
+    func discover(path: String, identity: FileIdentity, input: Int, startup: Bool, onceLimit: Int64?, onlyResume: Bool = false) -> Bool {
+        guard ensureSlot() else { return false }
+        let spec = config.inputs[input]
+        let fd: FileDescriptor
+        do { fd = try FileDescriptor.open(path) } catch {
+            if failedOpen.insert(path).inserted { logger.warning("cannot open file", ["source.path": path, "error": "\(error)"]) }
+            return true
+        }
+        failedOpen.remove(path)
+        guard let st = try? fd.status(), st.identity == identity, st.isRegularFile,
+              let fp = try? Fingerprint.read(fd, length: spec.fingerprintBytes) else {
+            fd.close()
+            needScan = true
+            return true
+        }
+        var offset: Int64
+        var key: UInt64?
+        var avoidKey = retiredKeys.removeValue(forKey: identity)
+        var fingerprint = fp
+        var skip: [Range<Int64>] = []
+        let entry = table.claim(identity)
+        if let entry {
+            let prefix = Self.hashPrefix(fd, length: entry.fingerprint.length)
+            var tail: UInt64?
+            if entry.offset <= st.size, let t = try? Fingerprint.tailHash(fd, before: entry.offset, count: entry.tailLength),
+               t.length == entry.tailLength {
+                tail = t.hash
+            }
+            switch FileDecisions.validate(entry, identity: st.identity, size: st.size, prefixHash: prefix, tailHash: tail) {
+            case .resume(let at):
+                offset = at
+                skip = entry.resumableDone(size: st.size)
+                key = entry.key == 0 ? nil : entry.key
+                if fp.length < entry.fingerprint.length { fingerprint = entry.fingerprint }
+                logger.info("resuming file from checkpoint", ["source.path": path, "source.offset": "\(at)"])
+            case .startOver(let reason):
+                if onlyResume {
+                    fd.close()
+                    logger.info("checkpointed file no longer found", ["source.path": entry.path, "reason": reason])
+                    return true
+                }
+                offset = 0
+                avoidKey = entry.key
+                logger.warning("checkpoint does not match the file; reading it from the start",
+                               ["source.path": path, "checkpoint.offset": "\(entry.offset)", "reason": reason])
+            }
+        } else {
+            // A spool segment holds only what the pipe gave us: all of it is to be read.
+            let startAt = spec.kind == .pipe ? .beginning : spec.startAt
+            var lastLineStart: Int64?
+            if startAt == .end && startup { lastLineStart = Self.lastLineStart(fd, size: st.size) }
+            offset = FileDecisions.startOffset(startAt: startAt, foundAtStartup: startup, size: st.size, lastLineStart: lastLineStart)
+        }
+        if let onceLimit { offset = min(offset, onceLimit) }
+        let inst = FileInstance(id: allocateID(), input: input, path: path, identity: identity, descriptor: fd, offset: offset,
+                                maxLineBytes: spec.maxLineBytes, fingerprint: fingerprint,
+                                key: key, now: now)
+        inst.onceLimit = onceLimit
+        inst.avoidKey = avoidKey
+        inst.skip = onceLimit == nil ? skip : skip.filter { $0.upperBound <= onceLimit! }
+        settleKey(inst, fd: fd, atEnd: false)
+        register(inst)
+        openCount += 1
+        // At startup there may be thousands: one line each only when debugging.
+        logger.log(startup ? .debug : .info, "file opened", ["source.path": path, "source.id": "\(inst.id)", "source.offset": "\(offset)"])
+        return true
+    }
+
+    func register(_ inst: FileInstance) {
+        instances[inst.id] = inst
+        byPath[inst.path] = inst.id
+        byIdentity[inst.identity] = inst.id
+        dirty.insert(inst.id)
+        let info = SourceInfo(input: config.inputs[inst.input].name, path: inst.path, identity: inst.identity,
+                              fingerprint: inst.fingerprint, key: inst.key ?? 0, isPipe: config.inputs[inst.input].kind == .pipe)
+        table.add(inst.id, info: info, base: inst.readOffset, done: inst.skip, descriptor: inst.descriptor, checkpointed: true)
+    }
+
+    func allocateID() -> SourceID {
+        defer { nextID &+= 1 }
+        return SourceID(nextID)
+    }
+
+    /// Computes the instance key once its first line is there; must run before its first push.
+    func settleKey(_ inst: FileInstance, fd: FileDescriptor, atEnd: Bool) {
+        guard inst.key == nil else { return }
+        let length = config.inputs[inst.input].fingerprintBytes
+        guard let head = try? Fingerprint.readBytes(fd, at: 0, count: length),
+              let key = FileDecisions.instanceKey(identity: inst.identity, head: head, fingerprintBytes: length,
+                                                  atEnd: atEnd, avoid: inst.avoidKey) else { return }
+        inst.key = key
+        table.updateInfo(inst.id) { $0.key = key }
+    }
+
+    /// Offset just past the last newline in the final 64 KiB (0 for a shorter file without one;
+    /// `size` when a longer file has none there).
+    static func lastLineStart(_ fd: FileDescriptor, size: Int64) -> Int64 {
+        let from = max(0, size - 65536)
+        guard let bytes = try? Fingerprint.readBytes(fd, at: from, count: Int(size - from)) else { return size }
+        if let i = bytes.lastIndex(of: 0x0A) { return from + Int64(i) + 1 }
+        return from == 0 ? 0 : size
+    }
+
+    static func recentMatches(_ fd: FileDescriptor, _ inst: FileInstance) -> Bool {
+        guard !inst.recent.isEmpty, inst.readOffset >= Int64(inst.recent.count) else { return true }
+        let bytes = try? Fingerprint.readBytes(fd, at: inst.readOffset - Int64(inst.recent.count), count: inst.recent.count)
+        return bytes == inst.recent
+    }
+
+    static func hashPrefix(_ fd: FileDescriptor, length: Int) -> UInt64? {
+        guard let bytes = try? Fingerprint.readBytes(fd, at: 0, count: length), bytes.count == length else { return nil }
+        return FNV1a.hash(bytes)
+    }
+
+    /// The reader lets go of an instance. `forget`: drop its checkpoint entry once every line is
+    /// acknowledged (renamed away or deleted); otherwise keep it (`once` mode).
+    func finish(_ inst: FileInstance, forget: Bool) {
+        if let key = inst.key {
+            if retiredKeys.count >= 4096 { retiredKeys.removeAll() }
+            retiredKeys[inst.identity] = key
+        }
+        instances[inst.id] = nil
+        if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
+        if byIdentity[inst.identity] == inst.id { byIdentity[inst.identity] = nil }
+        dirty.remove(inst.id)
+        if inst.descriptor != nil { openCount -= 1 }
+        inst.descriptor = nil // now owned by the shared source
+        table.finish(inst.id, forget: forget)
+    }
+
+}

@@ -1,0 +1,168 @@
+import Pipeline
+import Posix
+import Runtime
+
+/// Reading one file instance: changes (growth, truncation, replacement), orphans, deletion.
+extension TailReader {
+    // MARK: Reading
+
+    func readDirty() {
+        let ids = dirty.sorted()
+        dirty = []
+        for id in ids {
+            heartbeat.beat()
+            guard let inst = instances[id] else { continue }
+            if readFile(inst) { dirty.insert(inst.id) }
+            if stopping { return }
+        }
+    }
+
+    func reopen(_ inst: FileInstance) -> Bool {
+        guard ensureSlot() else { return false }
+        guard let fd = try? FileDescriptor.open(inst.path) else { needScan = true; return false }
+        guard let st = try? fd.status(), st.identity == inst.identity else {
+            fd.close()
+            needScan = true
+            return false
+        }
+        inst.descriptor = fd
+        openCount += 1
+        table.attach(inst.id, descriptor: fd)
+        return true
+    }
+
+    /// Reads up to `turnsPerFile` chunks. Returns true when more is waiting.
+    func readFile(_ inst: FileInstance) -> Bool {
+        // Not ours any more (abandoned while we waited for the budget): never reopen by path.
+        if inst.done || instances[inst.id] !== inst { return false }
+        if inst.descriptor == nil && !reopen(inst) { return false }
+        guard let fd = inst.descriptor, let st = try? fd.status() else { return false }
+        if st.linkCount == 0 && !inst.deleted {
+            inst.deleted = true
+            if inst.orphanSince == nil {
+                if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
+                inst.orphanSince = now
+            }
+        }
+        let spec = config.inputs[inst.input]
+        let change = FileDecisions.change(known: inst.fingerprint, readOffset: inst.readOffset, size: st.size,
+                                          prefixHash: Self.hashPrefix(fd, length: inst.fingerprint.length),
+                                          recentMatches: Self.recentMatches(fd, inst))
+        switch change {
+        case .unchanged:
+            inst.atEOF = true
+            if let limit = inst.onceLimit, inst.readOffset >= limit { completeOnce(inst) }
+            return false
+        case .truncated, .replaced:
+            if inst.onceLimit != nil { completeOnce(inst); return false }
+            restart(inst, change, fd: fd, spec: spec)
+        case .grown:
+            break
+        }
+        if let length = FileDecisions.fingerprintGrowth(current: inst.fingerprint.length, size: st.size, configured: spec.fingerprintBytes),
+           let fp = try? Fingerprint.read(fd, length: length) {
+            inst.fingerprint = fp
+            table.updateInfo(inst.id) { $0.fingerprint = fp }
+        }
+        let limit = inst.onceLimit ?? Int64.max
+        var batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
+        var turns = 0
+        var eof = false
+        while turns < Self.turnsPerFile {
+            let want = Int(min(Int64(buffer.count), inst.readLimit(limit) - inst.readOffset))
+            if want <= 0 { eof = true; break }
+            let n: Int
+            do { n = try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: inst.readOffset) } catch {
+                logger.warning("read failed", ["source.path": inst.path, "error": "\(error)"])
+                eof = true
+                break
+            }
+            if n == 0 { eof = true; break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            inst.splitter.feed(chunk, into: &batch)
+            inst.remember(chunk)
+            inst.readOffset += Int64(n)
+            inst.lastActivity = now
+            turns += 1
+            if batch.bytes.count >= config.batchBytes || batch.lines.count >= config.batchLines {
+                guard push(&batch, inst.id) else { return unwound(inst) }
+                batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
+            }
+        }
+        guard push(&batch, inst.id) else { return unwound(inst) }
+        inst.atEOF = eof
+        if let l = inst.onceLimit, inst.readOffset >= l { completeOnce(inst); return false }
+        return !eof
+    }
+
+    /// A push failed: stopping, or the file expired while we waited (see `closeExpiredDeleted`).
+    func unwound(_ inst: FileInstance) -> Bool {
+        if abandonCurrent {
+            abandonCurrent = false
+            abandon(inst)
+        }
+        return false
+    }
+
+    func completeOnce(_ inst: FileInstance) {
+        var batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
+        inst.splitter.flush(into: &batch)
+        _ = push(&batch, inst.id)
+        inst.done = true
+        finish(inst, forget: false)
+    }
+
+    /// While the budget is spent nothing is read and no tick runs, but a deleted file must still
+    /// be let go after its grace time (it holds its disk space while open). Checked about once a
+    /// second during the wait. Returns true when the file being pushed is one of them (the
+    /// caller abandons it once it has unwound).
+    func closeExpiredDeleted(current: SourceID) -> Bool {
+        let t = now
+        var currentExpired = false
+        for inst in Array(instances.values) {
+            guard let fd = inst.descriptor, let st = try? fd.status() else { continue }
+            if st.linkCount == 0 {
+                inst.deleted = true
+                if inst.orphanSince == nil {
+                    if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
+                    inst.orphanSince = t
+                }
+            }
+            guard inst.deleted, let since = inst.orphanSince, t - since >= config.deletedGrace else { continue }
+            if inst.id == current { currentExpired = true } else { abandon(inst) }
+        }
+        return currentExpired
+    }
+
+    /// Closes a deleted file that was not read to its end within the grace time.
+    func abandon(_ inst: FileInstance) {
+        let size = (try? inst.descriptor?.status().size) ?? inst.readOffset
+        logger.warning("deleted file closed before it was read to its end", [
+            "source.path": inst.path, "source.offset": "\(inst.readOffset)", "bytes.unread": "\(max(0, size - inst.readOffset))"])
+        finish(inst, forget: true)
+    }
+
+    /// Truncated (copytruncate) or replaced in place: the old instance ends (its in-flight lines
+    /// are still acknowledged, but it is no longer checkpointed) and a new one starts at 0 on the
+    /// same descriptor, with a new source id and key.
+    func restart(_ inst: FileInstance, _ change: FileChange, fd: FileDescriptor, spec: TailConfiguration.InputSpec) {
+        logger.notice(change == .truncated ? "file truncated; reading it again from the start" : "file content replaced; reading it from the start",
+                      ["source.path": inst.path, "source.offset": "\(inst.readOffset)"])
+        let old = inst.id
+        table.supersede(old)
+        instances[old] = nil
+        dirty.remove(old)
+        let fp = (try? Fingerprint.read(fd, length: spec.fingerprintBytes)) ?? .empty
+        inst.id = allocateID()
+        inst.readOffset = 0
+        inst.splitter.reset(to: 0)
+        inst.recent = []
+        inst.skip = []
+        inst.fingerprint = fp
+        inst.avoidKey = inst.key
+        inst.key = nil
+        inst.atEOF = false
+        register(inst)
+    }
+
+}
