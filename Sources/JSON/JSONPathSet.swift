@@ -60,32 +60,19 @@ extension JSONDocument {
     /// missing. Steps already resolved since `cache.reset` are not looked up again.
     public func resolve(_ handle: Int32, in set: JSONPathSet, cache: inout JSONPathCache) -> JSONNode? {
         guard handle >= 0 else { return root }
-        let generation = UInt64(cache.generation)
-        precondition(Int(handle) < set.count && set.count <= cache.slots.count, "JSONPathCache not reset for this JSONPathSet")
-        return set.parents.withUnsafeBufferPointer { parents in
-            set.steps.withUnsafeBufferPointer { steps in
-                cache.slots.withUnsafeMutableBufferPointer { slots in
-                    resolve(Int(handle), parents.baseAddress!, steps.baseAddress!, slots.baseAddress!, generation)
-                }
-            }
-        }
-    }
-
-    func resolve(
-        _ h: Int, _ parents: UnsafePointer<Int32>, _ steps: UnsafePointer<JSONPath.Step>,
-        _ slots: UnsafeMutablePointer<UInt64>, _ generation: UInt64
-    ) -> JSONNode? {
-        let slot = slots[h]
-        if slot >> 32 == generation {
+        let h = Int(handle)
+        // Bounds-checked: traps when the cache was not reset for this set.
+        let slot = cache.slots[h]
+        if slot >> 32 == UInt64(cache.generation) {
             let v = Int(slot & 0xFFFF_FFFF)
             return v == 0 ? nil : JSONNode(v - 1)
         }
-        let parent = Int(parents[h])
+        let parent = set.parents[h]
         var found: JSONNode? = nil
-        if let from = parent < 0 ? root : resolve(parent, parents, steps, slots, generation) {
-            found = step(from, steps + h)
+        if let from = parent < 0 ? root : resolve(parent, in: set, cache: &cache) {
+            found = set.steps.withUnsafeBufferPointer { step(from, $0.baseAddress! + h) }
         }
-        slots[h] = generation << 32 | UInt64(found.map { UInt32(truncatingIfNeeded: $0.index) &+ 1 } ?? 0)
+        cache.slots[h] = UInt64(cache.generation) << 32 | UInt64(found.map { UInt32(truncatingIfNeeded: $0.index) &+ 1 } ?? 0)
         return found
     }
 }

@@ -81,6 +81,13 @@ public struct Mapper: Sendable {
     /// `sourceKey` identifies the file for the event id (see `EventID`).
     public mutating func map(_ batch: LineBatch, sourceKey: UInt64, into out: inout MappedBatch) {
         out.source = batch.source
+        // Events are about as long as their lines: one allocation up front instead of growing
+        // (and copying) step by step. Geometric, so that appending batch after batch to one
+        // `out` stays linear.
+        let bytes = out.eventBytes.count + batch.bytes.count
+        if out.eventBytes.capacity < bytes { out.eventBytes.reserveCapacity(max(bytes, 2 * out.eventBytes.capacity)) }
+        let events = out.events.count + batch.lines.count
+        if out.events.capacity < events { out.events.reserveCapacity(max(events, 2 * out.events.capacity)) }
         for line in batch.lines {
             let text = batch.bytes[line.textStart..<line.textEnd]
             switch step(text, truncated: line.truncated, readTime: batch.readTime, sourceKey: sourceKey, offset: line.start) {

@@ -30,6 +30,7 @@ public struct Errno: Error, CustomStringConvertible, Equatable, Sendable {
     public static let wouldBlock = EAGAIN
     public static let interrupted = EINTR
     public static let noEntry = ENOENT
+    public static let noSpace = ENOSPC
 }
 
 /// Runs `body` until it does not fail with `EINTR`.

@@ -85,9 +85,13 @@ public struct BatchBuilder: Sendable {
     }
 
     private mutating func takeOpen() -> OutgoingBatch {
-        var b = open
+        // Swap rather than copy: closing a copy while `open` still shares its body would copy
+        // the whole body (up to `maxBytes`, once per batch) just to append `]`.
+        var b = OutgoingBatch()
+        swap(&b, &open)
         b.close()
-        open = OutgoingBatch()
+        // The next batch will most likely be the size of this one.
+        open.reserve(bytes: min(maxBytes, b.body.count), events: min(maxEvents, b.count))
         openedAt = nil
         return b
     }

@@ -114,14 +114,14 @@ public final class DeadLetter: Sendable {
                 s.loaded = true
             }
             var fresh: [DeadLetterRecord] = []
-            var freshKeys: [UInt64] = []
+            var freshKeys: Set<UInt64> = []
             var bytes: [UInt8] = []
             for r in records {
                 let k = Self.key(r)
                 if s.keys.contains(k) || s.previousKeys.contains(k) || freshKeys.contains(k) { continue }
                 r.serialized(into: &bytes)
                 fresh.append(r)
-                freshKeys.append(k)
+                freshKeys.insert(k)
             }
             guard !fresh.isEmpty else { return [] }
             // An operator deleted the file (README: "when to delete"): start a new one rather
@@ -144,7 +144,7 @@ public final class DeadLetter: Sendable {
             do {
                 if let allowed = fault?(bytes.count) {
                     try fd.writeAll(Array(bytes.prefix(max(0, allowed))))
-                    throw Errno(code: 28, call: "write", path: Self.segmentPath(directory, 0))   // ENOSPC
+                    throw Errno(code: Errno.noSpace, call: "write", path: Self.segmentPath(directory, 0))
                 }
                 try fd.writeAll(bytes)
                 try fd.sync()
@@ -195,7 +195,7 @@ public final class DeadLetter: Sendable {
                     return sh.interrupted
                 }
                 if stop { throw error }
-                // The first failure, then at most about once a minute.
+                // The first failure, then every fourth attempt (every 2 minutes once the wait is 30 s).
                 if attempt == 1 || attempt % 4 == 0 {
                     logger?.error("cannot write the dead letter; retrying (the lines stay unacknowledged, nothing is lost)",
                                   ["error": text, "retry.in.ms": String(delay / 1_000_000), "attempt": String(attempt)])

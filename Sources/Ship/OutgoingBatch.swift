@@ -55,6 +55,13 @@ public struct OutgoingBatch: Sendable, Equatable {
         events.append(BatchEvent(source: source, start: start, end: end, bodyStart: s, bodyEnd: body.count, rule: rule))
     }
 
+    /// Room for a body of `bytes` and `events` events, so that filling it does not grow the
+    /// arrays step by step (each step copies everything written so far).
+    mutating func reserve(bytes: Int, events count: Int) {
+        body.reserveCapacity(bytes)
+        events.reserveCapacity(count)
+    }
+
     /// Adds the closing bracket. Only the builder calls this, once.
     mutating func close() { body.append(UInt8(ascii: "]")) }
 

@@ -78,7 +78,7 @@ extension TailReader {
     }
 
     func startJournalctl(_ j: JournalInput) {
-        let args = JournalQuery.arguments(j.spec, position: j.position, follow: !config.once)
+        let args = JournalQuery.arguments(j.spec, position: j.position, follow: policy.follows)
         j.partial = []
         j.standardError = []
         j.entriesThisRun = 0
@@ -189,7 +189,7 @@ extension TailReader {
         var status: Int32?
         if case .exited(let c) = how { status = c }
         let usedCursor: Bool = if case .cursor = j.position { j.entriesThisRun == 0 } else { false }
-        let next = JournalDecisions.afterExit(once: config.once, status: status, entriesRead: j.entriesThisRun, usedCursor: usedCursor,
+        let next = JournalDecisions.afterExit(once: !policy.follows, status: status, entriesRead: j.entriesThisRun, usedCursor: usedCursor,
                                               standardError: stderr, failures: j.failures + 1,
                                               minDelay: config.journalRestartMin, maxDelay: config.journalRestartMax)
         switch next {
@@ -203,7 +203,7 @@ extension TailReader {
             j.expectFirst = nil
             startJournalctl(j)
         case .restart(let delay):
-            if config.once {
+            if !policy.follows {
                 logger.error("journalctl failed", ["input": j.name, "journal.exit": how.description, "journal.stderr": stderr])
                 j.done = true
                 table.finish(j.id, forget: false)

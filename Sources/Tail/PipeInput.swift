@@ -42,7 +42,7 @@ extension TailReader {
                 pipes.append(PipeInstance(input: i, index: k, path: path, maxLineBytes: spec.maxLineBytes))
             }
         }
-        for p in pipes where !config.once && p.spool == nil {
+        for p in pipes where policy.spoolsPipes && p.spool == nil {
             let spec = config.inputs[p.input]
             let directory = config.spoolDirectory(input: spec.name, index: p.index)
             do {
@@ -56,19 +56,19 @@ extension TailReader {
                 logger.error("cannot open the pipe spool", ["source.path": p.path, "spool.directory": directory, "error": "\(error)"])
             }
         }
-        for p in pipes where p.descriptor == nil && !p.done && (config.once || p.spool != nil) {
+        for p in pipes where p.descriptor == nil && !p.done && (!policy.spoolsPipes || p.spool != nil) {
             do {
                 guard let st = try FileSystem.status(p.path), st.isFIFO else {
                     logger.error("pipe input is not a FIFO", ["source.path": p.path])
-                    if config.once { p.done = true }
+                    if !policy.spoolsPipes { p.done = true }
                     continue
                 }
                 // O_RDWR: we are a writer too, so the pipe never reports end of file (and poll
                 // never spins on POLLHUP) between one writer closing and the next opening.
-                p.descriptor = try FileDescriptor.open(p.path, config.once ? [.readOnly, .nonBlocking] : [.readWrite, .nonBlocking])
+                p.descriptor = try FileDescriptor.open(p.path, policy.spoolsPipes ? [.readWrite, .nonBlocking] : [.readOnly, .nonBlocking])
             } catch {
                 logger.error("cannot open pipe", ["source.path": p.path, "error": "\(error)"])
-                if config.once { p.done = true }
+                if !policy.spoolsPipes { p.done = true }
                 continue
             }
             if let spool = p.spool {
@@ -108,7 +108,7 @@ extension TailReader {
                 batch = LineBatch(source: id, readTime: SystemClock.wallNanoseconds())
             }
         }
-        if ended && config.once {
+        if ended && !policy.spoolsPipes {
             p.splitter.flush(into: &batch)
             p.done = true
         }

@@ -171,3 +171,27 @@ public struct TailConfiguration: Sendable {
         self.spoolMaxBytes = spoolMaxBytes
     }
 }
+
+/// What `once` changes, named by intent, so the reader asks "does it follow?" rather than
+/// "is it once?" at each place.
+///
+/// | behaviour                  | daemon | `once` |
+/// |----------------------------|--------|--------|
+/// | `follows` (inotify, rescans, journalctl `--follow`, waits for more) | yes | no: ends at the size/entry it found |
+/// | `spoolsPipes`              | yes    | no: a FIFO is read directly until its writers close it |
+/// | `finishes` (closes the output, `isFinished`) | no | yes |
+struct ReadPolicy: Sendable, Equatable {
+    var follows: Bool
+    var spoolsPipes: Bool
+    var finishes: Bool
+
+    init(once: Bool) {
+        follows = !once
+        spoolsPipes = !once
+        finishes = once
+    }
+}
+
+extension TailConfiguration {
+    var policy: ReadPolicy { ReadPolicy(once: once) }
+}

@@ -48,6 +48,7 @@ final class TailReader: @unchecked Sendable {
     static let turnsPerFile = 16
     let table: SourceTable
     let clock: any Clock
+    let policy: ReadPolicy
 
     init(tailer: Tailer) {
         self.tailer = tailer
@@ -55,6 +56,7 @@ final class TailReader: @unchecked Sendable {
         logger = tailer.logger
         table = tailer.table
         clock = tailer.clock
+        policy = config.policy
         buffer = .allocate(byteCount: config.readChunkBytes, alignment: 16)
         pipeBuffer = .allocate(byteCount: config.inputs.contains { $0.kind == .pipe } ? config.readChunkBytes : 0, alignment: 16)
     }
@@ -70,9 +72,9 @@ final class TailReader: @unchecked Sendable {
     /// What the schedule needs to know about the reader's state right now.
     var conditions: ReaderSchedule.Conditions {
         ReaderSchedule.Conditions(
-            once: config.once,
-            polling: config.once || inotify == nil || watchFailed || deferredDiscovery || instances.values.contains { $0.orphanSince != nil },
-            fastTick: config.once || deferredDiscovery,
+            once: !policy.follows,
+            polling: !policy.follows || inotify == nil || watchFailed || deferredDiscovery || instances.values.contains { $0.orphanSince != nil },
+            fastTick: !policy.follows || deferredDiscovery,
             retryTimer: journalRestartDue
                 || pipes.contains { p in p.spoolRetryAt != nil || p.spool.map { !$0.pending.isEmpty || $0.needsSync } ?? false },
             workWaiting: !dirty.isEmpty || needScan,
@@ -82,14 +84,14 @@ final class TailReader: @unchecked Sendable {
     // MARK: The loop
 
     func run() {
-        if !config.once && !config.disableInotify {
+        if policy.follows && !config.disableInotify {
             do { inotify = try Inotify.create() } catch {
                 logger.warning("inotify unavailable; polling files every second", ["error": "\(error)"])
             }
         }
         openPipes()
         openJournals()
-        if config.once {
+        if !policy.follows {
             onceQueue = observeAll().map { ($0.path, $0.status.identity, $0.input, $0.status.size) }
             discoverOnceQueue()
         } else {
@@ -102,7 +104,7 @@ final class TailReader: @unchecked Sendable {
             maintainSpools()
             maintainJournals()
             readDirty()
-            if config.once {
+            if !policy.follows {
                 discoverOnceQueue()
                 if onceQueue.isEmpty && instances.values.allSatisfy(\.done) && pipes.allSatisfy(\.done) && journals.allSatisfy(\.done)
                     && dirty.isEmpty { break }
@@ -136,7 +138,7 @@ final class TailReader: @unchecked Sendable {
             // Let a burst of appends land before reading: one read of many lines instead of a
             // wake-up of every stage per line (a writer appending line by line at 5,000/s costs
             // ~10x less CPU), for at most `readCoalesce` of extra latency.
-            if config.readCoalesce > 0 && !config.once { SystemClock.sleep(nanoseconds: config.readCoalesce) }
+            if config.readCoalesce > 0 && policy.follows { SystemClock.sleep(nanoseconds: config.readCoalesce) }
             handleInotify()
         }
         for (i, p) in livePipes.enumerated() where ready[pipeStart + i].readable || ready[pipeStart + i].hangUp {
@@ -181,10 +183,10 @@ final class TailReader: @unchecked Sendable {
     /// done; without inotify every open file is checked.
     func tick() {
         let t = now
-        if inotify == nil || watchFailed || config.once {
+        if inotify == nil || watchFailed || !policy.follows {
             for (id, inst) in instances where !inst.done && inst.orphanSince == nil { dirty.insert(id) }
         }
-        if deferredDiscovery && !config.once { needScan = true }
+        if deferredDiscovery && policy.follows { needScan = true }
         for inst in Array(instances.values) where inst.orphanSince != nil {
             var more = false
             for _ in 0..<8 {
@@ -213,7 +215,7 @@ final class TailReader: @unchecked Sendable {
     }
 
     func finish() {
-        if config.once {
+        if policy.finishes {
             table.markReadingDone()
             tailer.output.close()
         }

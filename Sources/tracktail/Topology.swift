@@ -7,7 +7,7 @@ import Tail
 /// The whole data path, wired in one place (DESIGN.md "The data path"):
 ///
 /// ```
-///  Tailer (thread: discover, inotify, read)          ──LineBatch──▶ lines (BlockingQueue, waits when full)
+///  Tailer (thread: files, pipes, journalctl)         ──LineBatch──▶ lines (BlockingQueue, waits when full)
 ///     ▲ budget.acquire before push                                       │
 ///     │                                                                  ▼
 ///  ByteBudget ◀─release─ Tailer.acknowledge ◀─┐       MapperStage (thread): Mapper.map (parse, rules, payload bytes)

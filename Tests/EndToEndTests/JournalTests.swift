@@ -43,7 +43,8 @@ struct JournalWriter {
 struct JournalTests {
     let env = ["TRACKTAIL_TEST_TOKEN": "test-token"]
 
-    func config(_ dir: URL, journal: URL, api: FakeTrackAPI, input: String = #"units = ["legacy-app.service"]"#, output: String = "") -> URL {
+    func config(_ dir: URL, journal: URL, api: FakeTrackAPI, input: String = #"units = ["legacy-app.service"]"#, output: String = "",
+                startAt: String = "beginning") -> URL {
         var text = Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [], url: api.url, output: output,
                                       rule: #"properties = { unit = "{journal._SYSTEMD_UNIT}", host = "{journal._HOSTNAME}" }"#)
         let start = text.range(of: "[[input]]")!.lowerBound
@@ -53,7 +54,7 @@ struct JournalTests {
             name = "legacy"
             type = "journal"
             \(input)
-            start_at = "beginning"
+            start_at = "\(startAt)"
             directory = "\(journal.path)"
 
             """)
@@ -171,6 +172,30 @@ struct JournalTests {
         #expect(daemon.stop() == 0)
         #expect(api.missingSeqs(0..<20).isEmpty)
         #expect(daemon.log.contains("refused the checkpointed cursor"), "\(daemon.log)")
+    }
+
+    /// `start_at = "end"`: what is in the journal at the first start is skipped, but its newest
+    /// cursor is checkpointed at once, so entries written while tracktail is down (even after a
+    /// kill -9 before any new entry) are not lost.
+    @Test func startAtEndCheckpointsTheNewestCursorAtOnce() throws {
+        let (dir, journal, writer) = try setUp()
+        defer { Harness.cleanup(dir) }
+        let api = try FakeTrackAPI()
+        defer { api.stop() }
+        try writer.append(0..<30)
+        let cfg = config(dir, journal: journal, api: api, startAt: "end")
+        var daemon = try Harness.Daemon(["run", "--config", cfg.path], directory: dir, environment: env)
+        let checkpoint = dir.appendingPathComponent("state/checkpoints.json")
+        #expect(Harness.waitUntil(seconds: 30) { ((try? String(contentsOf: checkpoint, encoding: .utf8)) ?? "").contains("cursor") }, "\(daemon.log)")
+        daemon.kill9()
+        try writer.append(30..<40)
+        daemon = try Harness.Daemon(["run", "--config", cfg.path], directory: dir, environment: env)
+        #expect(api.waitForAccepted(10, timeout: 60), "\(api.summary)\n\(daemon.log)")
+        try writer.append(40..<45)
+        #expect(api.waitForAccepted(15, timeout: 60), "\(api.summary)\n\(daemon.log)")
+        #expect(daemon.stop() == 0)
+        #expect(api.missingSeqs(30..<45).isEmpty)
+        #expect(!api.acceptedSeqs().contains { $0 < 30 }, "what was there at the first start is skipped")
     }
 
     /// journalctl missing: a clear error that names it, and the daemon keeps running (retrying).

@@ -241,6 +241,12 @@ import Testing
         let status = try Harness.run(["status", "--config", config.path])
         #expect(status.stdout.contains("input missing has nothing readable: \(dir.path)/nodir/*.log: no such directory \(dir.path)/nodir\n"), "\(status.stdout)")
         #expect(status.stdout.contains("input nomatch has nothing readable: \(logs.path)/*.json: no file matches\n"), "\(status.stdout)")
+        let json = try Harness.run(["status", "--json", "--config", config.path])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let empty = object?["inputs_with_nothing_readable"] as? [[String: Any]]
+        #expect(empty?.map { $0["input"] as? String } == ["missing", "nomatch"], "\(json.stdout)")
+        #expect(object?["unreadable_files"] as? [Any] != nil)
+        #expect(object?["dead_letter_not_replayed"] as? Int == 0)
 
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir)
         defer { daemon.stop() }
@@ -502,5 +508,26 @@ import Testing
         #expect(once.stderr.split(separator: "\n").filter { $0.contains(": dead-lettered ") }.count == 1, "\(once.stderr)")
         #expect(once.stderr.contains("299 lines dead-lettered from \(log.path) in the last "), "\(once.stderr)")
         #expect(once.stderr.contains(" s: invalid JSON lines=299"), "\(once.stderr)")
+    }
+
+    /// The reason an input reads nothing, as the warning, /health, `check` and `status` say it.
+    @Test(arguments: [
+        (InputProbe.Pattern(pattern: "/var/log/a/*.log", problem: .noDirectory("/var/log/a")), false,
+         "/var/log/a/*.log: no such directory /var/log/a"),
+        (InputProbe.Pattern(pattern: "/var/log/*.json", problem: .noMatch), false, "/var/log/*.json: no file matches"),
+        (InputProbe.Pattern(pattern: "/srv/x/*.log", problem: .directoryDenied("/srv/x")), false,
+         "/srv/x/*.log: permission denied for user svc on the directory /srv/x"),
+        (InputProbe.Pattern(pattern: "/srv/*.log", files: ["/srv/a.log", "/srv/b.log"], unreadable: ["/srv/a.log", "/srv/b.log"]), false,
+         "/srv/*.log: permission denied for user svc (/srv/a.log, /srv/b.log)"),
+        (InputProbe.Pattern(pattern: "/tmp/app/*.log", problem: .noMatch), true,
+         "/tmp/app/*.log: no file matches (tracktail runs under systemd: with PrivateTmp= in its unit it sees its own empty /tmp, not the application's)"),
+        (InputProbe.Pattern(pattern: "/home/app/logs/*.log", problem: .noDirectory("/home/app/logs")), true,
+         "/home/app/logs/*.log: no such directory /home/app/logs (tracktail runs under systemd: ProtectHome= in its unit hides /home, /root and /run/user)"),
+    ] as [(InputProbe.Pattern, Bool, String)])
+    func inputReasons(pattern: InputProbe.Pattern, sandbox: Bool, expected: String) {
+        #expect(InputProbe(input: "app", patterns: [pattern]).reason(user: "svc", sandbox: sandbox) == expected)
+        // One readable file anywhere: the input reads something, no reason.
+        let readable = InputProbe.Pattern(pattern: "/ok/*.log", files: ["/ok/a.log"])
+        #expect(InputProbe(input: "app", patterns: [pattern, readable]).reason(user: "svc", sandbox: sandbox) == nil)
     }
 }

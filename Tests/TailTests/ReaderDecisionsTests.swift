@@ -240,3 +240,57 @@ func fifoSetup(mode: UInt32?, expected: FIFOSetup.Decision) {
     let status = mode.map { FileStatus(identity: FileIdentity(device: 1, inode: 1), size: 0, mode: $0, linkCount: 1, modified: 0) }
     #expect(FIFOSetup.decide(status) == expected)
 }
+
+/// The source table on its own: pushes, out-of-order acknowledgements, the journal cursor that
+/// follows the watermark, retirement.
+struct SourceTableTests {
+    static func table() -> SourceTable { SourceTable(entries: [], cursors: [], forgetAfter: 1_000_000_000, wakeReader: {}) }
+    static let info = SourceInfo(input: "j", path: "journal:system", identity: nil, fingerprint: nil, key: 7, isPipe: false)
+    static func marks(_ ends: [Int64]) -> [CursorTrail.Mark] { ends.map { .init(end: $0, cursor: "c\($0)", realtime: $0) } }
+
+    @Test func journalCursorFollowsOutOfOrderAcks() {
+        let t = Self.table()
+        let id = SourceID(1)
+        t.add(id, info: Self.info, base: 0, descriptor: nil, checkpointed: false, cursors: CursorTrail())
+        _ = t.recordPush(id, start: 0, end: 30, excess: [], cursors: Self.marks([10, 20, 30]))
+        #expect(t.acknowledge(id, start: 10, end: 20) == 10)
+        #expect(t.snapshot(ifChangedSince: nil)?.cursors.isEmpty == true, "a gap before: nothing done yet")
+        #expect(t.acknowledge(id, start: 0, end: 10) == 10)
+        #expect(t.snapshot(ifChangedSince: nil)?.cursors.map(\.cursor) == ["c20"])
+        #expect(t.acknowledge(id, start: 0, end: 10) == 0, "duplicates release nothing")
+        #expect(t.journalProgress.first?.latest?.cursor == "c30")
+        #expect(t.acknowledge(id, start: 20, end: 30) == 10)
+        #expect(t.snapshot(ifChangedSince: nil)?.cursors.map(\.cursor) == ["c30"])
+    }
+
+    @Test func unchangedTableGivesNoSnapshot() {
+        let t = Self.table()
+        let first = t.snapshot(ifChangedSince: nil)
+        #expect(first != nil)
+        #expect(t.snapshot(ifChangedSince: first!.token) == nil)
+        t.add(SourceID(2), info: Self.info, base: 0, descriptor: nil, checkpointed: false)
+        #expect(t.snapshot(ifChangedSince: first!.token) != nil)
+    }
+
+    @Test func finishedSourceRetiresOnceAcknowledged() {
+        let t = Self.table()
+        let id = SourceID(3)
+        t.add(id, info: Self.info, base: 0, descriptor: nil, checkpointed: false)
+        _ = t.recordPush(id, start: 0, end: 5, excess: [])
+        t.finish(id, forget: true)
+        #expect(t.count == 1, "waits for its acknowledgement")
+        _ = t.acknowledge(id, start: 0, end: 5)
+        #expect(t.count == 0)
+    }
+
+    @Test func failedPushIsUndoneAndStops() {
+        let t = Self.table()
+        let id = SourceID(4)
+        t.add(id, info: Self.info, base: 0, descriptor: nil, checkpointed: false, cursors: CursorTrail())
+        let previous = t.recordPush(id, start: 0, end: 10, excess: [], cursors: Self.marks([10]))
+        t.undoPush(id, previousEnd: previous, excess: [], cursorCount: 1)
+        #expect(t.isStopping)
+        #expect(t.fullyAcknowledgedIDs.contains(id))
+        #expect(t.journalProgress.first?.latest == nil)
+    }
+}
