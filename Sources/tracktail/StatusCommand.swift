@@ -140,7 +140,7 @@ enum StatusCommand {
         }
 
         var out = "state directory: \(dir)\n"
-        if rows.isEmpty { out += "no checkpoint yet\n" }
+        if rows.isEmpty && cursors.isEmpty { out += "no checkpoint yet\n" }
         var totalLag: Int64 = 0
         for r in rows {
             let lag = r.size.map { max(0, $0 - r.entry.offset) }
