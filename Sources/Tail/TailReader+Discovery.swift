@@ -171,16 +171,19 @@ extension TailReader {
     func ensureSlot() -> Bool {
         let held = table.heldDescriptorCount
         if openCount + held < config.maxOpenFiles { return true }
-        let idle = instances.values.filter {
-            $0.descriptor != nil && $0.orphanSince == nil && $0.atEOF && !dirty.contains($0.id) && ($0.onceLimit == nil || $0.done)
-        }
-        let acked = table.fullyAcknowledged(idle.map(\.id))
-        let candidates = idle.filter { acked.contains($0.id) }.map { (id: $0.id, idleSince: $0.lastActivity) }
+        // Read to the end (no partial line held): closable even while its lines are in flight,
+        // with the tail hash at that end handed to the table (discovery of thousands of files
+        // no longer waits for each round's acknowledgements).
+        let candidates = instances.values.filter {
+            $0.descriptor != nil && $0.orphanSince == nil && $0.atEOF && !dirty.contains($0.id) && !$0.splitter.hasPartialLine
+                && ($0.onceLimit == nil || $0.done)
+        }.map { (id: $0.id, idleSince: $0.lastActivity) }
         let plan = FileDecisions.slot(open: openCount, held: held, limit: config.maxOpenFiles, candidates: candidates,
                                       reserve: max(1, config.maxOpenFiles / 8))
         for id in plan.evict {
             guard let inst = instances[id], let fd = inst.descriptor else { continue }
-            table.detach(id)
+            let end = try? Fingerprint.tailHash(fd, before: inst.readOffset, count: CheckpointEntry.tailBytes)
+            table.detach(id, endTail: end.flatMap { Int64($0.length) == min(inst.readOffset, Int64(CheckpointEntry.tailBytes)) ? (inst.readOffset, $0.length, $0.hash) : nil })
             fd.close()
             inst.descriptor = nil
             openCount -= 1
