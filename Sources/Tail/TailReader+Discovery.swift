@@ -41,6 +41,7 @@ extension TailReader {
 
     func scan(startup: Bool) {
         deferredDiscovery = false
+        pendingDiscovery = []
         let found = observeAll()
         updateWatches(found)
         var foundBy: [String: Found] = [:]
@@ -85,6 +86,7 @@ extension TailReader {
                 if slotsExhausted {
                     deferredDiscovery = true
                     if startup { deferredAtStartup.insert(identity) }
+                    pendingDiscovery.append((path, identity, f.input))
                     continue
                 }
                 let wasThere = startup || deferredAtStartup.contains(identity)
@@ -93,8 +95,27 @@ extension TailReader {
                 } else {
                     slotsExhausted = true
                     if startup { deferredAtStartup.insert(identity) }
+                    pendingDiscovery.append((path, identity, f.input))
                 }
             }
+        }
+        pendingDiscovery.reverse()
+    }
+
+    /// Files a scan found but could not open for want of a slot, opened as slots free up
+    /// (each tick) without globbing and stat-ing every file again: with thousands of files a
+    /// full re-scan per round of `max_open_files` made start-up quadratic. A file gone or
+    /// replaced meanwhile fails its identity check in `discover`, which asks for a scan.
+    func discoverPending() {
+        deferredDiscovery = false
+        while let next = pendingDiscovery.popLast() {
+            if byIdentity[next.identity] != nil { continue }
+            guard discover(path: next.path, identity: next.identity, input: next.input,
+                           startup: deferredAtStartup.contains(next.identity), onceLimit: nil) else {
+                pendingDiscovery.append(next)
+                return
+            }
+            deferredAtStartup.remove(next.identity)
         }
     }
 
