@@ -37,6 +37,8 @@ final class TailReader: @unchecked Sendable {
     /// Known files closed for the open-file limit that have news but found no free slot:
     /// marked dirty again at each (100 ms) tick.
     var waitingForSlot: Set<SourceID> = []
+    /// Found by the last scan, waiting for a slot (last to open first; see `discoverPending`).
+    var pendingDiscovery: [(path: String, identity: FileIdentity, input: Int)] = []
     var onceQueue: [(path: String, identity: FileIdentity, input: Int, size: Int64)] = []
     var failedOpen: Set<String> = []
     /// The batch being pushed belongs to a deleted file past its grace time.
@@ -192,7 +194,9 @@ final class TailReader: @unchecked Sendable {
         if inotify == nil || watchFailed || !policy.follows {
             for (id, inst) in instances where !inst.done && inst.orphanSince == nil { dirty.insert(id) }
         }
-        if deferredDiscovery && policy.follows { needScan = true }
+        if deferredDiscovery && policy.follows {
+            if pendingDiscovery.isEmpty { needScan = true } else { discoverPending() }
+        }
         dirty.formUnion(waitingForSlot.filter { instances[$0] != nil })
         waitingForSlot = []
         for inst in Array(instances.values) where inst.orphanSince != nil {
