@@ -216,7 +216,7 @@ public enum FileDecisions {
     }
 
     /// Which open, attached, idle files to close when more than `limit` are open: the ones idle
-    /// longest first. Only files read to their end with every line acknowledged qualify; they
+    /// longest first. Only files read to their end (no partial line held) qualify; they
     /// are reopened by identity when a scan or an event shows they grew.
     public static func evictions(candidates: [(id: SourceID, idleSince: Int64)], openCount: Int, limit: Int) -> [SourceID] {
         guard openCount > limit else { return [] }

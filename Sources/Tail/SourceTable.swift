@@ -43,6 +43,9 @@ final class SourceTable: @unchecked Sendable {
         /// stays in the checkpoint (as unclaimed), so that the same file found again under
         /// another name (a symlink, a rename back) resumes at its end instead of being re-sent.
         var keep: (offset: Int64, length: Int, hash: UInt64)?
+        /// Closed for the open-file limit before all was acknowledged: the tail hash at the end
+        /// of what was read, taken over by `tail` when the checkpoint gets there.
+        var endTail: (offset: Int64, length: Int, hash: UInt64)?
 
         var fullyAcknowledged: Bool { tracker.checkpoint >= emittedEnd }
     }
@@ -128,14 +131,20 @@ final class SourceTable: @unchecked Sendable {
 
     /// The reader reopened a file closed for the open-file limit.
     func attach(_ id: SourceID, descriptor: FileDescriptor) {
-        lock.withLock { sources[id]?.descriptor = descriptor }
+        lock.withLock {
+            sources[id]?.descriptor = descriptor
+            sources[id]?.endTail = nil
+        }
     }
 
-    /// The reader closes a file for the open-file limit: take the tail hash first.
-    func detach(_ id: SourceID) {
+    /// The reader closes a file for the open-file limit: take the tail hash first. `endTail`:
+    /// the hash before the end of what was read (the reader took it), used once every line is
+    /// acknowledged, so a file need not stay open while its lines are in flight.
+    func detach(_ id: SourceID, endTail: (offset: Int64, length: Int, hash: UInt64)? = nil) {
         lock.withLock {
             refreshTailLocked(id)
             sources[id]?.descriptor = nil
+            sources[id]?.endTail = endTail
         }
     }
 
@@ -382,7 +391,12 @@ final class SourceTable: @unchecked Sendable {
 
     /// Re-hashes the bytes before the checkpoint while the descriptor is still open.
     private func refreshTailLocked(_ id: SourceID) {
-        guard var s = sources[id], let fd = s.descriptor else { return }
+        guard var s = sources[id], let fd = s.descriptor else {
+            if let e = sources[id]?.endTail, e.offset == sources[id]!.tracker.checkpoint, sources[id]!.tail?.offset != e.offset {
+                sources[id]!.tail = e
+            }
+            return
+        }
         let offset = s.tracker.checkpoint
         guard s.tail?.offset != offset,
               let t = try? Fingerprint.tailHash(fd, before: offset, count: CheckpointEntry.tailBytes),

@@ -41,6 +41,7 @@ extension TailReader {
 
     func scan(startup: Bool) {
         deferredDiscovery = false
+        pendingDiscovery = []
         let found = observeAll()
         updateWatches(found)
         var foundBy: [String: Found] = [:]
@@ -51,6 +52,7 @@ extension TailReader {
         let actions = FileDecisions.reconcile(tracked: tracked, observed: found.map { .init(path: $0.path, identity: $0.status.identity) })
         var slotsExhausted = false
         for action in actions {
+            heartbeat.beat()  // thousands of files: a long scan is work, not a wedge
             switch action {
             case .keep(let id):
                 if let inst = instances[id], let f = foundBy[inst.path], f.status.size != inst.readOffset || inst.descriptor == nil && f.status.size > inst.readOffset {
@@ -85,6 +87,7 @@ extension TailReader {
                 if slotsExhausted {
                     deferredDiscovery = true
                     if startup { deferredAtStartup.insert(identity) }
+                    pendingDiscovery.append((path, identity, f.input))
                     continue
                 }
                 let wasThere = startup || deferredAtStartup.contains(identity)
@@ -93,8 +96,27 @@ extension TailReader {
                 } else {
                     slotsExhausted = true
                     if startup { deferredAtStartup.insert(identity) }
+                    pendingDiscovery.append((path, identity, f.input))
                 }
             }
+        }
+        pendingDiscovery.reverse()
+    }
+
+    /// Files a scan found but could not open for want of a slot, opened as slots free up
+    /// (each tick) without globbing and stat-ing every file again: with thousands of files a
+    /// full re-scan per round of `max_open_files` made start-up quadratic. A file gone or
+    /// replaced meanwhile fails its identity check in `discover`, which asks for a scan.
+    func discoverPending() {
+        deferredDiscovery = false
+        while let next = pendingDiscovery.popLast() {
+            if byIdentity[next.identity] != nil { continue }
+            guard discover(path: next.path, identity: next.identity, input: next.input,
+                           startup: deferredAtStartup.contains(next.identity), onceLimit: nil) else {
+                pendingDiscovery.append(next)
+                return
+            }
+            deferredAtStartup.remove(next.identity)
         }
     }
 
@@ -171,16 +193,19 @@ extension TailReader {
     func ensureSlot() -> Bool {
         let held = table.heldDescriptorCount
         if openCount + held < config.maxOpenFiles { return true }
-        let idle = instances.values.filter {
-            $0.descriptor != nil && $0.orphanSince == nil && $0.atEOF && !dirty.contains($0.id) && ($0.onceLimit == nil || $0.done)
-        }
-        let acked = table.fullyAcknowledged(idle.map(\.id))
-        let candidates = idle.filter { acked.contains($0.id) }.map { (id: $0.id, idleSince: $0.lastActivity) }
+        // Read to the end (no partial line held): closable even while its lines are in flight,
+        // with the tail hash at that end handed to the table (discovery of thousands of files
+        // no longer waits for each round's acknowledgements).
+        let candidates = instances.values.filter {
+            $0.descriptor != nil && $0.orphanSince == nil && $0.atEOF && !dirty.contains($0.id) && !$0.splitter.hasPartialLine
+                && ($0.onceLimit == nil || $0.done)
+        }.map { (id: $0.id, idleSince: $0.lastActivity) }
         let plan = FileDecisions.slot(open: openCount, held: held, limit: config.maxOpenFiles, candidates: candidates,
                                       reserve: max(1, config.maxOpenFiles / 8))
         for id in plan.evict {
             guard let inst = instances[id], let fd = inst.descriptor else { continue }
-            table.detach(id)
+            let end = try? Fingerprint.tailHash(fd, before: inst.readOffset, count: CheckpointEntry.tailBytes)
+            table.detach(id, endTail: end.flatMap { Int64($0.length) == min(inst.readOffset, Int64(CheckpointEntry.tailBytes)) ? (inst.readOffset, $0.length, $0.hash) : nil })
             fd.close()
             inst.descriptor = nil
             openCount -= 1

@@ -13,6 +13,8 @@ final class TailReader: @unchecked Sendable {
     let tailer: Tailer
     let config: TailConfiguration
     let logger: Logger
+    /// Beats each time round the loop and during every wait (see `Heartbeats`).
+    let heartbeat = Heartbeats.shared.register("tail-reader")
     var instances: [SourceID: FileInstance] = [:]
     var byPath: [String: SourceID] = [:]
     var byIdentity: [FileIdentity: SourceID] = [:]
@@ -35,6 +37,8 @@ final class TailReader: @unchecked Sendable {
     /// Known files closed for the open-file limit that have news but found no free slot:
     /// marked dirty again at each (100 ms) tick.
     var waitingForSlot: Set<SourceID> = []
+    /// Found by the last scan, waiting for a slot (last to open first; see `discoverPending`).
+    var pendingDiscovery: [(path: String, identity: FileIdentity, input: Int)] = []
     var onceQueue: [(path: String, identity: FileIdentity, input: Int, size: Int64)] = []
     var failedOpen: Set<String> = []
     /// The batch being pushed belongs to a deleted file past its grace time.
@@ -104,6 +108,7 @@ final class TailReader: @unchecked Sendable {
         }
         var schedule = ReaderSchedule(now: now, rescanInterval: config.rescanInterval)
         while !stopping {
+            heartbeat.beat()
             maintainSpools()
             maintainJournals()
             readDirty()
@@ -120,7 +125,7 @@ final class TailReader: @unchecked Sendable {
             }
             conditions = self.conditions
             if schedule.takeTick(now: now, conditions) { tick() }
-            waitForEvents(timeoutNanoseconds: schedule.timeout(now: now, self.conditions))
+            waitForEvents(timeoutNanoseconds: min(schedule.timeout(now: now, self.conditions), Heartbeats.beatInterval))
         }
         finish()
     }
@@ -189,7 +194,9 @@ final class TailReader: @unchecked Sendable {
         if inotify == nil || watchFailed || !policy.follows {
             for (id, inst) in instances where !inst.done && inst.orphanSince == nil { dirty.insert(id) }
         }
-        if deferredDiscovery && policy.follows { needScan = true }
+        if deferredDiscovery && policy.follows {
+            if pendingDiscovery.isEmpty { needScan = true } else { discoverPending() }
+        }
         dirty.formUnion(waitingForSlot.filter { instances[$0] != nil })
         waitingForSlot = []
         for inst in Array(instances.values) where inst.orphanSince != nil {
@@ -249,6 +256,7 @@ final class TailReader: @unchecked Sendable {
         let charge = Int(batch.lines.reduce(0) { $0 + ($1.end - $1.start) } - excess.reduce(0) { $0 + $1.excess })
         var waits = 0
         while !tailer.budget.tryAcquire(charge) {
+            heartbeat.beat()
             // Downstream is slow, the spool is not: keep taking what the pipes have.
             pumpPipes()
             if table.pause(nanoseconds: 100_000_000) { return false }
@@ -259,7 +267,7 @@ final class TailReader: @unchecked Sendable {
             }
         }
         let previousEnd = table.recordPush(id, start: first.start, end: last.end, excess: excess, cursors: cursors)
-        if !tailer.output.push(batch) {
+        if !tailer.output.push(batch, beating: heartbeat) {
             tailer.budget.release(charge)
             table.undoPush(id, previousEnd: previousEnd, excess: excess, cursorCount: cursors.count)
             return false
