@@ -149,11 +149,16 @@ public enum CheckpointFile {
 
     /// Replaces the checkpoint, keeping the current one as `.prev`.
     public static func write(_ entries: [CheckpointEntry], cursors: [JournalCheckpoint] = [], stateDirectory: String) throws {
+        try write(encoded: encode(entries, cursors: cursors), stateDirectory: stateDirectory)
+    }
+
+    /// `write` with the bytes from `encode`.
+    public static func write(encoded bytes: [UInt8], stateDirectory: String) throws {
         let main = path(stateDirectory: stateDirectory)
         if try FileSystem.status(main) != nil {
             try FileSystem.rename(main, to: previousPath(stateDirectory: stateDirectory))
         }
-        try FileSystem.writeAtomically(main, encode(entries, cursors: cursors), mode: 0o640)
+        try FileSystem.writeAtomically(main, bytes, mode: 0o640)
     }
 
     /// The file's bytes: minified JSON except for a line break before each entry and the closing
@@ -247,39 +252,49 @@ public enum CheckpointFile {
     }
 
     /// The file entries and the journal cursors (`"journal"`, optional).
+    ///
+    /// Read straight from the parsed tape (`JSONDocument`), without building a `JSONValue` tree:
+    /// with 20,000 files that tree was most of the memory a restart took.
     public static func decodeAll(_ bytes: [UInt8]) throws -> (entries: [CheckpointEntry], cursors: [JournalCheckpoint]) {
         func fail(_ why: String) -> CheckpointFileError { CheckpointFileError(path: "checkpoints.json", reason: why) }
-        let root: JSONValue
+        var doc = JSONDocument(maxDepth: maxDepth)
         do {
-            root = try JSONValue(parsing: bytes, maxDepth: maxDepth)
+            try doc.parse(bytes)
         } catch {
             throw fail("\(error)")
         }
-        guard case .object = root else { throw fail("top level is not an object") }
-        guard let v = root["version"]?.int64Value else { throw fail("missing \"version\"") }
+        let root = doc.root
+        guard doc.kind(root) == .object else { throw fail("top level is not an object") }
+        guard let v = doc.member(root, "version").flatMap(doc.int64) else { throw fail("missing \"version\"") }
         guard v == 1 || v == 2 else { throw fail("unsupported version \(v) (this build reads 1 and 2)") }
-        guard case .array(let list)? = root["entries"] else { throw fail("missing \"entries\" array") }
+        guard let list = doc.member(root, "entries"), doc.kind(list) == .array else { throw fail("missing \"entries\" array") }
         var out: [CheckpointEntry] = []
-        out.reserveCapacity(list.count)
-        for (i, o) in list.enumerated() {
-            guard case .object = o else { throw fail("entries[\(i)] is not an object") }
+        out.reserveCapacity(doc.count(list))
+        var i = 0
+        try doc.forEachElement(list) { o in
+            defer { i += 1 }
+            guard doc.kind(o) == .object else { throw fail("entries[\(i)] is not an object") }
             func str(_ k: String) throws -> String {
-                guard let s = o[k]?.stringValue else { throw fail("entries[\(i)].\(k): missing or not a string") }
+                guard let s = doc.member(o, k).flatMap(doc.string) else { throw fail("entries[\(i)].\(k): missing or not a string") }
                 return s
             }
-            func int(_ k: String, in obj: JSONValue, path: String) throws -> Int64 {
-                guard let n = obj[k]?.int64Value else { throw fail("entries[\(i)].\(path): missing or not an integer") }
+            func int(_ k: String, in obj: JSONNode, path: String) throws -> Int64 {
+                guard let n = doc.member(obj, k).flatMap(doc.int64) else { throw fail("entries[\(i)].\(path): missing or not an integer") }
                 return n
             }
             func uint(_ k: String) throws -> UInt64 {
                 // From the exact decimal text: fractions, exponents, negatives and overflow fail.
-                guard case .number(let raw)? = o[k], let n = UInt64(raw) else { throw fail("entries[\(i)].\(k): missing or not an unsigned integer") }
+                guard let raw = doc.member(o, k).flatMap(doc.numberText), let n = UInt64(raw) else {
+                    throw fail("entries[\(i)].\(k): missing or not an unsigned integer")
+                }
                 return n
             }
             func hashed(_ k: String) throws -> (Int, UInt64) {
-                guard let f = o[k], case .object = f else { throw fail("entries[\(i)].\(k): missing or not an object") }
+                guard let f = doc.member(o, k), doc.kind(f) == .object else { throw fail("entries[\(i)].\(k): missing or not an object") }
                 let length = try int("length", in: f, path: "\(k).length")
-                guard let h = f["hash"]?.stringValue, let hash = Hex.parse(h) else { throw fail("entries[\(i)].\(k).hash: missing or not hex") }
+                guard let h = doc.member(f, "hash").flatMap(doc.string), let hash = Hex.parse(h) else {
+                    throw fail("entries[\(i)].\(k).hash: missing or not hex")
+                }
                 guard length >= 0 else { throw fail("entries[\(i)].\(k).length: negative") }
                 return (Int(length), hash)
             }
@@ -289,11 +304,13 @@ public enum CheckpointFile {
             let offset = try int("offset", in: o, path: "offset")
             guard offset >= 0 else { throw fail("entries[\(i)].offset: negative") }
             var done: [Range<Int64>] = []
-            if let d = o["done"] {
-                guard case .array(let ranges) = d else { throw fail("entries[\(i)].done: not an array") }
-                for (j, r) in ranges.enumerated() {
-                    guard case .array(let pair) = r, pair.count == 2, let start = pair[0].int64Value, let end = pair[1].int64Value,
-                          offset <= start, start < end else {
+            if let d = doc.member(o, "done") {
+                guard doc.kind(d) == .array else { throw fail("entries[\(i)].done: not an array") }
+                var j = 0
+                try doc.forEachElement(d) { r in
+                    defer { j += 1 }
+                    guard doc.kind(r) == .array, doc.count(r) == 2, let start = doc.element(r, 0).flatMap(doc.int64),
+                          let end = doc.element(r, 1).flatMap(doc.int64), offset <= start, start < end else {
                         throw fail("entries[\(i)].done[\(j)]: not [start, end] with offset <= start < end")
                     }
                     done.append(start..<end)
@@ -306,12 +323,15 @@ public enum CheckpointFile {
                 tailLength: tl, tailHash: th, key: key, updated: try int("updated", in: o, path: "updated"), done: done))
         }
         var cursors: [JournalCheckpoint] = []
-        if let j = root["journal"] {
-            guard case .array(let list) = j else { throw fail("\"journal\" is not an array") }
-            for (i, o) in list.enumerated() {
-                guard case .object = o, let input = o["input"]?.stringValue, let cursor = o["cursor"]?.stringValue, !cursor.isEmpty,
-                      let realtime = o["realtime"]?.int64Value, let updated = o["updated"]?.int64Value else {
-                    throw fail("journal[\(i)]: needs input, cursor (strings), realtime and updated (integers)")
+        if let j = doc.member(root, "journal") {
+            guard doc.kind(j) == .array else { throw fail("\"journal\" is not an array") }
+            var k = 0
+            try doc.forEachElement(j) { o in
+                defer { k += 1 }
+                guard doc.kind(o) == .object, let input = doc.member(o, "input").flatMap(doc.string),
+                      let cursor = doc.member(o, "cursor").flatMap(doc.string), !cursor.isEmpty,
+                      let realtime = doc.member(o, "realtime").flatMap(doc.int64), let updated = doc.member(o, "updated").flatMap(doc.int64) else {
+                    throw fail("journal[\(k)]: needs input, cursor (strings), realtime and updated (integers)")
                 }
                 cursors.append(JournalCheckpoint(input: input, cursor: cursor, realtime: realtime, updated: updated))
             }

@@ -239,9 +239,14 @@ public enum FileDecisions {
     /// | no                  | too few              | evict what qualifies, not granted (wait) |
     ///
     /// `held`: descriptors of finished files kept until their lines are acknowledged.
-    public static func slot(open: Int, held: Int, limit: Int, candidates: [(id: SourceID, idleSince: Int64)]) -> SlotPlan {
+    ///
+    /// `reserve`: slots to free at once when evicting (more than the one asked for), so that with
+    /// thousands of files the search for idle ones runs once per `reserve` files opened, not once
+    /// per file (which made discovery and re-opening quadratic).
+    public static func slot(open: Int, held: Int, limit: Int, candidates: [(id: SourceID, idleSince: Int64)],
+                            reserve: Int = 1) -> SlotPlan {
         if open + held < limit { return SlotPlan(evict: [], granted: true) }
-        let evict = evictions(candidates: candidates, openCount: open + held + 1, limit: limit)
+        let evict = evictions(candidates: candidates, openCount: open + held + max(1, reserve), limit: limit)
         return SlotPlan(evict: evict, granted: open + held - evict.count < limit)
     }
 }

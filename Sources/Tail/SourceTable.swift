@@ -39,6 +39,10 @@ final class SourceTable: @unchecked Sendable {
         var wakeReaderAt: Int64?
         /// A journal input: the cursor of each pushed entry, advanced with the watermark.
         var cursors: CursorTrail?
+        /// A file renamed out of the globs and read to its end: once acknowledged its entry
+        /// stays in the checkpoint (as unclaimed), so that the same file found again under
+        /// another name (a symlink, a rename back) resumes at its end instead of being re-sent.
+        var keep: (offset: Int64, length: Int, hash: UInt64)?
 
         var fullyAcknowledged: Bool { tracker.checkpoint >= emittedEnd }
     }
@@ -63,6 +67,8 @@ final class SourceTable: @unchecked Sendable {
     /// once per acknowledgement.
     private let wakeCheckpoint: @Sendable () -> Void
     private var checkpointArmed = true
+    /// Finished sources that may still hold a descriptor (a superset; see `heldDescriptorCount`).
+    private var held: Set<SourceID> = []
     private var closed = false
 
     init(entries: [CheckpointEntry], cursors: [JournalCheckpoint], forgetAfter: Int64, wakeReader: @escaping @Sendable () -> Void,
@@ -146,16 +152,20 @@ final class SourceTable: @unchecked Sendable {
     /// The reader lets go of a source. With `forget` its descriptor closes at once (nothing more
     /// is needed from a renamed-away or deleted file, and a deleted one holds its disk space);
     /// otherwise it stays open until acknowledged, for the checkpoint's tail hash.
-    func finish(_ id: SourceID, forget: Bool) {
+    ///
+    /// `keep`: the tail hash at the end of a renamed-away file read to its end (see `Source.keep`).
+    func finish(_ id: SourceID, forget: Bool, keep: (offset: Int64, length: Int, hash: UInt64)? = nil) {
         lock.withLock {
             guard var s = sources[id] else { return }
             s.finished = true
             s.forget = forget
+            s.keep = keep
             if forget {
                 s.descriptor?.close()
                 s.descriptor = nil
             }
             if s.fullyAcknowledged { retireLocked(id, s) } else { sources[id] = s }
+            if sources[id]?.descriptor != nil { held.insert(id) }
             lock.broadcast()
         }
     }
@@ -174,9 +184,19 @@ final class SourceTable: @unchecked Sendable {
 
     /// Descriptors held by finished sources that wait for acknowledgements (they count against
     /// the open-file limit).
-    var heldDescriptorCount: Int { lock.withLock { sources.values.filter { $0.finished && $0.descriptor != nil }.count } }
+    /// O(finished sources waiting for acknowledgements), not O(all sources): asked before every
+    /// file opened once the open-file limit is reached.
+    var heldDescriptorCount: Int {
+        lock.withLock {
+            held = held.filter { sources[$0].map { $0.finished && $0.descriptor != nil } ?? false }
+            return held.count
+        }
+    }
 
-    var fullyAcknowledgedIDs: Set<SourceID> { lock.withLock { Set(sources.filter { $0.value.fullyAcknowledged }.keys) } }
+    /// Which of `ids` have every line pushed so far acknowledged.
+    func fullyAcknowledged(_ ids: [SourceID]) -> Set<SourceID> {
+        lock.withLock { Set(ids.filter { sources[$0]?.fullyAcknowledged ?? false }) }
+    }
 
     /// Before a batch is pushed: its lines are in flight from now on. Returns what `undoPush`
     /// needs when the push fails.
@@ -348,6 +368,11 @@ final class SourceTable: @unchecked Sendable {
         if s.forget {
             s.descriptor?.close()
             sources[id] = nil
+            if let k = s.keep, s.checkpointed, k.offset == s.tracker.checkpoint, let identity = s.info.identity, let fp = s.info.fingerprint {
+                unclaimed[identity] = CheckpointEntry(input: s.info.input, path: s.info.path, identity: identity, fingerprint: fp,
+                                                      offset: k.offset, tailLength: k.length, tailHash: k.hash, key: s.info.key,
+                                                      updated: SystemClock.wallNanoseconds())
+            }
         } else if let fd = s.descriptor {
             refreshTailLocked(id)
             fd.close()

@@ -171,12 +171,13 @@ extension TailReader {
     func ensureSlot() -> Bool {
         let held = table.heldDescriptorCount
         if openCount + held < config.maxOpenFiles { return true }
-        let acked = table.fullyAcknowledgedIDs
-        let candidates = instances.values.filter {
-            $0.descriptor != nil && $0.orphanSince == nil && $0.atEOF && !dirty.contains($0.id) && acked.contains($0.id)
-                && ($0.onceLimit == nil || $0.done)
-        }.map { (id: $0.id, idleSince: $0.lastActivity) }
-        let plan = FileDecisions.slot(open: openCount, held: held, limit: config.maxOpenFiles, candidates: candidates)
+        let idle = instances.values.filter {
+            $0.descriptor != nil && $0.orphanSince == nil && $0.atEOF && !dirty.contains($0.id) && ($0.onceLimit == nil || $0.done)
+        }
+        let acked = table.fullyAcknowledged(idle.map(\.id))
+        let candidates = idle.filter { acked.contains($0.id) }.map { (id: $0.id, idleSince: $0.lastActivity) }
+        let plan = FileDecisions.slot(open: openCount, held: held, limit: config.maxOpenFiles, candidates: candidates,
+                                      reserve: max(1, config.maxOpenFiles / 8))
         for id in plan.evict {
             guard let inst = instances[id], let fd = inst.descriptor else { continue }
             table.detach(id)
@@ -190,7 +191,6 @@ extension TailReader {
             logger.warning("open file limit reached; more files wait until others are read and acknowledged",
                            ["limits.max_open_files": "\(config.maxOpenFiles)"])
         }
-        deferredDiscovery = true
         return false
     }
 
@@ -200,7 +200,10 @@ extension TailReader {
     /// open it only if its checkpoint proves it is the file we were reading.
     @discardableResult
     func discover(path: String, identity: FileIdentity, input: Int, startup: Bool, onceLimit: Int64?, onlyResume: Bool = false) -> Bool {
-        guard ensureSlot() else { return false }
+        guard ensureSlot() else {
+            deferredDiscovery = true
+            return false
+        }
         let spec = config.inputs[input]
         let fd: FileDescriptor
         do { fd = try FileDescriptor.open(path) } catch {
@@ -331,7 +334,15 @@ extension TailReader {
 
     /// The reader lets go of an instance. `forget`: drop its checkpoint entry once every line is
     /// acknowledged (renamed away or deleted); otherwise keep it (`once` mode).
-    func finish(_ inst: FileInstance, forget: Bool) {
+    /// `keepEntry`: renamed away (not deleted) and read to its end: its checkpoint entry stays,
+    /// so that it is not read again if it shows up under another matched name (a symlink).
+    func finish(_ inst: FileInstance, forget: Bool, keepEntry: Bool = false) {
+        var keep: (offset: Int64, length: Int, hash: UInt64)?
+        if keepEntry, let fd = inst.descriptor, !inst.splitter.hasPartialLine,
+           let t = try? Fingerprint.tailHash(fd, before: inst.readOffset, count: CheckpointEntry.tailBytes),
+           Int64(t.length) == min(inst.readOffset, Int64(CheckpointEntry.tailBytes)) {
+            keep = (inst.readOffset, t.length, t.hash)
+        }
         if let key = inst.key {
             if retiredKeys.count >= 4096 { retiredKeys.removeAll() }
             retiredKeys[inst.identity] = key
@@ -351,7 +362,7 @@ extension TailReader {
         dirty.remove(inst.id)
         if inst.descriptor != nil { openCount -= 1 }
         inst.descriptor = nil // now owned by the shared source
-        table.finish(inst.id, forget: forget)
+        table.finish(inst.id, forget: forget, keep: keep)
     }
 
 }

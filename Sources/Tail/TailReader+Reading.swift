@@ -9,6 +9,7 @@ extension TailReader {
     func readDirty() {
         let ids = dirty.sorted()
         dirty = []
+        noFreeSlot = false
         for id in ids {
             guard let inst = instances[id] else { continue }
             if readFile(inst) { dirty.insert(inst.id) }
@@ -17,7 +18,14 @@ extension TailReader {
     }
 
     func reopen(_ inst: FileInstance) -> Bool {
-        guard ensureSlot() else { return false }
+        // One failed search for a free slot per turn: the next scan marks the rest dirty again.
+        // Known files waiting for a slot are retried at the next tick, without a glob re-scan
+        // (with thousands of files, a scan every 100 ms was most of the CPU).
+        guard !noFreeSlot, ensureSlot() else {
+            noFreeSlot = true
+            waitingForSlot.insert(inst.id)
+            return false
+        }
         guard let fd = try? FileDescriptor.open(inst.path) else { needScan = true; return false }
         guard let st = try? fd.status(), st.identity == inst.identity else {
             fd.close()

@@ -30,6 +30,11 @@ final class TailReader: @unchecked Sendable {
     var deferredAtStartup: Set<FileIdentity> = []
     var deferredDiscovery = false
     var warnedLimit = false
+    /// `ensureSlot` found no free slot this turn of `readDirty` (not searched again per file).
+    var noFreeSlot = false
+    /// Known files closed for the open-file limit that have news but found no free slot:
+    /// marked dirty again at each (100 ms) tick.
+    var waitingForSlot: Set<SourceID> = []
     var onceQueue: [(path: String, identity: FileIdentity, input: Int, size: Int64)] = []
     var failedOpen: Set<String> = []
     /// The batch being pushed belongs to a deleted file past its grace time.
@@ -76,8 +81,9 @@ final class TailReader: @unchecked Sendable {
     var conditions: ReaderSchedule.Conditions {
         ReaderSchedule.Conditions(
             once: !policy.follows,
-            polling: !policy.follows || inotify == nil || watchFailed || deferredDiscovery || instances.values.contains { $0.orphanSince != nil },
-            fastTick: !policy.follows || deferredDiscovery,
+            polling: !policy.follows || inotify == nil || watchFailed || deferredDiscovery || !waitingForSlot.isEmpty
+                || instances.values.contains { $0.orphanSince != nil },
+            fastTick: !policy.follows || deferredDiscovery || !waitingForSlot.isEmpty,
             retryTimer: journalRestartDue
                 || pipes.contains { p in p.spoolRetryAt != nil || p.spool.map { !$0.pending.isEmpty || $0.needsSync } ?? false },
             workWaiting: !dirty.isEmpty || needScan,
@@ -189,6 +195,8 @@ final class TailReader: @unchecked Sendable {
             for (id, inst) in instances where !inst.done && inst.orphanSince == nil { dirty.insert(id) }
         }
         if deferredDiscovery && policy.follows { needScan = true }
+        dirty.formUnion(waitingForSlot.filter { instances[$0] != nil })
+        waitingForSlot = []
         for inst in Array(instances.values) where inst.orphanSince != nil {
             var more = false
             for _ in 0..<8 {
@@ -209,7 +217,7 @@ final class TailReader: @unchecked Sendable {
                 _ = push(&batch, inst.id)
                 abandonCurrent = false
                 logger.info("file closed after rotation or deletion", ["source.path": inst.path, "source.offset": "\(inst.readOffset)"])
-                finish(inst, forget: true)
+                finish(inst, forget: true, keepEntry: !inst.deleted)
             case .abandon:
                 abandon(inst)
             }

@@ -61,7 +61,9 @@ public final class Tailer: @unchecked Sendable {
 
     private let lifecycle = ConditionLock()
     private var closed = false
-    private var lastWritten: (files: [CheckpointEntry], cursors: [JournalCheckpoint])?
+    /// Length and hash of the last file written: an unchanged checkpoint is not written again,
+    /// without keeping a copy of every entry (20,000 files: megabytes).
+    private var lastWritten: (count: Int, hash: UInt64)?
     private var changesWritten: UInt64?
     /// The checkpoint thread sleeps on its own lock; only the first acknowledgement after a
     /// write wakes it (`SourceTable.armCheckpointWake`).
@@ -225,10 +227,12 @@ public final class Tailer: @unchecked Sendable {
     private func writeCheckpointSerialized() {
         guard let snap = table.snapshot(ifChangedSince: changesWritten) else { return }
         changesWritten = snap.token
-        if let last = lastWritten, last.files == snap.files, last.cursors == snap.cursors { return }
+        let bytes = CheckpointFile.encode(snap.files, cursors: snap.cursors)
+        let written = (count: bytes.count, hash: FNV1a.hash(bytes))
+        if let last = lastWritten, last == written { return }
         do {
-            try CheckpointFile.write(snap.files, cursors: snap.cursors, stateDirectory: configuration.stateDirectory)
-            lastWritten = (snap.files, snap.cursors)
+            try CheckpointFile.write(encoded: bytes, stateDirectory: configuration.stateDirectory)
+            lastWritten = written
         } catch {
             changesWritten = nil
             logger.error("checkpoint write failed", ["checkpoint.path": configuration.stateDirectory, "error": "\(error)"])

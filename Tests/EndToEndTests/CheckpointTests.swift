@@ -69,7 +69,7 @@ import Testing
         #expect(api.noSeqCount == 0)
     }
 
-    /// 15 kill -9 / restart cycles, each 0–500 ms after the start, while lines are appended:
+    /// 15 kill -9 / restart cycles, each 0–500 ms after the cycle's first delivery, while lines are appended:
     /// nothing is lost, and because the first checkpoint is written as soon as the first lines
     /// are acknowledged (not a second later, after the kill), each restart goes on from there
     /// instead of re-sending everything since the first start (before: several times the total).
@@ -86,7 +86,11 @@ import Testing
         var rng = SystemRandomNumberGenerator()
         for cycle in 0..<cycles {
             try Harness.append(Harness.lines(cycle * perCycle..<(cycle + 1) * perCycle), to: log)
+            let before = api.acceptedCount
             let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env)
+            // 0–500 ms after this cycle's first delivery (not after the start: on a loaded machine
+            // the start alone can take longer than that).
+            Harness.waitUntil(seconds: 30) { api.acceptedCount > before }
             Thread.sleep(forTimeInterval: Double.random(in: 0.0...0.5, using: &rng))
             daemon.kill9()
         }

@@ -290,7 +290,7 @@ struct SourceTableTests {
         let previous = t.recordPush(id, start: 0, end: 10, excess: [], cursors: Self.marks([10]))
         t.undoPush(id, previousEnd: previous, excess: [], cursorCount: 1)
         #expect(t.isStopping)
-        #expect(t.fullyAcknowledgedIDs.contains(id))
+        #expect(t.fullyAcknowledged([id]).contains(id))
         #expect(t.journalProgress.first?.latest == nil)
     }
 }
