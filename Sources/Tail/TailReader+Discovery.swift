@@ -222,20 +222,7 @@ extension TailReader {
         var avoidKey = retiredKeys.removeValue(forKey: identity)
         var fingerprint = fp
         var skip: [Range<Int64>] = []
-        var entry = table.claim(identity)
-        // Read before under another name (issue 11, 7): validated like a checkpoint entry.
-        var alreadyRead = false
-        if entry == nil, spec.kind == .file, let earlier = renamedAway.removeValue(forKey: identity) {
-            entry = earlier
-            alreadyRead = true
-        }
-        // A spool segment holds only what the pipe gave us: all of it is to be read.
-        let startAt = spec.kind == .pipe ? .beginning : spec.startAt
-        func freshOffset() -> Int64 {
-            var lastLineStart: Int64?
-            if startAt == .end && startup { lastLineStart = Self.lastLineStart(fd, size: st.size) }
-            return FileDecisions.startOffset(startAt: startAt, foundAtStartup: startup, size: st.size, lastLineStart: lastLineStart)
-        }
+        let entry = table.claim(identity)
         if let entry {
             let prefix = Self.hashPrefix(fd, length: entry.fingerprint.length)
             var tail: UInt64?
@@ -249,14 +236,7 @@ extension TailReader {
                 skip = entry.resumableDone(size: st.size)
                 key = entry.key == 0 ? nil : entry.key
                 if fp.length < entry.fingerprint.length { fingerprint = entry.fingerprint }
-                if alreadyRead {
-                    logger.info("file already read under another name (same device and inode); continuing where it was",
-                                ["source.path": path, "source.old_path": entry.path, "source.offset": "\(at)"])
-                } else {
-                    logger.info("resuming file from checkpoint", ["source.path": path, "source.offset": "\(at)"])
-                }
-            case .startOver where alreadyRead:
-                offset = freshOffset()
+                logger.info("resuming file from checkpoint", ["source.path": path, "source.offset": "\(at)"])
             case .startOver(let reason):
                 if onlyResume {
                     fd.close()
@@ -269,7 +249,11 @@ extension TailReader {
                                ["source.path": path, "checkpoint.offset": "\(entry.offset)", "reason": reason])
             }
         } else {
-            offset = freshOffset()
+            // A spool segment holds only what the pipe gave us: all of it is to be read.
+            let startAt = spec.kind == .pipe ? .beginning : spec.startAt
+            var lastLineStart: Int64?
+            if startAt == .end && startup { lastLineStart = Self.lastLineStart(fd, size: st.size) }
+            offset = FileDecisions.startOffset(startAt: startAt, foundAtStartup: startup, size: st.size, lastLineStart: lastLineStart)
         }
         if let onceLimit { offset = min(offset, onceLimit) }
         let inst = FileInstance(id: allocateID(), input: input, path: path, identity: identity, descriptor: fd, offset: offset,
@@ -346,15 +330,6 @@ extension TailReader {
         if let key = inst.key {
             if retiredKeys.count >= 4096 { retiredKeys.removeAll() }
             retiredKeys[inst.identity] = key
-        }
-        let spec = config.inputs[inst.input]
-        if forget, spec.kind == .file, !inst.deleted, inst.skip.isEmpty, let fd = inst.descriptor,
-           let tail = try? Fingerprint.tailHash(fd, before: inst.readOffset, count: CheckpointEntry.tailBytes),
-           Int64(tail.length) == min(inst.readOffset, Int64(CheckpointEntry.tailBytes)) {
-            if renamedAway.count >= 4096 { renamedAway.removeAll() }
-            renamedAway[inst.identity] = CheckpointEntry(
-                input: spec.name, path: inst.path, identity: inst.identity, fingerprint: inst.fingerprint, offset: inst.readOffset,
-                tailLength: tail.length, tailHash: tail.hash, key: inst.key ?? 0, updated: SystemClock.wallNanoseconds())
         }
         instances[inst.id] = nil
         if byPath[inst.path] == inst.id { byPath[inst.path] = nil }

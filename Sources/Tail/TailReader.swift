@@ -43,11 +43,6 @@ final class TailReader: @unchecked Sendable {
     /// line must not get the same key (see `FileDecisions.instanceKey`). Bounded: cleared past
     /// 4096 entries (the risk it covers needs a reuse soon after the close).
     var retiredKeys: [FileIdentity: UInt64] = [:]
-    /// Files let go after they were renamed out of the globs (not deleted) and read to their
-    /// end, as checkpoint entries: if one shows up again under a matched name (a symbolic link
-    /// to the rotated file), it continues where it was instead of being read twice. Bounded
-    /// like `retiredKeys`; not kept across restarts.
-    var renamedAway: [FileIdentity: CheckpointEntry] = [:]
     let buffer: UnsafeMutableRawBufferPointer
     /// Pipes are pumped into their spools also while a file's batch waits for the budget.
     let pipeBuffer: UnsafeMutableRawBufferPointer

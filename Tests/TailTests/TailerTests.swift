@@ -646,23 +646,3 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         h.stop()
     }
 }
-
-/// Issue 11, 7: a symbolic link in the globs to a file already read under another name (rotated
-/// out of the globs, read to its end and let go) is not read again; lines appended later are.
-@Test func symlinkToAFileAlreadyReadIsNotReadTwice() throws {
-    let h = Harness()
-    try h.start(h.configuration(paths: [h.logs + "/*.log"]))
-    h.write("app.log", joined(lines("a", 0..<20)))
-    #expect(eventually { h.texts.count == 20 })
-    try FileManager.default.moveItem(atPath: h.path("app.log"), toPath: h.path("app.old"))
-    // Let go once quiet at its end (orphan linger 200 ms) and acknowledged.
-    #expect(eventually { h.tailer.sourceCount == 0 })
-    try FileManager.default.createSymbolicLink(atPath: h.path("current.log"), withDestinationPath: h.path("app.old"))
-    #expect(eventually { h.tailer.sourceCount == 1 })
-    h.append("app.old", joined(lines("b", 0..<3)))
-    #expect(eventually { h.texts.count >= 23 })
-    let end = h.size("app.old")
-    #expect(eventually { h.tailer.checkpointEntries().contains { $0.path == h.path("current.log") && $0.offset == end } })
-    h.stop()
-    expectExactly(h, lines("a", 0..<20) + lines("b", 0..<3))
-}
