@@ -68,8 +68,12 @@ import Testing
             Issue.record("no 429 was answered: \(api.summary)")
             return
         }
+        // Requests that were already on their way when the 429 was answered still arrive: the
+        // other sending slot's request, and at most one more that a sender started between its
+        // "paused?" check and the 429 reaching the shipper (a descheduled thread on a loaded
+        // machine). Without the pause, 2 slots at 10 ms a request would send ~400 in those 2 s.
         let soon = requests.filter { $0.index > paused.index && $0.receivedAt < paused.receivedAt + 2.0 }
-        #expect(soon.count <= 1, "\(soon.count) requests within the 2 s Retry-After: \(soon.map(\.receivedAt)) after \(paused.receivedAt)")
+        #expect(soon.count <= 2, "\(soon.count) requests within the 2 s Retry-After: \(soon.map(\.receivedAt)) after \(paused.receivedAt)")
         #expect(requests.contains { $0.index > paused.index }, "sending resumed")
         #expect(api.missingSeqs(0..<20_000).isEmpty && api.duplicateSeqs().isEmpty)
     }
