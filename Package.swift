@@ -32,8 +32,9 @@ let package = Package(
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: settings),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "JSON"], swiftSettings: settings),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Posix", "CZlib", "TrackAPIFake"], swiftSettings: settings),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Posix"], swiftSettings: settings),
         .testTarget(name: "TailTests", dependencies: ["Tail", "Posix", "Pipeline", "Runtime"], swiftSettings: settings),
-        .testTarget(name: "ShipTests", dependencies: ["Ship", "Pipeline", "HTTP"], swiftSettings: settings),
+        .testTarget(name: "ShipTests", dependencies: ["Ship", "Pipeline", "HTTP", "Runtime", "Posix"], swiftSettings: settings),
         .testTarget(name: "EndToEndTests", dependencies: ["tracktail", "TrackAPIFake"], swiftSettings: settings),
     ]
 )

@@ -21,7 +21,7 @@ public final class HTTPClient: Sendable {
     public let configuration: HTTPClientConfiguration
     private let tls: TLSContext?
     private let hostHeader: String
-    private let pool = Mutex(Pool())
+    private let pool = Locked(Pool())
     private let opened = Atomic<Int>(0)
 
     private struct Pool: ~Copyable {

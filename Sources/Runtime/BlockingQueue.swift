@@ -19,11 +19,16 @@ public final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
 
     /// Appends, waiting while full. Returns false (and drops nothing silently: the caller keeps
     /// the element) when the queue was closed.
+    ///
+    /// With a `heartbeat` the call beats, and a wait is cut into `Heartbeats.beatInterval`
+    /// slices with a beat before each: a stage held up by a slow downstream is waiting, not
+    /// wedged, and a busy stage beats once per element.
     @discardableResult
-    public func push(_ element: Element) -> Bool {
+    public func push(_ element: Element, beating heartbeat: Heartbeat? = nil) -> Bool {
         lock.lock()
         defer { lock.unlock() }
-        while count == capacity && !closed { lock.wait() }
+        heartbeat?.beat()
+        while count == capacity && !closed { waitLocked(heartbeat) }
         if closed { return false }
         items[(head + count) % capacity] = element
         count += 1
@@ -32,20 +37,31 @@ public final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
     }
 
     /// Removes the oldest element, waiting while empty; `nil` once closed and drained.
-    public func pop() -> Element? {
+    /// `heartbeat`: as for `push`.
+    public func pop(beating heartbeat: Heartbeat? = nil) -> Element? {
         lock.lock()
         defer { lock.unlock() }
-        while count == 0 && !closed { lock.wait() }
+        heartbeat?.beat()
+        while count == 0 && !closed { waitLocked(heartbeat) }
         return takeLocked()
+    }
+
+    private func waitLocked(_ heartbeat: Heartbeat?) {
+        guard let heartbeat else { return lock.wait() }
+        lock.wait(until: SystemClock.monotonicNanoseconds() + Heartbeats.beatInterval)
+        heartbeat.beat()
     }
 
     /// Like `pop`, but gives up at `deadline` (monotonic ns). `.timedOut` lets a batcher close
     /// a batch on linger time without a separate timer thread.
-    public func pop(until deadline: Int64) -> PopResult {
+    public func pop(until deadline: Int64, beating heartbeat: Heartbeat? = nil) -> PopResult {
         lock.lock()
         defer { lock.unlock() }
+        heartbeat?.beat()
         while count == 0 && !closed {
-            if !lock.wait(until: deadline) && count == 0 && !closed { return .timedOut }
+            defer { heartbeat?.beat() }
+            let slice = heartbeat == nil ? deadline : min(deadline, SystemClock.monotonicNanoseconds() + Heartbeats.beatInterval)
+            if !lock.wait(until: slice) && count == 0 && !closed && SystemClock.monotonicNanoseconds() >= deadline { return .timedOut }
         }
         if let e = takeLocked() { return .element(e) }
         return .closed

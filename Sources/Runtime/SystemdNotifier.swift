@@ -6,7 +6,7 @@ import Posix
 /// |---|---|
 /// | `READY=1` | inputs are open |
 /// | `STATUS=…` | one-line summary, refreshed periodically |
-/// | `WATCHDOG=1` | only while the pipeline progresses or is idle with nothing to do |
+/// | `WATCHDOG=1` | only while every worker thread's heartbeat is fresh (`Heartbeats`) |
 /// | `RELOADING=1` / `STOPPING=1` | SIGHUP / SIGTERM |
 ///
 /// Outside systemd every call does nothing.

@@ -173,8 +173,9 @@ public final class DeadLetter: Sendable {
     }
 
     /// `write`, tried again with backoff until it succeeds; throws only after `interrupt()`.
-    /// `problem` says why while it fails.
-    public func writeRetrying(_ records: [DeadLetterRecord]) throws {
+    /// `problem` says why while it fails. With a `heartbeat` the backoff beats (a full disk is
+    /// waited out, not a wedge).
+    public func writeRetrying(_ records: [DeadLetterRecord], beating heartbeat: Heartbeat? = nil) throws {
         var delay = retryInitial
         var attempt = 0
         while true {
@@ -202,7 +203,11 @@ public final class DeadLetter: Sendable {
                 let deadline = SystemClock.monotonicNanoseconds() + delay
                 waiter.withLock {
                     while !shared.withLock({ $0.interrupted }) && SystemClock.monotonicNanoseconds() < deadline {
-                        _ = waiter.wait(until: deadline)
+                        if let heartbeat {
+                            heartbeat.waitBeating(waiter, atMost: deadline - SystemClock.monotonicNanoseconds())
+                        } else {
+                            _ = waiter.wait(until: deadline)
+                        }
                     }
                 }
                 delay = min(delay * 2, 30_000_000_000)
@@ -470,9 +475,11 @@ public enum DeadLetterFile {
         return r
     }
 
-    /// `YYYY-MM-DDTHH:MM:SS.sssZ`, as `DeadLetterRecord` writes it.
+    /// `YYYY-MM-DDTHH:MM:SS.sssZ`, as `DeadLetterRecord` writes it; nil outside the years
+    /// Int64 nanoseconds hold (1678–2262).
     static func parseTime(_ s: String) -> Int64? {
         guard s.utf8.count == Timestamp.wireLength, let t = try? Timestamp.parse(iso: s) else { return nil }
-        return t.epochMilliseconds * 1_000_000
+        let (ns, overflow) = t.epochMilliseconds.multipliedReportingOverflow(by: 1_000_000)
+        return overflow ? nil : ns
     }
 }

@@ -40,6 +40,9 @@ public struct TrackEndpointError: Error, Sendable, Equatable, CustomStringConver
 /// credential) without a restart. It is only ever put into a request header.
 public final class HTTPTrackTransport: TrackTransport {
     public let destination: String
+    /// The client may retry once on a fresh connection with a fresh request time-out; the
+    /// margin covers gzip and a slow resolver (see `Heartbeats`).
+    public let longestPost: Int64
     private let client: HTTPClient
     private let path: String
     private let bearer: Bool
@@ -72,6 +75,7 @@ public final class HTTPTrackTransport: TrackTransport {
             throw TrackEndpointError(key: nil, message: "\(error)")
         }
         destination = endpoint.url
+        longestPost = 2 * (endpoint.connectTimeout + endpoint.requestTimeout) + 10_000_000_000
         path = url.path
         bearer = endpoint.bearer
         apiKeyHeader = endpoint.apiKeyHeader

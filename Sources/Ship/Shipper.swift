@@ -91,12 +91,12 @@ public final class Shipper: @unchecked Sendable {
             running = count
             exited = Array(repeating: false, count: count)
             threads.append(Thread(name: "ship-batch") { [self] in
-                runBatcher()
+                Heartbeats.shared.run("ship-batch") { runBatcher($0) }
                 finished(0)
             })
             for i in 1..<count {
                 threads.append(Thread(name: "ship-send-\(i)") { [self] in
-                    runSender()
+                    Heartbeats.shared.run("ship-send-\(i)") { runSender($0) }
                     finished(i)
                 })
             }
@@ -170,25 +170,25 @@ public final class Shipper: @unchecked Sendable {
 
     // MARK: batcher
 
-    private func runBatcher() {
+    private func runBatcher(_ heartbeat: Heartbeat) {
         var builder = BatchBuilder(configuration: configuration)
         while true {
             let result: BlockingQueue<MappedBatch>.PopResult
             if let due = builder.lingerDeadline {
                 let remaining = due - clock.now()
                 if remaining <= 0 {
-                    if let b = builder.closeIfLingered(now: clock.now()) { submit([b]) }
+                    if let b = builder.closeIfLingered(now: clock.now()) { submit([b], heartbeat) }
                     continue
                 }
-                result = input.pop(until: SystemClock.monotonicNanoseconds() + remaining)
+                result = input.pop(until: SystemClock.monotonicNanoseconds() + remaining, beating: heartbeat)
             } else {
-                result = input.pop().map { .element($0) } ?? .closed
+                result = input.pop(beating: heartbeat).map { .element($0) } ?? .closed
             }
             switch result {
-            case .element(let batch): take(batch, into: &builder)
-            case .timedOut: if let b = builder.closeIfLingered(now: clock.now()) { submit([b]) }
+            case .element(let batch): take(batch, into: &builder, heartbeat)
+            case .timedOut: if let b = builder.closeIfLingered(now: clock.now()) { submit([b], heartbeat) }
             case .closed:
-                if let b = builder.flush() { submit([b]) }
+                if let b = builder.flush() { submit([b], heartbeat) }
                 return
             }
         }
@@ -196,7 +196,7 @@ public final class Shipper: @unchecked Sendable {
 
     /// One mapped batch: events into the builder; drops acknowledged; rejections and oversized
     /// events dead-lettered (one write and fsync for the lot) and then acknowledged.
-    private func take(_ batch: MappedBatch, into builder: inout BatchBuilder) {
+    private func take(_ batch: MappedBatch, into builder: inout BatchBuilder, _ heartbeat: Heartbeat) {
         var closed: [OutgoingBatch] = []
         var records: [DeadLetterRecord] = []
         var drops: [(Int64, Int64)] = []
@@ -220,25 +220,22 @@ public final class Shipper: @unchecked Sendable {
                 drops.append((o.start, o.end))
             }
         }
-        if writeDeadLetters(records) {
+        if writeDeadLetters(records, heartbeat) {
             for r in records { ack(batch.source, r.start, r.end) }
         }
         for (s, e) in drops { ack(batch.source, s, e) }
-        submit(closed)
+        submit(closed, heartbeat)
     }
 
-    private func submit(_ batches: [OutgoingBatch]) {
+    private func submit(_ batches: [OutgoingBatch], _ heartbeat: Heartbeat) {
         guard !batches.isEmpty else { return }
         lock.lock()
         defer { lock.unlock() }
         for b in batches {
             while !stopping && !state.mayEnqueue(now: clock.now()) {
                 // A pause ending opens admission by itself (batches in their own backoff stop counting).
-                if let p = state.pausedUntil(now: clock.now()) {
-                    lock.wait(until: SystemClock.monotonicNanoseconds() + min(p - clock.now(), 3_600_000_000_000))
-                } else {
-                    lock.wait()
-                }
+                let pause = state.pausedUntil(now: clock.now()).map { $0 - clock.now() } ?? .max
+                heartbeat.waitBeating(lock, atMost: pause)
             }
             state.enqueue(b, now: clock.now())
             lock.broadcast()
@@ -247,10 +244,11 @@ public final class Shipper: @unchecked Sendable {
 
     // MARK: senders
 
-    private func runSender() {
+    private func runSender(_ heartbeat: Heartbeat) {
         lock.lock()
         defer { lock.unlock() }
         while !abandoned {
+            heartbeat.beat()
             let now = clock.now()
             if stopping && now >= stopDeadline { return }
             switch state.next(now: now) {
@@ -263,12 +261,7 @@ public final class Shipper: @unchecked Sendable {
                 }
                 var limit = until ?? .max
                 if stopping { limit = min(limit, stopDeadline) }
-                if limit == .max {
-                    lock.wait()
-                } else {
-                    let remaining = max(0, limit - now)
-                    lock.wait(until: SystemClock.monotonicNanoseconds() + min(remaining, 3_600_000_000_000))
-                }
+                heartbeat.waitBeating(lock, atMost: max(0, limit - now))
             case .send(let d):
                 inFlightEvents += d.batch.count
                 posting += 1
@@ -277,6 +270,7 @@ public final class Shipper: @unchecked Sendable {
                 counters.requests.add(1, ordering: .relaxed)
                 let outcome: DeliveryOutcome
                 let postStarted = clock.now()
+                heartbeat.beat(allowing: transport.longestPost)
                 do { outcome = .response(try transport.post(d.batch.body)) } catch { outcome = .failure(error) }
                 counters.requestDuration.record(nanoseconds: clock.now() - postStarted)
                 lock.lock()
@@ -289,14 +283,14 @@ public final class Shipper: @unchecked Sendable {
                 let completion = state.complete(d, decision, now: clock.now())
                 lock.broadcast()
                 lock.unlock()
-                apply(completion, d, outcome)
+                apply(completion, d, outcome, heartbeat)
                 lock.lock()
             }
         }
     }
 
     /// Executes a completion outside the lock (dead-letter writes fsync).
-    private func apply(_ c: DeliveryState.Completion, _ d: Delivery, _ outcome: DeliveryOutcome) {
+    private func apply(_ c: DeliveryState.Completion, _ d: Delivery, _ outcome: DeliveryOutcome, _ heartbeat: Heartbeat) {
         switch c.decision {
         case .delivered:
             counters.eventsShipped.add(d.batch.count, ordering: .relaxed)
@@ -319,7 +313,7 @@ public final class Shipper: @unchecked Sendable {
             let record = DeadLetterRecord(
                 time: clock.wallNow(), reason: reason, status: status, response: body, source: sourcePath(e.source),
                 start: e.start, end: e.end, event: Array(d.batch.json(of: e)), rule: e.rule)
-            if writeDeadLetters([record]) { ack(e.source, e.start, e.end) }
+            if writeDeadLetters([record], heartbeat) { ack(e.source, e.start, e.end) }
         case .retry(let after, let cause, _):
             counters.countRetry(cause)
             counters.setLastError(cause.description)
@@ -347,11 +341,11 @@ public final class Shipper: @unchecked Sendable {
         }
     }
 
-    private func writeDeadLetters(_ records: [DeadLetterRecord]) -> Bool {
+    private func writeDeadLetters(_ records: [DeadLetterRecord], _ heartbeat: Heartbeat) -> Bool {
         guard !records.isEmpty else { return true }
         do {
             // Retried with backoff while the disk is full; logged (rate-limited) by the dead letter.
-            try deadLetter.writeRetrying(records)
+            try deadLetter.writeRetrying(records, beating: heartbeat)
             counters.deadLettered.add(records.count, ordering: .relaxed)
             lock.withLock { deadLetterError = nil }
             return true

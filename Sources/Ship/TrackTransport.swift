@@ -1,3 +1,5 @@
+import Runtime
+
 /// What the Track API answered to one `POST /api/track`.
 public struct TrackResponse: Sendable, Equatable {
     public var status: Int
@@ -33,8 +35,12 @@ public protocol TrackTransport: Sendable {
     func post(_ body: [UInt8]) throws(TransportFailure) -> TrackResponse
     /// Where requests go, for messages that ask to check it (`""`: nowhere to name).
     var destination: String { get }
+    /// The longest one `post` can take by its own time-outs (nanoseconds): a sender inside
+    /// `post` for longer is stuck, and stops the watchdog (see `Heartbeats`).
+    var longestPost: Int64 { get }
 }
 
 extension TrackTransport {
     public var destination: String { "" }
+    public var longestPost: Int64 { Heartbeats.defaultMaxSilence }
 }

@@ -52,6 +52,7 @@ extension TailReader {
         let actions = FileDecisions.reconcile(tracked: tracked, observed: found.map { .init(path: $0.path, identity: $0.status.identity) })
         var slotsExhausted = false
         for action in actions {
+            heartbeat.beat()  // thousands of files: a long scan is work, not a wedge
             switch action {
             case .keep(let id):
                 if let inst = instances[id], let f = foundBy[inst.path], f.status.size != inst.readOffset || inst.descriptor == nil && f.status.size > inst.readOffset {

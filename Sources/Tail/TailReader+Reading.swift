@@ -11,6 +11,7 @@ extension TailReader {
         dirty = []
         noFreeSlot = false
         for id in ids {
+            heartbeat.beat()
             guard let inst = instances[id] else { continue }
             if readFile(inst) { dirty.insert(inst.id) }
             if stopping { return }

@@ -13,6 +13,8 @@ final class TailReader: @unchecked Sendable {
     let tailer: Tailer
     let config: TailConfiguration
     let logger: Logger
+    /// Beats each time round the loop and during every wait (see `Heartbeats`).
+    let heartbeat = Heartbeats.shared.register("tail-reader")
     var instances: [SourceID: FileInstance] = [:]
     var byPath: [String: SourceID] = [:]
     var byIdentity: [FileIdentity: SourceID] = [:]
@@ -106,6 +108,7 @@ final class TailReader: @unchecked Sendable {
         }
         var schedule = ReaderSchedule(now: now, rescanInterval: config.rescanInterval)
         while !stopping {
+            heartbeat.beat()
             maintainSpools()
             maintainJournals()
             readDirty()
@@ -122,7 +125,7 @@ final class TailReader: @unchecked Sendable {
             }
             conditions = self.conditions
             if schedule.takeTick(now: now, conditions) { tick() }
-            waitForEvents(timeoutNanoseconds: schedule.timeout(now: now, self.conditions))
+            waitForEvents(timeoutNanoseconds: min(schedule.timeout(now: now, self.conditions), Heartbeats.beatInterval))
         }
         finish()
     }
@@ -253,6 +256,7 @@ final class TailReader: @unchecked Sendable {
         let charge = Int(batch.lines.reduce(0) { $0 + ($1.end - $1.start) } - excess.reduce(0) { $0 + $1.excess })
         var waits = 0
         while !tailer.budget.tryAcquire(charge) {
+            heartbeat.beat()
             // Downstream is slow, the spool is not: keep taking what the pipes have.
             pumpPipes()
             if table.pause(nanoseconds: 100_000_000) { return false }
@@ -263,7 +267,7 @@ final class TailReader: @unchecked Sendable {
             }
         }
         let previousEnd = table.recordPush(id, start: first.start, end: last.end, excess: excess, cursors: cursors)
-        if !tailer.output.push(batch) {
+        if !tailer.output.push(batch, beating: heartbeat) {
             tailer.budget.release(charge)
             table.undoPush(id, previousEnd: previousEnd, excess: excess, cursorCount: cursors.count)
             return false

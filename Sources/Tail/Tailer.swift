@@ -131,8 +131,8 @@ public final class Tailer: @unchecked Sendable {
     /// Starts the reader and checkpoint threads.
     public func start() {
         let reader = TailReader(tailer: self)
-        readerThread = Thread(name: "tail-reader") { reader.run() }
-        checkpointThread = Thread(name: "tail-checkpoint") { [self] in checkpointLoop() }
+        readerThread = Thread(name: "tail-reader") { reader.run(); reader.heartbeat.retire() }
+        checkpointThread = Thread(name: "tail-checkpoint") { [self] in Heartbeats.shared.run("tail-checkpoint") { checkpointLoop($0) } }
     }
 
     /// Stops reading, joins the reader, closes `output` (downstream drains what is in it),
@@ -248,7 +248,7 @@ public final class Tailer: @unchecked Sendable {
 
     /// Writes as `CheckpointSchedule` decides: at once after the first acknowledgements, then
     /// at most every `checkpointInterval`.
-    private func checkpointLoop() {
+    private func checkpointLoop(_ heartbeat: Heartbeat) {
         // Real monotonic time, not `clock` (a test's manual clock drives the reader, and would
         // stop the periodic write); the decision itself is table-tested with given times.
         var schedule = CheckpointSchedule(interval: configuration.checkpointInterval, now: SystemClock.monotonicNanoseconds())
@@ -260,7 +260,7 @@ public final class Tailer: @unchecked Sendable {
                         acknowledgedFlag.value = false
                         return false
                     case .wait(let until):
-                        checkpointSignal.wait(until: until)
+                        heartbeat.waitBeating(checkpointSignal, atMost: until - SystemClock.monotonicNanoseconds())
                     }
                 }
                 return true

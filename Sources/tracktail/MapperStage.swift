@@ -38,7 +38,7 @@ final class MapperStage: Sendable {
     func start() {
         thread.withLock { t in
             guard t == nil else { return }
-            t = Thread(name: "mapper") { [self] in run() }
+            t = Thread(name: "mapper") { [self] in Heartbeats.shared.run("mapper") { run($0) } }
         }
     }
 
@@ -57,10 +57,10 @@ final class MapperStage: Sendable {
         }
     }
 
-    private func run() {
+    private func run(_ heartbeat: Heartbeat) {
         var mapper = initial
         var out = MappedBatch(source: SourceID(0))
-        while let batch = lines.pop() {
+        while let batch = lines.pop(beating: heartbeat) {
             if let next = pending.withLock({ p -> MappingConfiguration? in defer { p = nil }; return p }) {
                 do {
                     mapper = try Mapper(next)
@@ -75,7 +75,7 @@ final class MapperStage: Sendable {
             out.others.removeAll(keepingCapacity: true)
             mapper.map(batch, sourceKey: batch.sourceKey, into: &out)
             stats.count(batch, out)
-            if !output.push(out) { break }
+            if !output.push(out, beating: heartbeat) { break }
         }
         output.close()
         done.open()

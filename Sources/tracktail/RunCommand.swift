@@ -3,8 +3,8 @@ import Runtime
 import Ship
 
 /// `tracktail run`: the daemon. The main thread supervises: it starts the topology, turns
-/// signals into reloads and shutdown, reports to systemd, and pets the watchdog only while the
-/// pipeline makes progress or has nothing to do.
+/// signals into reloads and shutdown, reports to systemd, and pets the watchdog only while every
+/// worker thread is live (`SystemdReporter`).
 enum RunCommand {
     static func main(_ words: ArraySlice<String>) throws(CommandFailure) -> ExitCode {
         guard let args = try TracktailCommand.parse(words, help: Help.run, valued: ["--log-level"], flags: ["--once"]) else { return .ok }
@@ -54,18 +54,15 @@ enum RunCommand {
         inputHealth.tick(now: SystemClock.monotonicNanoseconds())
         let lastSuccess = Metrics.LastSuccess()
         metricsServer?.start(Metrics.content(topology, inputs: inputHealth, lastSuccess: lastSuccess, startedWall: SystemClock.wallNanoseconds()))
-        let notifier = SystemdNotifier()
+        var reporter = SystemdReporter(logger: logger)
+        let notifier = reporter.notifier
         notifier.ready()
         logger.info("started", ["inputs": String(config.inputs.count), "rules": String(config.mapping.rules.count),
                                 "output": config.output.kind.rawValue, "once": String(once)])
 
         var exit = ExitCode.ok
-        var lastShipped = 0
-        var lastTick = SystemClock.monotonicNanoseconds()
-        var lastLagCheck: Int64 = 0
-        var lag: Int64 = 0
         loop: while true {
-            switch supervisor.next(until: SystemClock.monotonicNanoseconds() + (once ? 100_000_000 : 1_000_000_000)) {
+            switch supervisor.next(until: SystemClock.monotonicNanoseconds() + reporter.tickInterval(once: once)) {
             case .stop(let why):
                 logger.info("stopping", ["signal": why])
                 break loop
@@ -79,8 +76,6 @@ enum RunCommand {
             topology.deadLetter.tick()
             inputHealth.tick(now: SystemClock.monotonicNanoseconds())
             if once && topology.isFinished { break loop }
-            let shipped = topology.shipper.counters.eventsShipped.load(ordering: .relaxed) + topology.shipper.counters.deadLettered.load(ordering: .relaxed)
-            let now = SystemClock.monotonicNanoseconds()
             lastSuccess.note(shipped: topology.shipper.counters.eventsShipped.load(ordering: .relaxed), wallNow: SystemClock.wallNanoseconds())
             let health = topology.shipper.health
             if once, case .degraded(let reason) = health, topology.shipper.counters.holds.load(ordering: .relaxed) > 0 {
@@ -88,24 +83,7 @@ enum RunCommand {
                 exit = .unavailable
                 break loop
             }
-            if notifier.isActive {
-                let rate = Double(shipped - lastShipped) / (Double(now - lastTick) / 1e9)
-                if now - lastLagCheck >= 5_000_000_000 {
-                    lag = topology.lagBytes()
-                    lastLagCheck = now
-                }
-                var line = "\(Int(rate)) events/s, lag \(lag) bytes, \(topology.budget.inUse) bytes in flight"
-                if case .degraded(let reason) = health { line += ", \(reason)" }
-                if let f = inputHealth.failing.first { line += ", input \(f.input) has nothing readable" }
-                notifier.status(line)
-                // Progress, or nothing left to do; a wedged pipeline stops petting and gets restarted.
-                let idle = topology.budget.inUse == 0
-                // Waiting out a hold or a full disk (the dead letter retries) is alive, not wedged.
-                let held = topology.shipper.counters.holds.load(ordering: .relaxed) > 0 || topology.deadLetter.problem != nil
-                if shipped != lastShipped || idle || held { notifier.watchdog() }
-            }
-            lastShipped = shipped
-            lastTick = now
+            reporter.tick(topology, health: health, notes: inputHealth.failing.first.map { ["input \($0.input) has nothing readable"] } ?? [])
         }
         notifier.stopping()
         let drain = SystemClock.monotonicNanoseconds() + config.output.drainTimeout

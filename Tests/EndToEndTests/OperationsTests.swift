@@ -76,30 +76,7 @@ import Testing
     @Test func systemdNotifications() throws {
         let dir = Harness.temporaryDirectory()
         defer { Harness.cleanup(dir) }
-        let socketPath = dir.appendingPathComponent("notify.sock").path
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
-        #expect(fd >= 0)
-        defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            for (i, b) in socketPath.utf8.enumerated() { raw[i] = b }
-        }
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        #expect(bound == 0)
-        var tv = timeval(tv_sec: 0, tv_usec: 100_000)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var messages: [String] = []
-        func receive() {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = recv(fd, &buffer, buffer.count, 0)
-                if n <= 0 { return }
-                messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
-            }
-        }
+        let notify = NotifySocket(directory: dir)
 
         let log = dir.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(0..<10), to: log)
@@ -107,13 +84,13 @@ import Testing
         try Harness.stdoutConfig(state: dir.appendingPathComponent("state"), log: log)
             .write(to: config, atomically: true, encoding: .utf8)
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir,
-                                        environment: ["NOTIFY_SOCKET": socketPath, "WATCHDOG_USEC": "2000000"])
-        #expect(Harness.waitUntil(seconds: 30) { receive(); return messages.contains("READY=1") && messages.contains { $0.hasPrefix("STATUS=") } && messages.contains("WATCHDOG=1") }, "\(messages)")
+                                        environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "2000000"])
+        #expect(notify.wait(seconds: 30) { m in m.contains("READY=1") && m.contains { $0.hasPrefix("STATUS=") } && m.contains("WATCHDOG=1") }, "\(notify.messages)")
         daemon.signal(SIGHUP)
-        #expect(Harness.waitUntil(seconds: 30) { receive(); return messages.contains { $0.hasPrefix("RELOADING=1") } }, "\(messages)")
+        #expect(notify.wait(seconds: 30) { $0.contains { $0.hasPrefix("RELOADING=1") } }, "\(notify.messages)")
         #expect(daemon.stop() == 0)
-        receive()
-        #expect(messages.contains("STOPPING=1"), "\(messages)")
+        notify.receive()
+        #expect(notify.messages.contains("STOPPING=1"), "\(notify.messages)")
     }
 
     /// SIGTERM while a request is in flight: the daemon waits for the answer (within

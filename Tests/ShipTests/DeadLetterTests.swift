@@ -78,6 +78,10 @@ import Testing
         ("not json", "byte 0: "),
         ("[1,2]", "not a JSON object"),
         ("{\"time\":\"yesterday\",\"reason\":\"r\",\"source\":\"s\",\"start\":1,\"end\":2}", "time:"),
+        // Found by Tests/Fuzz (dead-letter): a well-formed time past 2262 overflowed Int64
+        // nanoseconds and trapped the reader (and `replay`) instead of naming the line.
+        ("{\"time\":\"7250-10-20T15:50:36.514Z\",\"reason\":\"r\",\"source\":\"s\",\"start\":1,\"end\":2}", "time:"),
+        ("{\"time\":\"1000-01-01T00:00:00.000Z\",\"reason\":\"r\",\"source\":\"s\",\"start\":1,\"end\":2}", "time:"),
     ])
     func readerSaysWhereAndWhy(line: String, message: String) {
         let text = "{\"reason\":\"ok\",\"source\":\"s\",\"start\":0,\"end\":1,\"extra\":true}\n\n" + line + "\n"
