@@ -1,4 +1,4 @@
-/// The events the ThriveStack documents describe, with the properties they name (CONTRACT.md).
+/// The events the ThriveStack documents describe, with the properties they name (docs/track-api.md).
 ///
 /// The API accepts any properties, so a missing one is a warning (`check`, `map`), never a
 /// rejection: the event still goes out, but the product's reports for it will be empty.

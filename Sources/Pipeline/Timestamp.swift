@@ -2,7 +2,7 @@ import JSON
 
 /// A point in time at millisecond resolution: what the Track API's `timestamp` carries.
 ///
-/// The wire form (CONTRACT.md) is always UTC with exactly three fractional digits:
+/// The wire form (docs/track-api.md) is always UTC with exactly three fractional digits:
 /// `YYYY-MM-DDTHH:MM:SS.sssZ`. Finer source digits are **truncated** (towards the past), never
 /// rounded, so `…:36.9999Z` becomes `…:36.999Z` and an event never moves into the next second.
 ///

@@ -34,7 +34,7 @@ public struct TrackEndpointError: Error, Sendable, Equatable, CustomStringConver
     public var description: String { key.map { "[output] \($0): \(message)" } ?? "[output]: \(message)" }
 }
 
-/// The `http` output's transport: our HTTP/1.1 client, with the headers CONTRACT.md requires.
+/// The `http` output's transport: our HTTP/1.1 client, with the headers docs/track-api.md requires.
 ///
 /// The token sits behind a mutex so that SIGHUP can install a re-read one (a rotated key file or
 /// credential) without a restart. It is only ever put into a request header.

@@ -1,4 +1,4 @@
-/// Everything the `http` output can tune, with the defaults CONTRACT.md and DESIGN.md name.
+/// Everything the `http` output can tune, with the defaults docs/track-api.md names.
 ///
 /// | setting | default | bound |
 /// | --- | --- | --- |

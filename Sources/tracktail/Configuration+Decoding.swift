@@ -228,7 +228,7 @@ extension Configuration {
     }
 
     /// `https://` anywhere; plain `http://` only to loopback unless explicitly allowed
-    /// (CONTRACT.md). Parsed by the HTTP client's own URL type, so what passes here is what
+    /// (docs/track-api.md). Parsed by the HTTP client's own URL type, so what passes here is what
     /// the client will accept.
     private static func validateURL(_ url: String, allowInsecure: Bool, _ t: ConfigReader) throws(ConfigurationError) {
         let parsed: HTTPURL
