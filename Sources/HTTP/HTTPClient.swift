@@ -3,7 +3,7 @@ import Synchronization
 
 /// A blocking HTTP/1.1 client for one origin with a small keep-alive pool.
 ///
-/// Meant for dedicated threads (DESIGN.md "Threads and tasks"): `send` blocks in `poll(2)` until
+/// Meant for dedicated threads (blocking I/O never runs on the cooperative pool): `send` blocks in `poll(2)` until
 /// the response arrives or the request timeout passes; never call it on Swift's cooperative pool.
 /// Thread safe: any number of threads may `send` at once; each borrows its own connection.
 ///

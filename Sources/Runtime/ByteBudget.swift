@@ -1,6 +1,6 @@
 import Posix
 
-/// One byte budget for everything read but not yet done (DESIGN.md "The data path").
+/// One byte budget for everything read but not yet done (the data path: Sources/tracktail/Topology.swift).
 ///
 /// Readers `tryAcquire` before handing a batch on and, while the budget is spent, pause and try
 /// again (their loop keeps serving pipes and stop requests meanwhile); the acknowledger

@@ -1,7 +1,7 @@
 import Posix
 import Synchronization
 
-/// Liveness of the worker threads, for the systemd watchdog (DESIGN.md "Running it").
+/// Liveness of the worker threads, for the systemd watchdog (README, "Run it as a service").
 ///
 /// Every worker thread (reader, checkpoint, mapper, batcher, senders) registers a `Heartbeat`
 /// and beats each time round its loop, also while it waits: every wait is bounded by

@@ -1,7 +1,7 @@
 import Posix
 import Synchronization
 
-/// The optional local endpoint of DESIGN.md "Running it": `GET /metrics` (Prometheus text) and
+/// The optional local endpoint of the README ("Metrics and health"): `GET /metrics` (Prometheus text) and
 /// `GET /health` (`ok`, or `degraded: <reason>`), for a scraper or a load balancer on the host.
 ///
 /// A deliberately tiny HTTP/1.1 responder: ONE dedicated thread polls the listening socket and

@@ -65,7 +65,7 @@ struct Configuration: Sendable {
     }
 
     struct Limits: Sendable {
-        /// Everything read but not yet done, in bytes (DESIGN.md "backpressure").
+        /// Everything read but not yet done, in bytes (README, "Delivery guarantees").
         var bufferBytes = 4 * 1_048_576
         var maxLineBytes = 1_048_576
         var maxOpenFiles = 256

@@ -31,7 +31,7 @@ final class Supervisor: @unchecked Sendable {
 }
 
 /// What the main thread tells systemd each tick: `STATUS=` with a one-line summary, and
-/// `WATCHDOG=1` from liveness, not from data progress (DESIGN.md "Running it").
+/// `WATCHDOG=1` from liveness, not from data progress (README, "Run it as a service").
 ///
 /// | every worker's heartbeat | pipeline | WATCHDOG=1 |
 /// |---|---|---|

@@ -4,7 +4,7 @@ import Runtime
 import Ship
 import Tail
 
-/// The whole data path, wired in one place (DESIGN.md "The data path"):
+/// The whole data path, wired in one place (the data path: Sources/tracktail/Topology.swift):
 ///
 /// ```
 ///  Tailer (thread: files, pipes, journalctl)         ──LineBatch──▶ lines (BlockingQueue, waits when full)

@@ -10,7 +10,7 @@ import Testing
 /// deliver everything. The random moments come from a seed printed in the failure message;
 /// `TRACKTAIL_TORTURE_SEED` repeats a run's schedule.
 ///
-/// The duplicate bound asserted is DESIGN.md's at-least-once promise for a crash: "only events
+/// The duplicate bound asserted is the README's at-least-once promise ("Delivery guarantees") for a crash: "only events
 /// in flight or delivered since the last [checkpoint] write are sent again". Per kill:
 ///
 ///   lines the byte budget holds (in flight: read, not done; `buffer_bytes` = 64 KiB here)
