@@ -148,12 +148,18 @@ public struct TailConfiguration: Sendable {
         return Path.join(Path.join(stateDirectory, "spool"), index == 0 ? safe : safe + "." + String(index))
     }
 
-    public init(inputs: [InputSpec], stateDirectory: String, maxOpenFiles: Int = 256,
-                rescanInterval: Int64 = 10_000_000_000, orphanLinger: Int64 = 5_000_000_000,
-                deletedGrace: Int64 = 60_000_000_000, checkpointInterval: Int64 = 1_000_000_000,
+    /// Defaults of the settings `[limits]` exposes, written once: the configuration reads them here.
+    public static let defaultMaxOpenFiles = 256
+    public static let defaultRescanInterval: Int64 = 10_000_000_000
+    public static let defaultDeletedGrace: Int64 = 60_000_000_000
+    public static let defaultSpoolMaxBytes: Int64 = 256 << 20
+
+    public init(inputs: [InputSpec], stateDirectory: String, maxOpenFiles: Int = defaultMaxOpenFiles,
+                rescanInterval: Int64 = defaultRescanInterval, orphanLinger: Int64 = 5_000_000_000,
+                deletedGrace: Int64 = defaultDeletedGrace, checkpointInterval: Int64 = 1_000_000_000,
                 forgetAfter: Int64 = 7 * 86_400 * 1_000_000_000, once: Bool = false,
                 batchBytes: Int = 256 * 1024, batchLines: Int = 1000, readChunkBytes: Int = 64 * 1024,
-                disableInotify: Bool = false, spoolSegmentBytes: Int64 = 16 << 20, spoolMaxBytes: Int64 = 256 << 20) {
+                disableInotify: Bool = false, spoolSegmentBytes: Int64 = 16 << 20, spoolMaxBytes: Int64 = defaultSpoolMaxBytes) {
         self.inputs = inputs
         self.stateDirectory = stateDirectory
         self.maxOpenFiles = max(1, maxOpenFiles)

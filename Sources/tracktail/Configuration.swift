@@ -2,6 +2,7 @@ import Pipeline
 import Runtime
 import Ship
 import TOML
+import Tail
 
 /// The whole configuration, decoded and validated. Built by `Configuration.load(path:)`.
 struct Configuration: Sendable {
@@ -67,12 +68,12 @@ struct Configuration: Sendable {
     struct Limits: Sendable {
         /// Everything read but not yet done, in bytes (README, "Delivery guarantees").
         var bufferBytes = 4 * 1_048_576
-        var maxLineBytes = 1_048_576
-        var maxOpenFiles = 256
-        var rescanInterval: Int64 = 10_000_000_000
-        var deletedGrace: Int64 = 60_000_000_000
+        var maxLineBytes = LineSplitter.defaultMaxLineBytes
+        var maxOpenFiles = TailConfiguration.defaultMaxOpenFiles
+        var rescanInterval = TailConfiguration.defaultRescanInterval
+        var deletedGrace = TailConfiguration.defaultDeletedGrace
         /// Pipes are spooled to `<state>/spool/`; at this size the pipe is not read (the writer blocks).
-        var spoolMaxBytes: Int64 = 256 * 1_048_576
+        var spoolMaxBytes = TailConfiguration.defaultSpoolMaxBytes
     }
 
     struct Log: Sendable {
