@@ -101,12 +101,18 @@ public enum FileSystem {
     /// The durable write: temp file, `fsync`, `rename`, `fsync` of the directory.
     /// Keeps the mode of the file it replaces (or `mode` for a new file).
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+        try writeAtomically(path, mode: mode) { try $0.writeAll(bytes) }
+    }
+
+    /// `writeAtomically` with the content written by `body` into the temporary file's
+    /// descriptor (in pieces, so that a large file need not be held whole in memory).
+    public static func writeAtomically(_ path: String, mode: mode_t = 0o644, _ body: (FileDescriptor) throws -> Void) throws {
         let existing = try status(path)
         let finalMode = existing.map { mode_t($0.permissions) } ?? mode
         let temp = path + ".tmp"
         let fd = try FileDescriptor.open(temp, [.writeOnly, .create, .truncate], mode: finalMode)
         do {
-            try fd.writeAll(bytes)
+            try body(fd)
             _ = fchmod(fd.rawValue, finalMode)
             try fd.sync()
         } catch {

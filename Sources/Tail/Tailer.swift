@@ -227,11 +227,11 @@ public final class Tailer: @unchecked Sendable {
     private func writeCheckpointSerialized() {
         guard let snap = table.snapshot(ifChangedSince: changesWritten) else { return }
         changesWritten = snap.token
-        let bytes = CheckpointFile.encode(snap.files, cursors: snap.cursors)
-        let written = (count: bytes.count, hash: FNV1a.hash(bytes))
+        // Encoded twice (a hash, then the write), in pieces: never the whole file in memory.
+        let written = CheckpointFile.digest(snap.files, cursors: snap.cursors)
         if let last = lastWritten, last == written { return }
         do {
-            try CheckpointFile.write(encoded: bytes, stateDirectory: configuration.stateDirectory)
+            try CheckpointFile.write(snap.files, cursors: snap.cursors, stateDirectory: configuration.stateDirectory)
             lastWritten = written
         } catch {
             changesWritten = nil
