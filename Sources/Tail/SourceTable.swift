@@ -21,8 +21,6 @@ final class SourceTable: @unchecked Sendable {
         var tracker: AckTracker
         /// End of the last line pushed (the checkpoint catches up to it when all is acked).
         var emittedEnd: Int64
-        /// Truncated lines in flight: the budget was charged their head, not their range.
-        var truncated: [(start: Int64, excess: Int64)] = []
         /// Kept for the tail hash at checkpoint time. For a finished source it is owned here
         /// (closed once everything is acknowledged, or at once when forgotten); otherwise by
         /// the reader.
@@ -34,20 +32,80 @@ final class SourceTable: @unchecked Sendable {
         /// Wall ns of the last checkpoint move.
         var updated: Int64
         var tail: (offset: Int64, length: Int, hash: UInt64)?
-        /// A spool segment the reader waits to delete: `acknowledge` wakes it once the checkpoint
-        /// reaches this offset (one wakeup per segment, not one per acknowledgement).
-        var wakeReaderAt: Int64?
-        /// A journal input: the cursor of each pushed entry, advanced with the watermark.
-        var cursors: CursorTrail?
-        /// A file renamed out of the globs and read to its end: once acknowledged its entry
-        /// stays in the checkpoint (as unclaimed), so that the same file found again under
-        /// another name (a symlink, a rename back) resumes at its end instead of being re-sent.
-        var keep: (offset: Int64, length: Int, hash: UInt64)?
         /// Closed for the open-file limit before all was acknowledged: the tail hash at the end
         /// of what was read, taken over by `tail` when the checkpoint gets there.
         var endTail: (offset: Int64, length: Int, hash: UInt64)?
 
         var fullyAcknowledged: Bool { tracker.checkpoint >= emittedEnd }
+
+        /// Fields most sources never set, out of line (nil until one is set): with 20,000
+        /// files the table's dictionary holds a slot per file, and these were half of it.
+        private var rare: Rare?
+
+        /// Truncated lines in flight: the budget was charged their head, not their range.
+        var truncated: [(start: Int64, excess: Int64)] {
+            get { rare?.truncated ?? [] }
+            set { update(newValue.isEmpty) { $0.truncated = newValue } }
+        }
+        /// A spool segment the reader waits to delete: `acknowledge` wakes it once the checkpoint
+        /// reaches this offset (one wakeup per segment, not one per acknowledgement).
+        var wakeReaderAt: Int64? {
+            get { rare?.wakeReaderAt }
+            set { update(newValue == nil) { $0.wakeReaderAt = newValue } }
+        }
+        /// A journal input: the cursor of each pushed entry, advanced with the watermark.
+        var cursors: CursorTrail? {
+            get { rare?.cursors }
+            set { update(newValue == nil) { $0.cursors = newValue } }
+        }
+        /// A file renamed out of the globs and read to its end: once acknowledged its entry
+        /// stays in the checkpoint (as unclaimed), so that the same file found again under
+        /// another name (a symlink, a rename back) resumes at its end instead of being re-sent.
+        var keep: (offset: Int64, length: Int, hash: UInt64)? {
+            get { rare?.keep }
+            set { update(newValue == nil) { $0.keep = newValue } }
+        }
+
+        /// Copy on write; a default value set where there is no box allocates none.
+        private mutating func update(_ isDefault: Bool, _ body: (Rare) -> Void) {
+            if rare == nil {
+                if isDefault { return }
+                rare = Rare()
+            } else if !isKnownUniquelyReferenced(&rare) {
+                rare = rare!.copy()
+            }
+            body(rare!)
+            if rare!.isEmpty { rare = nil }
+        }
+
+        private final class Rare {
+            var truncated: [(start: Int64, excess: Int64)] = []
+            var wakeReaderAt: Int64?
+            var cursors: CursorTrail?
+            var keep: (offset: Int64, length: Int, hash: UInt64)?
+
+            var isEmpty: Bool { truncated.isEmpty && wakeReaderAt == nil && cursors == nil && keep == nil }
+
+            func copy() -> Rare {
+                let c = Rare()
+                c.truncated = truncated
+                c.wakeReaderAt = wakeReaderAt
+                c.cursors = cursors
+                c.keep = keep
+                return c
+            }
+        }
+
+        init(info: SourceInfo, tracker: AckTracker, emittedEnd: Int64, descriptor: FileDescriptor?, checkpointed: Bool,
+             updated: Int64, cursors: CursorTrail?) {
+            self.info = info
+            self.tracker = tracker
+            self.emittedEnd = emittedEnd
+            self.descriptor = descriptor
+            self.checkpointed = checkpointed
+            self.updated = updated
+            self.cursors = cursors
+        }
     }
 
     private let lock = ConditionLock()
@@ -181,7 +239,15 @@ final class SourceTable: @unchecked Sendable {
 
     /// The checkpoint entry loaded for this identity, if any (each is claimed once).
     func claim(_ identity: FileIdentity) -> CheckpointEntry? {
-        lock.withLock { unclaimed.removeValue(forKey: identity) }
+        lock.withLock {
+            let entry = unclaimed.removeValue(forKey: identity)
+            // A dictionary never shrinks by itself: after a restart with 20,000 files its
+            // storage would stay at its first size once every entry is claimed.
+            if entry != nil && unclaimed.capacity > 64 && unclaimed.count < unclaimed.capacity / 4 {
+                unclaimed = Dictionary(uniqueKeysWithValues: unclaimed.map { ($0.key, $0.value) })
+            }
+            return entry
+        }
     }
 
     /// The journal cursor loaded for this input, if any.
@@ -271,7 +337,8 @@ final class SourceTable: @unchecked Sendable {
             }
             if s.tracker.checkpoint != before {
                 s.updated = SystemClock.wallNanoseconds()
-                s.cursors?.advance(to: s.tracker.checkpoint)
+                let checkpoint = s.tracker.checkpoint
+                s.cursors?.advance(to: checkpoint)
             }
             if checkpointArmed && added > 0 && (s.checkpointed || s.cursors != nil) {
                 checkpointArmed = false
