@@ -143,6 +143,8 @@ public enum Path {
 
     /// Removes `.` components and folds `dir/..` pairs, textually.
     public static func normalize(_ path: String) -> String {
+        // Most paths (every one a glob returns) are already normal: the same string, no copy.
+        if isNormal(path) { return path }
         var parts: [Substring] = []
         for c in path.split(separator: "/", omittingEmptySubsequences: true) {
             if c == "." { continue }
@@ -151,6 +153,27 @@ public enum Path {
         }
         let joined = parts.joined(separator: "/")
         return path.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+
+    /// No empty, `.` or `..` component and no trailing slash (`/` itself is normal).
+    static func isNormal(_ path: String) -> Bool {
+        var length = 0  // of the current component
+        var dots = 0    // its bytes that are `.`
+        var first = true
+        for b in path.utf8 {
+            if b == UInt8(ascii: "/") {
+                if length == 0 && !first { return false }
+                if length > 0 && dots == length && length <= 2 { return false }
+                length = 0
+                dots = 0
+            } else {
+                length += 1
+                if b == UInt8(ascii: ".") { dots += 1 }
+            }
+            first = false
+        }
+        if length == 0 { return path == "/" }
+        return !(dots == length && length <= 2)
     }
 
     public static func join(_ a: String, _ b: String) -> String {

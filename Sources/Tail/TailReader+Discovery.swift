@@ -218,6 +218,7 @@ extension TailReader {
         // Read to the end (no partial line held): closable even while its lines are in flight,
         // with the tail hash at that end handed to the table (discovery of thousands of files
         // no longer waits for each round's acknowledgements).
+        slotCandidatesVisited += open.count
         let candidates = open.compactMap { instances[$0] }.filter {
             $0.descriptor != nil && $0.orphanSince == nil && $0.atEOF && !dirty.contains($0.id) && !$0.splitter.hasPartialLine
                 && ($0.onceLimit == nil || $0.done)

@@ -32,6 +32,9 @@ final class TailReader: @unchecked Sendable {
     /// Instances whose path stopped naming them (a superset: `tick` drops the ones that are
     /// gone or came back), so that neither the tick nor the loop's conditions walk every file.
     var orphans: Set<SourceID> = []
+    /// Instances `ensureSlot` looked at, over the reader's life (for tests: it must grow with
+    /// the files opened times `max_open_files`, not with the square of the files known).
+    var slotCandidatesVisited = 0
     var dirty: Set<SourceID> = []
     var needScan = false
     /// Files found at startup that waited for a free open-file slot.

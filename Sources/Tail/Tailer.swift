@@ -70,6 +70,8 @@ public final class Tailer: @unchecked Sendable {
     private let checkpointSignal: ConditionLock
     private var checkpointStopping = false
 
+    /// The reader (tests read its counters once it is stopped).
+    private(set) var reader: TailReader?
     private var readerThread: Thread?
     private var checkpointThread: Thread?
 
@@ -131,6 +133,7 @@ public final class Tailer: @unchecked Sendable {
     /// Starts the reader and checkpoint threads.
     public func start() {
         let reader = TailReader(tailer: self)
+        self.reader = reader
         readerThread = Thread(name: "tail-reader") { reader.run(); reader.heartbeat.retire() }
         checkpointThread = Thread(name: "tail-checkpoint") { [self] in Heartbeats.shared.run("tail-checkpoint") { checkpointLoop($0) } }
     }
