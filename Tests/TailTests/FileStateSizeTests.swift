@@ -184,3 +184,21 @@ func allocationSize(_ object: AnyObject) -> Int {
     guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_usable_size") else { return -1 }
     return unsafeBitCast(symbol, to: Usable.self)(Unmanaged.passUnretained(object).toOpaque())
 }
+
+/// The checkpoint's order (path, then inode), sorted in place: the same as `sorted`.
+@Test(arguments: [0, 1, 2, 3, 7, 100, 1000])
+func checkpointEntriesSortInPlace(_ count: Int) {
+    var g = SystemRandomNumberGenerator()
+    let entries = (0..<count).map { i -> CheckpointEntry in
+        var e = CheckpointStreamingTests.entry
+        e.path = "/l/\(Int.random(in: 0..<max(1, count / 3), using: &g))"
+        e.identity = FileIdentity(device: 1, inode: UInt64.random(in: 0..<5, using: &g))
+        e.offset = Int64(i)
+        return e
+    }
+    var sorted = entries
+    CheckpointSelection.sortInPlace(&sorted)
+    let keys = sorted.map { ($0.path, $0.identity.inode) }
+    #expect(zip(keys, keys.dropFirst()).allSatisfy { $0 <= $1 })
+    #expect(sorted.map(\.offset).sorted() == entries.map(\.offset), "a permutation")
+}
