@@ -189,18 +189,20 @@ extension TailReader {
     /// stopped (`app.log` → `app.log.1` under the glob `app.log`): look for its identity next to
     /// its old path and read the rest of it before letting go.
     func recoverRotatedWhileStopped() {
-        let lost = table.unclaimedEntries
+        // Files the globs found that wait for a slot are not lost: they claim their entries
+        // when they open. (Looking for them here too made a restart with 20,000 files
+        // quadratic: every name of the directory against every entry.)
+        let lost = table.unclaimedEntries.filter { !deferredAtStartup.contains($0.identity) }
+        entriesSearchedAtStartup += lost.count
         guard !lost.isEmpty else { return }
-        var byDirectory: [String: [CheckpointEntry]] = [:]
-        for e in lost { byDirectory[Path.directory(of: e.path), default: []].append(e) }
+        var byDirectory: [String: [FileIdentity: CheckpointEntry]] = [:]
+        for e in lost { byDirectory[Path.directory(of: e.path), default: [:]][e.identity] = e }
         for (dir, entries) in byDirectory {
             guard let names = try? FileSystem.list(dir) else { continue }
-            let wanted = Set(entries.map(\.identity))
             for name in names {
                 let path = Path.join(dir, name)
-                guard let st = try? FileSystem.status(path), st.isRegularFile, wanted.contains(st.identity),
+                guard let st = try? FileSystem.status(path), st.isRegularFile, let entry = entries[st.identity],
                       byIdentity[st.identity] == nil,
-                      let entry = entries.first(where: { $0.identity == st.identity }),
                       let input = config.inputs.firstIndex(where: { $0.name == entry.input && $0.kind == .file }) else { continue }
                 if discover(path: path, identity: st.identity, input: input, startup: true, onceLimit: nil, onlyResume: true),
                    let id = byIdentity[st.identity], let inst = instances[id] {
@@ -361,7 +363,7 @@ extension TailReader {
 
     static func hashPrefix(_ fd: FileDescriptor, length: Int) -> UInt64? {
         guard let bytes = try? Fingerprint.readBytes(fd, at: 0, count: length), bytes.count == length else { return nil }
-        return FNV1a.hash(bytes)
+        return Fingerprint.hash(bytes)
     }
 
     /// The reader lets go of an instance. `forget`: drop its checkpoint entry once every line is

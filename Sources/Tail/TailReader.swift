@@ -35,6 +35,8 @@ final class TailReader: @unchecked Sendable {
     /// Instances `ensureSlot` looked at, over the reader's life (for tests: it must grow with
     /// the files opened times `max_open_files`, not with the square of the files known).
     var slotCandidatesVisited = 0
+    /// Checkpoint entries `recoverRotatedWhileStopped` looked for outside the globs (for tests).
+    var entriesSearchedAtStartup = 0
     var dirty: Set<SourceID> = []
     var needScan = false
     /// Files found at startup that waited for a free open-file slot.
