@@ -51,6 +51,18 @@ type = "stdout"
 SEQ = re.compile(rb'"n":"?(\d+)')
 
 
+def proc_rss_kb(pid):
+    """VmRSS now (kB), 0 when gone."""
+    try:
+        with open("/proc/%d/status" % pid, "rb") as f:
+            for row in f:
+                if row.startswith(b"VmRSS:"):
+                    return int(row.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def line(n):
     return b'{"event":"bench_event","uid":"u%d","ts":1700000000000,"n":%d}\n' % (n % 97, n)
 
@@ -183,7 +195,8 @@ def main():
     phase("startup", d, wait, 0.0)
 
     # 2. One new line per (idle) file.
-    time.sleep(1)
+    time.sleep(2)
+    result["startup"]["settled_rss_mb"] = round(proc_rss_kb(d.proc.pid) / 1024, 1)
     cpu = d.sample()
     start = time.monotonic()
     for i, path in enumerate(paths):
@@ -219,9 +232,10 @@ def main():
     before = out.duplicates
     d = Daemon(argv, out.path, log)
     wait = wait_for(out, d, lambda: out.unique >= n * (k + 2) + args.idle_probes, args.timeout)
-    time.sleep(1)  # the first checkpoint after the restart
+    time.sleep(2)  # the first checkpoint after the restart
     out.poll()
-    phase("restart", d, wait, 0.0, {"sent_again": out.duplicates - before})
+    phase("restart", d, wait, 0.0, {"sent_again": out.duplicates - before,
+                                    "settled_rss_mb": round(proc_rss_kb(d.proc.pid) / 1024, 1)})
     result["second_exit"] = d.stop()
     result["duplicates"] = out.duplicates
     result["ok"] = ok and out.duplicates == 0
@@ -231,7 +245,8 @@ def main():
             f.write(json.dumps(result) + "\n")
 
     def fmt(r):
-        return "%s s, %s CPU-s, %s MB" % (r["s"], r["cpu_s"], r["peak_rss_mb"])
+        settled = " (%s MB settled)" % r["settled_rss_mb"] if "settled_rss_mb" in r else ""
+        return "%s s, %s CPU-s, %s MB%s" % (r["s"], r["cpu_s"], r["peak_rss_mb"], settled)
     print("files %d: start-up %s | one new line per file %s | after restart %s | one idle line %s s | duplicates %d"
           % (n, fmt(result["startup"]), fmt(result["append"]), fmt(result["restart"]),
              "/".join(str(x) for x in latencies), out.duplicates), file=sys.stderr)

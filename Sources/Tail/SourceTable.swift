@@ -21,6 +21,11 @@ final class SourceTable: @unchecked Sendable {
         var tracker: AckTracker
         /// End of the last line pushed (the checkpoint catches up to it when all is acked).
         var emittedEnd: Int64
+        /// Truncated lines in flight: the budget was charged their head, not their range.
+        var truncated: [(start: Int64, excess: Int64)] {
+            get { rare?.truncated ?? [] }
+            set { update(newValue.isEmpty) { $0.truncated = newValue } }
+        }
         /// Kept for the tail hash at checkpoint time. For a finished source it is owned here
         /// (closed once everything is acknowledged, or at once when forgotten); otherwise by
         /// the reader.
@@ -32,21 +37,6 @@ final class SourceTable: @unchecked Sendable {
         /// Wall ns of the last checkpoint move.
         var updated: Int64
         var tail: (offset: Int64, length: Int, hash: UInt64)?
-        /// Closed for the open-file limit before all was acknowledged: the tail hash at the end
-        /// of what was read, taken over by `tail` when the checkpoint gets there.
-        var endTail: (offset: Int64, length: Int, hash: UInt64)?
-
-        var fullyAcknowledged: Bool { tracker.checkpoint >= emittedEnd }
-
-        /// Fields most sources never set, out of line (nil until one is set): with 20,000
-        /// files the table's dictionary holds a slot per file, and these were half of it.
-        private var rare: Rare?
-
-        /// Truncated lines in flight: the budget was charged their head, not their range.
-        var truncated: [(start: Int64, excess: Int64)] {
-            get { rare?.truncated ?? [] }
-            set { update(newValue.isEmpty) { $0.truncated = newValue } }
-        }
         /// A spool segment the reader waits to delete: `acknowledge` wakes it once the checkpoint
         /// reaches this offset (one wakeup per segment, not one per acknowledgement).
         var wakeReaderAt: Int64? {
@@ -65,6 +55,16 @@ final class SourceTable: @unchecked Sendable {
             get { rare?.keep }
             set { update(newValue == nil) { $0.keep = newValue } }
         }
+        /// Closed for the open-file limit before all was acknowledged: the tail hash at the end
+        /// of what was read, taken over by `tail` when the checkpoint gets there.
+        var endTail: (offset: Int64, length: Int, hash: UInt64)?
+
+        var fullyAcknowledged: Bool { tracker.checkpoint >= emittedEnd }
+
+        /// The fields most sources never set (`truncated`, `wakeReaderAt`, `cursors`, `keep`),
+        /// out of line, `nil` until one is set: with 20,000 files the table's dictionary holds
+        /// a slot per file, and these were a third of it.
+        private var rare: Rare?
 
         /// Copy on write; a default value set where there is no box allocates none.
         private mutating func update(_ isDefault: Bool, _ body: (Rare) -> Void) {
@@ -246,8 +246,9 @@ final class SourceTable: @unchecked Sendable {
         lock.withLock {
             let entry = unclaimed.removeValue(forKey: identity)
             // A dictionary never shrinks by itself: after a restart with 20,000 files its
-            // storage would stay at its first size once every entry is claimed.
-            if entry != nil && unclaimed.capacity > 64 && unclaimed.count < unclaimed.capacity / 4 {
+            // storage would stay at its first size once every entry is claimed. Halved as
+            // soon as it can be, while the sources it turns into grow.
+            if entry != nil && unclaimed.capacity > 64 && unclaimed.count < unclaimed.capacity / 2 {
                 unclaimed = Dictionary(uniqueKeysWithValues: unclaimed.map { ($0.key, $0.value) })
             }
             return entry

@@ -63,6 +63,7 @@ extension TailReader {
         let actions = FileDecisions.reconcile(tracked: tracked, observed: found.lazy.map(\.observed))
         tracked = []
         var slotsExhausted = false
+        pendingDiscovery.reserveCapacity(actions.count)
         for action in actions {
             heartbeat.beat()  // thousands of files: a long scan is work, not a wedge
             switch action {
