@@ -38,6 +38,7 @@ public struct FileStatus: Sendable, Equatable {
 public enum FileSystem {
     /// `stat(2)`, following symlinks. `nil` when the path does not exist.
     public static func status(_ path: String) throws -> FileStatus? {
+        LockAudit.syscall("stat")
         var st = stat()
         if fstatat(AT_FDCWD, path, &st, 0) != 0 {
             if errno == ENOENT || errno == ENOTDIR { return nil }

@@ -44,8 +44,11 @@ public final class Shipper: @unchecked Sendable {
     private let acknowledge: @Sendable (SourceID, Int64, Int64) -> Void
     private let logger: Logger
 
-    // Guarded by `lock`.
-    private let lock = ConditionLock()
+    // Guarded by `lock`. Never held over I/O (`LockAudit` checks it in tests): sender threads,
+    // the batcher and `/health` wait on it.
+    private let lock = ConditionLock(audited: "ship")
+    /// For tests: `LockAudit.violations(of:)`.
+    var auditedLock: ConditionLock { lock }
     private var state: DeliveryState
     private var random: SplitMix64
     private var inFlightEvents = 0

@@ -50,7 +50,10 @@ final class SourceTable: @unchecked Sendable {
         var fullyAcknowledged: Bool { tracker.checkpoint >= emittedEnd }
     }
 
-    private let lock = ConditionLock()
+    /// Never held over I/O (`LockAudit` checks it in tests): other stages' threads wait on it.
+    private let lock = ConditionLock(audited: "tail.sources")
+    /// For tests: `LockAudit.violations(of:)`.
+    var auditedLock: ConditionLock { lock }
     private var sources: [SourceID: Source] = [:] { didSet { changes &+= 1 } }
     /// Checkpoint entries not matched to a file yet (kept until `forgetAfter`).
     private var unclaimed: [FileIdentity: CheckpointEntry] = [:] { didSet { changes &+= 1 } }
