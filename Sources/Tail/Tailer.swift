@@ -207,7 +207,8 @@ public final class Tailer: @unchecked Sendable {
 
     // MARK: Checkpoint
 
-    /// The file entries as they would be written now.
+    /// The file entries as they would be written now, with the tail hashes of the last write
+    /// (a copy under the table's lock, no file read: `/metrics` and `STATUS=` call this).
     public func checkpointEntries() -> [CheckpointEntry] {
         table.snapshot(ifChangedSince: nil)?.files ?? []
     }
@@ -225,6 +226,8 @@ public final class Tailer: @unchecked Sendable {
     private let writing = ConditionLock()
 
     private func writeCheckpointSerialized() {
+        // The tail hashes are read here, on the writer's thread, not under the table's lock.
+        table.refreshTails()
         guard let snap = table.snapshot(ifChangedSince: changesWritten) else { return }
         changesWritten = snap.token
         let bytes = CheckpointFile.encode(snap.files, cursors: snap.cursors)
