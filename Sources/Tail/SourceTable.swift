@@ -447,14 +447,20 @@ final class SourceTable: @unchecked Sendable {
     /// bytes just before it, with the lock released (the caller is the checkpoint writer; call it
     /// before `snapshot`). A finished source waiting for its final hash is closed afterwards.
     func refreshTails() {
+        var closing: [FileDescriptor] = []
         let jobs = lock.withLock { () -> [TailJob] in
             var jobs: [TailJob] = []
             for id in stale {
                 guard var s = sources[id], s.checkpointed else { continue }
                 let offset = s.tracker.checkpoint
-                if s.tail?.offset == offset { continue }
-                if let e = s.endTail, e.offset == offset {
-                    s.tail = e
+                if s.tail?.offset == offset && !(s.finished && s.fullyAcknowledged && !s.forget && s.descriptor != nil) { continue }
+                if s.tail?.offset != offset, let e = s.endTail, e.offset == offset { s.tail = e }
+                if s.tail?.offset == offset {
+                    // A retired source that waited for its final hash lets its descriptor go.
+                    if s.finished && s.fullyAcknowledged && !s.forget, let fd = s.descriptor {
+                        s.descriptor = nil
+                        letGoLocked(fd, &closing)
+                    }
                     sources[id] = s
                     continue
                 }
@@ -465,10 +471,11 @@ final class SourceTable: @unchecked Sendable {
             stale = []
             return jobs
         }
+        for fd in closing { fd.close() }
         guard !jobs.isEmpty else { return }
         beforeTailReads?()
         let hashed = jobs.map { ($0, Self.tailHash($0)) }
-        let closing = lock.withLock { () -> [FileDescriptor] in
+        closing = lock.withLock { () -> [FileDescriptor] in
             var closing: [FileDescriptor] = []
             for (job, hash) in hashed { settleLocked(job, hash, &closing) }
             return closing
