@@ -10,6 +10,7 @@ import Posix
 ///  reader ── add / update / recordPush / finish ──▶ ┌─────────────┐ ◀── acknowledge (shipper, mapper)
 ///                                                  │ SourceTable │
 ///  checkpoint thread, /metrics ◀── snapshot ────── └─────────────┘ ── wake() ──▶ reader (spool segment acked)
+///  checkpoint thread ── refreshTails (tail hashes, read unlocked) ──▶ ┘
 /// ```
 ///
 /// A source's life: `add` → `recordPush`* → `finish` (the reader let go) → retired once every
@@ -36,9 +37,10 @@ final class SourceTable: @unchecked Sendable {
         var emittedEnd: Int64
         /// Truncated lines in flight: the budget was charged their head, not their range.
         var truncated: [(start: Int64, excess: Int64)] = []
-        /// Kept for the tail hash at checkpoint time. For a finished source it is owned here
-        /// (closed once everything is acknowledged, or at once when forgotten); otherwise by
-        /// the reader.
+        /// Kept for the tail hash at checkpoint time (read by `refreshTails`, unlocked). For a
+        /// finished source it is owned here (closed once everything is acknowledged and the
+        /// final tail hash is known, or at once when forgotten); otherwise by the reader, which
+        /// hands it over to close with `detach`.
         var descriptor: FileDescriptor?
         /// Files yes; directly read pipes and superseded (truncated) instances no.
         var checkpointed: Bool
@@ -81,11 +83,12 @@ final class SourceTable: @unchecked Sendable {
     private var blocked: Set<String> = []
     private var readingDone = false
     private let forgetAfter: Int64
-    /// Wakes the reader (its event descriptor); called under the lock, never after `close`.
+    /// Wakes the reader (its event descriptor); called with the lock released (counted in
+    /// `waking`), never after `close`.
     private let wakeReader: @Sendable () -> Void
-    /// Wakes the checkpoint thread (the leading edge, see `CheckpointSchedule`): called under
-    /// the lock by the first acknowledgement after `armCheckpointWake`, so once per write, not
-    /// once per acknowledgement.
+    /// Wakes the checkpoint thread (the leading edge, see `CheckpointSchedule`): called, with
+    /// the lock released, by the first acknowledgement after `armCheckpointWake`, so once per
+    /// write, not once per acknowledgement.
     private let wakeCheckpoint: @Sendable () -> Void
     private var checkpointArmed = true
     /// Finished sources that may still hold a descriptor (a superset; see `heldDescriptorCount`).
