@@ -164,6 +164,101 @@ import Testing
         f.table.close()
     }
 
+    /// Descriptor numbers are reused all the time while tails are read unlocked: a reader thread
+    /// opens, detaches, reattaches and finishes sources of 8 files with different contents, an
+    /// acknowledging thread moves their watermarks, and a checkpoint thread refreshes and
+    /// snapshots. Every tail hash written must be that of its own file at its offset (a read
+    /// through a descriptor closed and reused for another file would give another file's bytes).
+    @Test func tailHashesStayRightWhileDescriptorsComeAndGo() throws {
+        defer { LockAudit.end() }
+        let directory = makeTempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var contents: [String: [UInt8]] = [:]
+        var paths: [String] = []
+        for i in 0..<8 {
+            let path = directory + "/f\(i).log"
+            let bytes = Array((0..<200).map { String(format: "f%d l%05d\n", i, $0) }.joined().utf8)
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            contents[path] = bytes
+            paths.append(path)
+        }
+        let table = SourceTable(entries: [], cursors: [], forgetAfter: 0, wakeReader: {})
+        let files = contents
+        final class Shared: @unchecked Sendable {
+            let lock = NSLock()
+            var live: [SourceID: (size: Int64, acked: Int64)] = [:]
+            var readerDone = false
+            var wrong: [String] = []
+            var done: Bool { lock.withLock { readerDone } }
+        }
+        let shared = Shared()
+        let acker = Foundation.Thread {
+            while !shared.done {
+                let next = shared.lock.withLock { () -> [(SourceID, Int64)] in
+                    var out: [(SourceID, Int64)] = []
+                    for (id, v) in shared.live where v.acked < v.size {
+                        shared.live[id]!.acked += 10
+                        out.append((id, v.acked))
+                    }
+                    return out
+                }
+                for (id, start) in next { _ = table.acknowledge(id, start: start, end: start + 10) }
+                if next.isEmpty { usleep(100) }
+            }
+        }
+        let checkpointer = Foundation.Thread {
+            while !shared.done {
+                table.refreshTails()
+                for e in table.snapshot(ifChangedSince: nil)?.files ?? [] {
+                    let bytes = files[e.path]!
+                    let expected = FNV1a.hash(Array(bytes[Int(max(0, e.offset - 64))..<Int(e.offset)]))
+                    if e.tailHash != expected { shared.lock.withLock { shared.wrong.append("\(e.path)@\(e.offset)") } }
+                }
+            }
+        }
+        acker.start()
+        checkpointer.start()
+        var generator = SystemRandomNumberGenerator()
+        var open: [Int: (id: SourceID, fd: FileDescriptor?)] = [:]
+        var nextID: UInt32 = 1
+        for _ in 0..<3000 {
+            let i = Int.random(in: 0..<8, using: &generator)
+            let path = paths[i]
+            if let o = open[i] {
+                switch Int.random(in: 0..<4, using: &generator) {
+                case 0 where o.fd != nil:
+                    // Closed for the open-file limit: the table closes it (after any read).
+                    if !table.detach(o.id, endTail: nil) { o.fd!.close() }
+                    open[i] = (o.id, nil)
+                case 1 where o.fd == nil:
+                    let fd = try FileDescriptor.open(path)
+                    table.attach(o.id, descriptor: fd)
+                    open[i] = (o.id, fd)
+                case 2:
+                    table.finish(o.id, forget: Bool.random(using: &generator))
+                    open[i] = nil
+                default:
+                    usleep(50)
+                }
+            } else {
+                let fd = try FileDescriptor.open(path)
+                let st = try fd.status()
+                let id = SourceID(nextID)
+                nextID += 1
+                table.add(id, info: SourceInfo(input: "app", path: path, identity: st.identity, fingerprint: Fingerprint(length: 0, hash: 0),
+                                               key: 1, isPipe: false), base: 0, descriptor: fd, checkpointed: true)
+                _ = table.recordPush(id, start: 0, end: st.size, excess: [])
+                shared.lock.withLock { shared.live[id] = (st.size, 0) }
+                open[i] = (id, fd)
+            }
+        }
+        shared.lock.withLock { shared.readerDone = true }
+        while !acker.isFinished || !checkpointer.isFinished { usleep(1_000) }
+        table.close()
+        #expect(shared.lock.withLock { shared.wrong } == [])
+        #expect(LockAudit.violations(of: table.auditedLock) == [])
+    }
+
     /// The whole tailer: reading, acknowledging, `/metrics`' entries and checkpoint writes.
     @Test func aRunningTailerDoesNoIOUnderTheTableLock() throws {
         defer { LockAudit.end() }
