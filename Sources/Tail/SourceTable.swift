@@ -397,15 +397,19 @@ final class SourceTable: @unchecked Sendable {
     /// The checkpoint as it would be written now, or `nil` when nothing changed since `token`
     /// (pass the returned token next time; `nil` token: always).
     func snapshot(ifChangedSince token: UInt64?) -> (files: [CheckpointEntry], cursors: [JournalCheckpoint], token: UInt64)? {
-        lock.withLock {
+        // Copied under the lock; selected and sorted (20,000 paths) after it.
+        guard let copy = lock.withLock({ () -> (rows: [CheckpointSelection.Row], unclaimed: [CheckpointEntry], cursors: [JournalCheckpoint], token: UInt64)? in
             if let token, token == changes { return nil }
-            let s = snapshotLocked()
-            return (s.files, s.cursors, changes)
-        }
+            let s = rowsLocked()
+            return (s.rows, Array(unclaimed.values), s.cursors + unclaimedCursors.values, changes)
+        }) else { return nil }
+        let files = CheckpointSelection.entries(rows: copy.rows, unclaimed: copy.unclaimed, now: SystemClock.wallNanoseconds(), forgetAfter: forgetAfter)
+        return (files, copy.cursors.sorted { $0.input < $1.input }, copy.token)
     }
 
-    private func snapshotLocked() -> (files: [CheckpointEntry], cursors: [JournalCheckpoint]) {
+    private func rowsLocked() -> (rows: [CheckpointSelection.Row], cursors: [JournalCheckpoint]) {
         var rows: [CheckpointSelection.Row] = []
+        rows.reserveCapacity(sources.count)
         var cursors: [JournalCheckpoint] = []
         for s in sources.values {
             if let c = s.cursors, let at = c.checkpoint {
@@ -418,14 +422,10 @@ final class SourceTable: @unchecked Sendable {
             rows.append(.init(entry: s.tail.map {
                 CheckpointEntry(input: s.info.input, path: s.info.path, identity: identity, fingerprint: fp,
                                 offset: $0.offset, tailLength: $0.length, tailHash: $0.hash, key: s.info.key, updated: s.updated,
-                                done: s.tracker.doneRanges(limit: CheckpointEntry.maxDoneRanges))
+                                done: CheckpointSelection.done(tail: $0.offset, watermark: s.tracker.checkpoint, tracker: s.tracker))
             }, checkpointed: true))
         }
-        let files = CheckpointSelection.entries(rows: rows, unclaimed: Array(unclaimed.values),
-                                                now: SystemClock.wallNanoseconds(), forgetAfter: forgetAfter)
-        cursors += unclaimedCursors.values
-        cursors.sort { $0.input < $1.input }
-        return (files, cursors)
+        return (rows, cursors)
     }
 
     /// Closes every descriptor the table holds, then runs `body` (closing the reader's wake-up
@@ -572,6 +572,21 @@ enum CheckpointSelection {
     struct Row {
         var entry: CheckpointEntry?
         var checkpointed: Bool
+    }
+
+    /// The done ranges an entry written at `tail` keeps: those past the watermark and, when the
+    /// tail hash lags behind the watermark (a file whose descriptor is closed: renamed away,
+    /// deleted, or closed for the open-file limit), `tail..<watermark` too, so that a restart
+    /// skips what was acknowledged since instead of sending it again. At most
+    /// `CheckpointEntry.maxDoneRanges`.
+    ///
+    /// | tail vs watermark | done ranges                                   |
+    /// |-------------------|-----------------------------------------------|
+    /// | equal             | the tracker's (largest first, up to the limit) |
+    /// | tail < watermark  | `tail..<watermark`, then the tracker's (one fewer) |
+    static func done(tail: Int64, watermark: Int64, tracker: AckTracker) -> [Range<Int64>] {
+        guard tail < watermark else { return tracker.doneRanges(limit: CheckpointEntry.maxDoneRanges) }
+        return [tail..<watermark] + tracker.doneRanges(limit: CheckpointEntry.maxDoneRanges - 1)
     }
 
     static func entries(rows: [Row], unclaimed: [CheckpointEntry], now: Int64, forgetAfter: Int64) -> [CheckpointEntry] {

@@ -122,6 +122,24 @@ struct CheckpointSelectionTests {
         #expect(out.map(\.path) == ["/a", "/b", "/recent"])
     }
 
+    /// Done ranges an entry keeps, given its tail hash's offset, the watermark and what is done
+    /// past the watermark (every range 10 bytes long, separated by 10 not done).
+    @Test(arguments: [
+        (tail: 100, watermark: 100, past: 0, expected: [Range<Int64>]()),
+        (tail: 100, watermark: 100, past: 2, expected: [110..<120, 130..<140]),
+        (tail: 40, watermark: 100, past: 0, expected: [40..<100]),                   // no descriptor to re-hash: skip on restart
+        (tail: 40, watermark: 100, past: 2, expected: [40..<100, 110..<120, 130..<140]),
+        (tail: 0, watermark: 100, past: 20, expected: [0..<100] + (0..<15).map { 110 + Int64($0) * 20..<120 + Int64($0) * 20 }),
+        (tail: 100, watermark: 100, past: 20, expected: (0..<16).map { 110 + Int64($0) * 20..<120 + Int64($0) * 20 }),
+    ] as [(tail: Int64, watermark: Int64, past: Int, expected: [Range<Int64>])])
+    func doneRanges(tail: Int64, watermark: Int64, past: Int, expected: [Range<Int64>]) {
+        var t = AckTracker(base: 0)
+        t.markDone(start: 0, end: watermark)
+        for i in 0..<past { t.markDone(start: watermark + 10 + Int64(i) * 20, end: watermark + 20 + Int64(i) * 20) }
+        #expect(t.checkpoint == watermark)
+        #expect(CheckpointSelection.done(tail: tail, watermark: watermark, tracker: t) == expected)
+    }
+
     @Test func cursorsRoundTripThroughTheFile() throws {
         let cursors = [JournalCheckpoint(input: "j", cursor: "s=abc;i=1", realtime: 1_700_000_000_000_000, updated: 42)]
         let bytes = CheckpointFile.encode([Self.entry("/a", inode: 1)], cursors: cursors)

@@ -153,6 +153,20 @@ import Testing
         f.table.close()
     }
 
+    @Test func whatIsAcknowledgedAfterTheDescriptorClosedIsKeptAsDone() throws {
+        defer { LockAudit.end() }
+        let f = try Fixture()
+        _ = f.table.acknowledge(f.id, start: 0, end: 30)
+        f.table.refreshTails()
+        f.table.finish(f.id, forget: true)  // renamed away: closed, its tail no longer readable
+        _ = f.table.acknowledge(f.id, start: 30, end: 70)
+        f.table.refreshTails()
+        let e = f.table.snapshot(ifChangedSince: nil)?.files.first
+        #expect(e?.offset == 30 && e?.tailHash == f.tailHash(before: 30))
+        #expect(e?.done == [30..<70], "a restart skips what was acknowledged since")
+        f.table.close()
+    }
+
     @Test func detachKeepsTheWatermarksTailAndClosesTheFile() throws {
         defer { LockAudit.end() }
         let f = try Fixture()
