@@ -512,11 +512,11 @@ final class SourceTable: @unchecked Sendable {
             if n == 1, closeWhenReturned.remove(job.descriptor) != nil { closing.append(job.descriptor) }
         }
         guard var s = sources[job.id] else { return }
-        if let hash, s.checkpointed, (s.tail?.offset ?? -1) < job.offset, job.offset <= s.tracker.checkpoint {
-            s.tail = (job.offset, hash.length, hash.hash)
-        }
-        if s.tracker.checkpoint != job.offset && s.checkpointed { stale.insert(job.id) }
-        if s.finished && s.fullyAcknowledged && !s.forget, s.tracker.checkpoint == job.offset, let fd = s.descriptor {
+        let outcome = TailRefresh.settle(read: hash != nil, offset: job.offset, tail: s.tail?.offset, watermark: s.tracker.checkpoint,
+                                         checkpointed: s.checkpointed, retired: s.finished && s.fullyAcknowledged && !s.forget)
+        if outcome.adopt, let hash { s.tail = (job.offset, hash.length, hash.hash) }
+        if outcome.again { stale.insert(job.id) }
+        if outcome.release, let fd = s.descriptor {
             s.descriptor = nil
             letGoLocked(fd, &closing)
         }
@@ -554,6 +554,31 @@ final class SourceTable: @unchecked Sendable {
             stale.insert(id)
         }
         sources[id] = s
+    }
+}
+
+/// A tail hash read with the table's lock released, once the lock is taken again: the
+/// watermark may have moved and the source may have been retired meanwhile. Pure.
+///
+/// | read | `offset` vs the tail held | `offset` vs the watermark now | outcome |
+/// |------|---------------------------|-------------------------------|---------|
+/// | yes  | newer (or none held)      | ≤ (only ever grows)           | adopt: entries are written at `offset` |
+/// | yes  | not newer                 | any                           | keep the held one |
+/// | no (file shrank) | any           | any                           | keep the held one (the last written entry stays) |
+/// | any  | any                       | moved past it                 | read again next pass |
+/// | any  | any                       | equal, source retired         | release: its descriptor closes |
+enum TailRefresh {
+    struct Outcome: Equatable, Sendable {
+        var adopt = false
+        var again = false
+        var release = false
+    }
+
+    /// `retired`: finished, every line acknowledged, its entry kept (not forgotten).
+    static func settle(read: Bool, offset: Int64, tail: Int64?, watermark: Int64, checkpointed: Bool, retired: Bool) -> Outcome {
+        Outcome(adopt: read && checkpointed && (tail ?? -1) < offset && offset <= watermark,
+                again: checkpointed && watermark != offset,
+                release: retired && watermark == offset)
     }
 }
 

@@ -102,6 +102,28 @@ struct CursorTrailTests {
     }
 }
 
+/// What a tail hash read unlocked leads to once the table's lock is taken again.
+struct TailRefreshTests {
+    typealias O = TailRefresh.Outcome
+
+    @Test(arguments: [
+        // read, offset, tail held, watermark now, checkpointed, retired → outcome
+        (true, 100, nil, 100, true, false, O(adopt: true)),
+        (true, 100, 60, 100, true, false, O(adopt: true)),
+        (true, 100, 60, 140, true, false, O(adopt: true, again: true)),            // acked meanwhile: still a proven point; read again
+        (true, 100, 120, 140, true, false, O(again: true)),                         // a newer tail came meanwhile (detach)
+        (true, 100, 100, 100, true, false, O()),
+        (false, 100, 60, 100, true, false, O()),                                    // shrank: no proof, keep the last
+        (false, 100, 60, 140, true, false, O(again: true)),
+        (true, 100, 60, 100, false, false, O()),                                    // superseded meanwhile: not written
+        (true, 100, 60, 100, true, true, O(adopt: true, release: true)),           // retired: its final hash, then closed
+        (false, 100, 60, 100, true, true, O(release: true)),                        // even without a proof
+    ] as [(Bool, Int64, Int64?, Int64, Bool, Bool, O)])
+    func settles(read: Bool, offset: Int64, tail: Int64?, watermark: Int64, checkpointed: Bool, retired: Bool, expected: O) {
+        #expect(TailRefresh.settle(read: read, offset: offset, tail: tail, watermark: watermark, checkpointed: checkpointed, retired: retired) == expected)
+    }
+}
+
 /// Which entries a checkpoint holds.
 struct CheckpointSelectionTests {
     static func entry(_ path: String, inode: UInt64, updated: Int64 = 0) -> CheckpointEntry {
