@@ -107,7 +107,7 @@ public struct TailConfiguration: Sendable {
     }
 
     public var inputs: [InputSpec]
-    /// Holds `checkpoints.json`, `checkpoints.json.prev` and `lock`.
+    /// Holds `checkpoints.json`, `checkpoints.json.prev`, `checkpoints.json.recent` (between durable writes) and `lock`.
     public var stateDirectory: String
     public var maxOpenFiles: Int
     public var rescanInterval: Int64
