@@ -38,6 +38,7 @@ public struct FileStatus: Sendable, Equatable {
 public enum FileSystem {
     /// `stat(2)`, following symlinks. `nil` when the path does not exist.
     public static func status(_ path: String) throws -> FileStatus? {
+        LockAudit.syscall("stat")
         var st = stat()
         if fstatat(AT_FDCWD, path, &st, 0) != 0 {
             if errno == ENOENT || errno == ENOTDIR { return nil }
@@ -100,13 +101,16 @@ public enum FileSystem {
 
     /// The durable write: temp file, `fsync`, `rename`, `fsync` of the directory.
     /// Keeps the mode of the file it replaces (or `mode` for a new file).
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
-        try writeAtomically(path, mode: mode) { try $0.writeAll(bytes) }
+    /// `durable: false`: no `fsync` of the file or the directory (survives a crash of the
+    /// process, not of the machine).
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true) throws {
+        try writeAtomically(path, mode: mode, durable: durable) { try $0.writeAll(bytes) }
     }
 
     /// `writeAtomically` with the content written by `body` into the temporary file's
     /// descriptor (in pieces, so that a large file need not be held whole in memory).
-    public static func writeAtomically(_ path: String, mode: mode_t = 0o644, _ body: (FileDescriptor) throws -> Void) throws {
+    public static func writeAtomically(_ path: String, mode: mode_t = 0o644, durable: Bool = true,
+                                       _ body: (FileDescriptor) throws -> Void) throws {
         let existing = try status(path)
         let finalMode = existing.map { mode_t($0.permissions) } ?? mode
         let temp = path + ".tmp"
@@ -114,7 +118,7 @@ public enum FileSystem {
         do {
             try body(fd)
             _ = fchmod(fd.rawValue, finalMode)
-            try fd.sync()
+            if durable { try fd.sync() }
         } catch {
             fd.close()
             try? remove(temp)
@@ -122,6 +126,7 @@ public enum FileSystem {
         }
         fd.close()
         try rename(temp, to: path)
+        guard durable else { return }
         let dir = try FileDescriptor.open(Path.directory(of: path), .directory)
         defer { dir.close() }
         try dir.sync()
