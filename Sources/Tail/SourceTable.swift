@@ -131,7 +131,7 @@ final class SourceTable: @unchecked Sendable {
     nonisolated(unsafe) var beforeTailReads: (() -> Void)?
     private var sources: [SourceID: Source] = [:] { didSet { changes &+= 1 } }
     /// Checkpoint entries not matched to a file yet (kept until `forgetAfter`).
-    private var unclaimed: [FileIdentity: CheckpointEntry] = [:] { didSet { changes &+= 1 } }
+    private var unclaimed = UnclaimedEntries() { didSet { changes &+= 1 } }
     /// Journal cursors loaded at start, by input name, until the journal input claims them.
     private var unclaimedCursors: [String: JournalCheckpoint] = [:] { didSet { changes &+= 1 } }
     /// Bumped by every change to the above, so an idle tailer does not even build a snapshot.
@@ -167,8 +167,7 @@ final class SourceTable: @unchecked Sendable {
         self.forgetAfter = forgetAfter
         self.wakeReader = wakeReader
         self.wakeCheckpoint = wakeCheckpoint
-        unclaimed.reserveCapacity(entries.count)
-        for e in entries { unclaimed[e.identity] = e }
+        unclaimed = UnclaimedEntries(entries)
         // Most come back as sources: sized once instead of doubling (old and new storage
         // at once) while thousands of files are discovered.
         sources.reserveCapacity(entries.count)
@@ -300,16 +299,7 @@ final class SourceTable: @unchecked Sendable {
 
     /// The checkpoint entry loaded for this identity, if any (each is claimed once).
     func claim(_ identity: FileIdentity) -> CheckpointEntry? {
-        lock.withLock {
-            let entry = unclaimed.removeValue(forKey: identity)
-            // A dictionary never shrinks by itself: after a restart with 20,000 files its
-            // storage would stay at its first size once every entry is claimed. Halved as
-            // soon as it can be, while the sources it turns into grow.
-            if entry != nil && unclaimed.capacity > 64 && unclaimed.count < unclaimed.capacity / 2 {
-                unclaimed = Dictionary(uniqueKeysWithValues: unclaimed.map { ($0.key, $0.value) })
-            }
-            return entry
-        }
+        lock.withLock { unclaimed.removeValue(forKey: identity) }
     }
 
     /// The journal cursor loaded for this input, if any.

@@ -212,3 +212,48 @@ func checkpointEntriesSortInPlace(_ count: Int) {
     #expect(zip(keys, keys.dropFirst()).allSatisfy { $0 <= $1 })
     #expect(sorted.map(\.offset).sorted() == entries.map(\.offset), "a permutation")
 }
+
+/// `UnclaimedEntries` answers like the dictionary it replaced, through loads, claims (sweeps
+/// included), re-insertions and lookups of identities never held.
+@Test(arguments: [1, 2, 3, 4, 5])
+func unclaimedEntriesActLikeADictionary(_ seed: UInt64) {
+    var g = SeededGenerator(seed: seed)
+    func entry(_ inode: UInt64, _ offset: Int64) -> CheckpointEntry {
+        var e = CheckpointStreamingTests.entry
+        e.identity = FileIdentity(device: inode % 3, inode: inode)
+        e.offset = offset
+        return e
+    }
+    let loaded = (0..<300).map { _ in entry(UInt64.random(in: 0..<400, using: &g), Int64.random(in: 0..<1000, using: &g)) }
+    var reference: [FileIdentity: CheckpointEntry] = [:]
+    for e in loaded { reference[e.identity] = e }
+    var table = UnclaimedEntries(loaded)
+    #expect(table.count == reference.count)
+    for step in 0..<2000 {
+        let id = entry(UInt64.random(in: 0..<450, using: &g), 0).identity
+        switch Int.random(in: 0..<10, using: &g) {
+        case 0..<6:
+            #expect(table.removeValue(forKey: id) == reference.removeValue(forKey: id), "step \(step)")
+        case 6..<8:
+            let e = entry(id.inode, Int64(step))
+            table[id] = e
+            reference[id] = e
+        default:
+            #expect(table[id] == reference[id], "step \(step)")
+        }
+        #expect(table.count == reference.count)
+    }
+    #expect(Set(table.values.map(\.identity)) == Set(reference.keys))
+    #expect(table.values.allSatisfy { reference[$0.identity] == $0 })
+}
+
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
+    mutating func next() -> UInt64 {
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return state
+    }
+}
