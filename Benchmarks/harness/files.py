@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 
-from bench import note, proc_cpu_seconds, proc_hwm_kb
+from bench import note, proc_cpu_seconds, proc_hwm_kb, proc_status_kb
 
 CONFIG = """\
 [state]
@@ -52,15 +52,7 @@ SEQ = re.compile(rb'"n":"?(\d+)')
 
 
 def proc_rss_kb(pid):
-    """VmRSS now (kB), 0 when gone."""
-    try:
-        with open("/proc/%d/status" % pid, "rb") as f:
-            for row in f:
-                if row.startswith(b"VmRSS:"):
-                    return int(row.split()[1])
-    except OSError:
-        pass
-    return 0
+    return proc_status_kb(pid, b"VmRSS:")
 
 
 def line(n):
