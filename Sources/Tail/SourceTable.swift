@@ -497,8 +497,10 @@ final class SourceTable: @unchecked Sendable {
             closed = true
             while waking > 0 { lock.wait() }
             var closing: [FileDescriptor] = []
-            for (id, s) in sources {
-                guard let fd = s.descriptor else { continue }
+            // By key, not `for (id, s) in sources`: changing the dictionary while iterating it
+            // copied all of it (7 MB with 20,000 files) at every stop.
+            for id in Array(sources.keys) {
+                guard let fd = sources[id]?.descriptor else { continue }
                 sources[id]?.descriptor = nil
                 letGoLocked(fd, &closing)
             }
