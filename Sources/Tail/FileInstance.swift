@@ -6,7 +6,7 @@ import Runtime
 ///
 /// There is one per file matched, so with 20,000 files its size counts: optionals are kept as
 /// plain integers with a sentinel behind computed properties, and the last bytes read are
-/// held inline (see `RecentBytes`), not in an array of their own. `FileStateSizeTests` keeps
+/// held inline (see `RecentBytes`), not in an array of their own. `ManyFilesStateTests` keeps
 /// an eye on the size.
 final class FileInstance {
     var id: SourceID
