@@ -121,6 +121,13 @@ extension TailReader {
     /// replaced meanwhile fails its identity check in `discover`, which asks for a scan.
     func discoverPending() {
         deferredDiscovery = false
+        // Files rotated out of the globs while we were stopped first: their lines are older.
+        while let next = pendingRecovery.first {
+            if byIdentity[next.identity] == nil {
+                guard resumeRotated(next) else { return }
+            }
+            pendingRecovery.removeFirst()
+        }
         while let next = pendingDiscovery.popLast() {
             if byIdentity[next.identity] != nil { continue }
             guard discover(path: next.path, identity: next.identity, input: next.input,
@@ -205,13 +212,26 @@ extension TailReader {
                 guard let st = try? FileSystem.status(path), st.isRegularFile, let entry = entries[st.identity],
                       byIdentity[st.identity] == nil,
                       let input = config.inputs.firstIndex(where: { $0.name == entry.input && $0.kind == .file }) else { continue }
-                if discover(path: path, identity: st.identity, input: input, startup: true, onceLimit: nil, onlyResume: true),
-                   let id = byIdentity[st.identity], let inst = instances[id] {
-                    logger.info("reading the rest of a file rotated while stopped", ["source.path": path, "source.old_path": entry.path])
-                    orphan(inst, since: now)
-                }
+                pendingRecovery.append((path, st.identity, input, entry.path))
             }
         }
+        // Opened now while slots are free; the rest as soon as slots free up (`discoverPending`):
+        // skipped, their unread lines were lost.
+        discoverPending()
+    }
+
+    /// Opens a file rotated out of the globs while we were stopped, if its checkpoint proves it
+    /// is the file we were reading, to read the rest of it as an orphan. False when it must wait
+    /// for a slot.
+    func resumeRotated(_ r: (path: String, identity: FileIdentity, input: Int, oldPath: String)) -> Bool {
+        guard discover(path: r.path, identity: r.identity, input: r.input, startup: true, onceLimit: nil, onlyResume: true) else {
+            return false
+        }
+        if let id = byIdentity[r.identity], let inst = instances[id] {
+            logger.info("reading the rest of a file rotated while stopped", ["source.path": r.path, "source.old_path": r.oldPath])
+            orphan(inst, since: now)
+        }
+        return true
     }
 
     /// Makes room under `maxOpenFiles`; false when every open file is busy.

@@ -50,6 +50,11 @@ final class TailReader: @unchecked Sendable {
     var waitingForSlot: Set<SourceID> = []
     /// Found by the last scan, waiting for a slot (last to open first; see `discoverPending`).
     var pendingDiscovery: [(path: String, identity: FileIdentity, input: Int)] = []
+    /// Files rotated out of the globs while we were stopped (found by `recoverRotatedWhileStopped`),
+    /// waiting for a slot to read the rest of them; opened before `pendingDiscovery`.
+    var pendingRecovery: [(path: String, identity: FileIdentity, input: Int, oldPath: String)] = []
+    /// Discovery waits for a free open-file slot: the tick runs every 100 ms to retry.
+    var waitingToDiscover: Bool { deferredDiscovery || !pendingRecovery.isEmpty }
     var onceQueue: [(path: String, identity: FileIdentity, input: Int, size: Int64)] = []
     var failedOpen: Set<String> = []
     /// The batch being pushed belongs to a deleted file past its grace time.
@@ -91,9 +96,9 @@ final class TailReader: @unchecked Sendable {
     var conditions: ReaderSchedule.Conditions {
         ReaderSchedule.Conditions(
             once: !policy.follows,
-            polling: !policy.follows || inotify == nil || watchFailed || deferredDiscovery || !waitingForSlot.isEmpty
+            polling: !policy.follows || inotify == nil || watchFailed || waitingToDiscover || !waitingForSlot.isEmpty
                 || !orphans.isEmpty,
-            fastTick: !policy.follows || deferredDiscovery || !waitingForSlot.isEmpty,
+            fastTick: !policy.follows || waitingToDiscover || !waitingForSlot.isEmpty,
             retryTimer: journalRestartDue
                 || pipes.contains { p in p.spoolRetryAt != nil || p.spool.map { !$0.pending.isEmpty || $0.needsSync } ?? false },
             workWaiting: !dirty.isEmpty || needScan,
@@ -125,7 +130,7 @@ final class TailReader: @unchecked Sendable {
             readDirty()
             // Files read to their end free their slots at once: the next ones open now, not at
             // the next tick (with 20,000 files and 256 slots, 100 ms per round made start-up slow).
-            if deferredDiscovery && policy.follows && !pendingDiscovery.isEmpty { discoverPending() }
+            if policy.follows && (deferredDiscovery && !pendingDiscovery.isEmpty || !pendingRecovery.isEmpty) { discoverPending() }
             if !policy.follows {
                 discoverOnceQueue()
                 if onceQueue.isEmpty && instances.values.allSatisfy(\.done) && pipes.allSatisfy(\.done) && journals.allSatisfy(\.done)
@@ -208,8 +213,8 @@ final class TailReader: @unchecked Sendable {
         if inotify == nil || watchFailed || !policy.follows {
             for (id, inst) in instances where !inst.done && inst.orphanSince == nil { dirty.insert(id) }
         }
-        if deferredDiscovery && policy.follows {
-            if pendingDiscovery.isEmpty { needScan = true } else { discoverPending() }
+        if waitingToDiscover && policy.follows {
+            if pendingDiscovery.isEmpty && pendingRecovery.isEmpty { needScan = true } else { discoverPending() }
         }
         dirty.formUnion(waitingForSlot.filter { instances[$0] != nil })
         waitingForSlot = []

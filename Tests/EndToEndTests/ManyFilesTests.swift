@@ -39,4 +39,45 @@ import Testing
         #expect(api.duplicateCount == 0, "\(api.duplicateCount) sent twice")
         #expect(api.noSeqCount == 0)
     }
+
+    /// A file rotated out of the globs while tracktail was stopped (`f07.log` → `f07.log.1`, its
+    /// last lines unread) is read to its end even when every open-file slot is taken at the
+    /// restart: it waits for a slot like a matched file does. (It was skipped, never retried:
+    /// its last lines were lost.)
+    @Test func fileRotatedWhileStoppedWaitsForASlot() throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        let api = try FakeTrackAPI(keepsBodies: false, keepsEvents: false, fastChecks: true)
+        defer { api.stop() }
+        let files = 20, rotated = 7
+        let logs = dir.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        func file(_ i: Int) -> URL { logs.appendingPathComponent(String(format: "f%02d.log", i)) }
+        for i in 0..<files { try Harness.append(Harness.lines(i * 10..<(i + 1) * 10), to: file(i)) }
+        let config = dir.appendingPathComponent("t.toml")
+        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [logs.path + "/*.log"], url: api.url,
+                               top: "[limits]\nmax_open_files = 4")
+            .write(to: config, atomically: true, encoding: .utf8)
+
+        let first = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env)
+        #expect(Harness.waitUntil(seconds: 60) { api.uniqueCount >= files * 10 }, "\(api.summary)\n\(first.log.suffix(2_000))")
+        #expect(first.stop() == 0)
+
+        // While stopped: the rotated file gets 5 more lines and leaves the glob; the others one each.
+        var next = files * 10
+        try Harness.append(Harness.lines(next..<next + 5), to: file(rotated))
+        next += 5
+        try FileManager.default.moveItem(at: file(rotated), to: logs.appendingPathComponent(String(format: "f%02d.log.1", rotated)))
+        for i in 0..<files where i != rotated {
+            try Harness.append(Harness.lines(next..<next + 1), to: file(i))
+            next += 1
+        }
+
+        let second = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env)
+        #expect(Harness.waitUntil(seconds: 60) { api.uniqueCount >= next }, "\(api.summary)\n\(second.log.suffix(3_000))")
+        #expect(second.stop() == 0)
+        #expect(api.missingSeqs(0..<next).isEmpty, "missing: \(api.missingSeqs(0..<next))")
+        #expect(api.duplicateCount == 0, "\(api.duplicateCount) sent twice")
+        #expect(second.log.contains("reading the rest of a file rotated while stopped"))
+    }
 }
