@@ -530,4 +530,29 @@ import Testing
         let readable = InputProbe.Pattern(pattern: "/ok/*.log", files: ["/ok/a.log"])
         #expect(InputProbe(input: "app", patterns: [pattern, readable]).reason(user: "svc", sandbox: sandbox) == nil)
     }
+
+    /// The running daemon's probe stops at the first readable file (`readsSomething`); it must
+    /// agree with the whole probe (`check`, `status`) on whether an input reads something.
+    @Test(arguments: [
+        // (files to create, directories to create, patterns, excludes, reads something)
+        ([], [], ["logs/*.log"], [], false),
+        (["logs/a.txt"], [], ["logs/*.log"], [], false),
+        ([], ["logs/d.log"], ["logs/*.log"], [], false),
+        (["logs/a.log"], [], ["logs/*.log"], ["logs/a.log"], false),
+        (["logs/a.log"], ["logs/d.log"], ["logs/*.log"], [], true),
+        (["logs/a.log", "logs/b.log"], [], ["logs/*.log"], ["logs/a.log"], true),
+        (["other/x.log"], [], ["logs/*.log", "other/*.log"], [], true),
+        ([], [], ["missing/*.log"], [], false),
+    ] as [([String], [String], [String], [String], Bool)])
+    func shortProbeAgreesWithTheWholeProbe(files: [String], dirs: [String], patterns: [String], exclude: [String], expected: Bool) throws {
+        let dir = Harness.temporaryDirectory()
+        defer { Harness.cleanup(dir) }
+        for d in ["logs", "other"] + dirs {
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent(d), withIntermediateDirectories: true)
+        }
+        for f in files { try Harness.append("{}\n", to: dir.appendingPathComponent(f)) }
+        let input = Configuration.Input(name: "app", kind: .file, paths: patterns.map { dir.path + "/" + $0 }, exclude: exclude.map { dir.path + "/" + $0 })
+        #expect(InputProbe.readsSomething(input) == expected)
+        #expect(!InputProbe.probe(input).hasNothingReadable == expected)
+    }
 }
