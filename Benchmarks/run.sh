@@ -19,6 +19,7 @@
 #   PROFILE=1 Benchmarks/run.sh            # perf record -g on tracktail: top symbols, perf.data kept
 #   RATE=2000 DURATION=10 Benchmarks/run.sh live
 #   FILES=5000 Benchmarks/run.sh files     # thousands of small files: start-up, one line each, restart
+#   IDLE=60 FILES=20000 Benchmarks/run.sh files   # ... and the CPU it uses idle for 60 s
 set -euo pipefail
 bench="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$bench/.." && pwd)"
@@ -33,6 +34,7 @@ if [ "${modes[*]}" = files ]; then
   if [ -n "${MAX_OPEN_FILES:-}" ]; then args+=(--max-open-files "$MAX_OPEN_FILES"); fi
   if [ -n "${OUT:-}" ]; then args+=(--out "$OUT"); fi
   if [ -n "${KEEP:-}" ]; then args+=(--keep); fi
+  if [ -n "${IDLE:-}" ]; then args+=(--idle-seconds "$IDLE"); fi
   exec python3 "$bench/harness/files.py" "${args[@]}"
 fi
 for mode in "${modes[@]}"; do

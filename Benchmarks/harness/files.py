@@ -7,6 +7,7 @@ them with the stdout output (its stdout is a file this runner reads), and measur
   startup   from starting tracktail until every line of every file is on its stdout
   append    one new line appended to every file (idle, mostly closed for max_open_files)
   idle      one line appended to one of the idle files, several times: the latency of each
+  idle_cpu  (--idle-seconds N) nothing written for N seconds: tracktail's CPU share of one core
   restart   SIGTERM; one more line appended to every file while stopped; start again; until
             every new line is out (and how many old lines were sent again)
 
@@ -146,6 +147,7 @@ def main():
     p.add_argument("--timeout", type=float, default=300, help="seconds per phase")
     p.add_argument("--idle-probes", type=int, default=3)
     p.add_argument("--max-open-files", type=int, default=0, help="0: tracktail's default")
+    p.add_argument("--idle-seconds", type=float, default=0, help="measure CPU while idle this long (0: skip)")
     p.add_argument("--keep", action="store_true")
     p.add_argument("--out")
     args = p.parse_args()
@@ -212,6 +214,15 @@ def main():
     if None in latencies:
         ok = False
     note("idle_line_s", latencies)
+
+    # 3b. Nothing to do: what the rescans and health probes cost (utime + stime over the time).
+    if args.idle_seconds > 0:
+        time.sleep(2)
+        cpu, start = d.sample(), time.monotonic()
+        time.sleep(args.idle_seconds)
+        spent, took = d.sample() - cpu, time.monotonic() - start
+        result["idle_cpu"] = {"s": round(took, 1), "cpu_s": round(spent, 3), "core_pct": round(100 * spent / took, 2)}
+        note("idle_cpu", json.dumps(result["idle_cpu"]))
     stopped = time.monotonic()
     code = d.stop()
     result["first_exit"] = code
@@ -239,9 +250,10 @@ def main():
     def fmt(r):
         settled = " (%s MB settled)" % r["settled_rss_mb"] if "settled_rss_mb" in r else ""
         return "%s s, %s CPU-s, %s MB%s" % (r["s"], r["cpu_s"], r["peak_rss_mb"], settled)
-    print("files %d: start-up %s | one new line per file %s | after restart %s | one idle line %s s | duplicates %d"
+    idle = " | idle %s%% of a core" % result["idle_cpu"]["core_pct"] if "idle_cpu" in result else ""
+    print("files %d: start-up %s | one new line per file %s | after restart %s | one idle line %s s%s | duplicates %d"
           % (n, fmt(result["startup"]), fmt(result["append"]), fmt(result["restart"]),
-             "/".join(str(x) for x in latencies), out.duplicates), file=sys.stderr)
+             "/".join(str(x) for x in latencies), idle, out.duplicates), file=sys.stderr)
     if args.keep or not result["ok"]:
         note("run folder kept:", run)
     else:
