@@ -137,6 +137,27 @@ public enum FileDecisions {
         }
     }
 
+    /// Whether a periodic rescan may skip listing the directories and only re-stat the files it
+    /// knows (their sizes: appends inotify did not report, e.g. on NFS): a name is added,
+    /// removed or renamed only with its directory's modification time changing.
+    ///
+    /// | condition | reuse? |
+    /// | --- | --- |
+    /// | no listing yet, or a pattern's directory has wildcards | no |
+    /// | files wait for a slot, or failed to open (retried at each listing) | no |
+    /// | every `fullEvery`-th periodic rescan (belt and braces) | no |
+    /// | a directory's time differs from the listing's, or it is missing now | no |
+    /// | a directory changed less than `margin` before the listing (a later change within the same timestamp tick would go unseen) | no |
+    /// | otherwise | yes |
+    public static func reuseListing(listed: [String: Int64]?, now: [String: Int64?], listedAt: Int64, margin: Int64,
+                                    waiting: Bool, reusedInARow: Int, fullEvery: Int) -> Bool {
+        guard let listed, !waiting, reusedInARow + 1 < fullEvery, listed.count == now.count else { return false }
+        for (dir, time) in listed {
+            guard let current = now[dir], current == time, time < listedAt - margin else { return false }
+        }
+        return true
+    }
+
     /// Matches a scan against tracked files by identity (then the tailer confirms each by
     /// fingerprint). One action per tracked file, then one `discovered` per new identity.
     /// Two matched paths with one identity (hard links) are one file, at the first path.

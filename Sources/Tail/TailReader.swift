@@ -53,6 +53,14 @@ final class TailReader: @unchecked Sendable {
     /// Files rotated out of the globs while we were stopped (found by `recoverRotatedWhileStopped`),
     /// waiting for a slot to read the rest of them; opened before `pendingDiscovery`.
     var pendingRecovery: [(path: String, identity: FileIdentity, input: Int, oldPath: String)] = []
+    /// Per pattern directory, its modification time when the last full scan listed it (nil:
+    /// reuse impossible: no scan yet, or a directory part with wildcards); see `quickRescan`.
+    var listedDirectories: [String: Int64]?
+    var listedAt: Int64 = 0
+    var quickRescansInARow = 0
+    /// Periodic rescans that only re-stat known files / that listed the directories (for tests).
+    var quickRescans = 0
+    var fullScans = 0
     /// Discovery waits for a free open-file slot: the tick runs every 100 ms to retry.
     var waitingToDiscover: Bool { deferredDiscovery || !pendingRecovery.isEmpty }
     var onceQueue: [(path: String, identity: FileIdentity, input: Int, size: Int64)] = []
@@ -138,8 +146,9 @@ final class TailReader: @unchecked Sendable {
             }
             var conditions = self.conditions
             if schedule.takeScan(now: now, conditions) {
+                let requested = needScan
                 needScan = false
-                scan(startup: false)
+                if requested || !quickRescan() { scan(startup: false) }
                 if pipes.contains(where: { $0.descriptor == nil && !$0.done }) { openPipes() }
             }
             conditions = self.conditions

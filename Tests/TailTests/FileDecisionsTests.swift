@@ -219,3 +219,24 @@ func openFileSlots(_ c: SlotCase) {
     #expect(plan.evict == c.evict.map(SourceID.init))
     #expect(plan.granted == c.granted)
 }
+
+/// A periodic rescan lists the directories again only when one may have changed.
+@Test(arguments: [
+    // (listed, now, listed at, waiting, reused in a row, reuse?)
+    (nil, ["/l": 1_000], 10_000, false, 0, false),                      // no listing yet
+    (["/l": 1_000], ["/l": 1_000], 10_000, false, 0, true),
+    (["/l": 1_000], ["/l": 1_000], 10_000, false, 4, true),
+    (["/l": 1_000], ["/l": 1_000], 10_000, false, 5, false),            // every 6th lists
+    (["/l": 1_000], ["/l": 1_000], 10_000, true, 0, false),             // files wait for a slot
+    (["/l": 1_000], ["/l": 1_001], 10_000, false, 0, false),            // the directory changed
+    (["/l": 1_000], ["/l": nil], 10_000, false, 0, false),              // it is gone
+    (["/l": 1_000], ["/l": 1_000, "/m": 1_000], 10_000, false, 0, false), // another directory
+    (["/l": 9_500], ["/l": 9_500], 10_000, false, 0, false),            // changed just before the listing
+    (["/l": 8_000], ["/l": 8_000], 10_000, false, 0, false),            // margin is exclusive
+    (["/l": 1_000, "/m": 7_999], ["/l": 1_000, "/m": 7_999], 10_000, false, 0, true),
+] as [([String: Int64]?, [String: Int64?], Int64, Bool, Int, Bool)])
+func reuseListingTable(listed: [String: Int64]?, now: [String: Int64?], listedAt: Int64, waiting: Bool, inARow: Int, expected: Bool) {
+    #expect(FileDecisions.reuseListing(listed: listed, now: now, listedAt: listedAt, margin: 2_000, waiting: waiting,
+                                       reusedInARow: inARow, fullEvery: 6) == expected)
+}
+

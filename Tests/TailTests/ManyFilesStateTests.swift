@@ -81,6 +81,42 @@ import Testing
     }
 }
 
+/// Idle files: the periodic rescan re-stats the known files without listing their directory
+/// while it is unchanged (issue 11: with 20,000 files the listing was most of the idle CPU);
+/// a new file, an appended line and a rename are still seen.
+@Suite(.serialized) struct QuickRescanTests {
+    @Test(arguments: [false, true])
+    func idleRescansDoNotListUnchangedDirectories(disableInotify: Bool) throws {
+        let h = Harness(tag: "quick\(disableInotify)")
+        var expected: [String] = []
+        for i in 0..<20 {
+            let ls = lines("f\(i)", 0..<2)
+            expected += ls
+            h.write("f\(i).log", joined(ls))
+        }
+        var config = h.configuration(disableInotify: disableInotify)
+        config.rescanInterval = 100_000_000
+        try h.start(config)
+        #expect(eventually(30) { h.texts.count >= expected.count })
+        // Once the directory is older than the margin, rescans stop listing it: of 12, at most
+        // 2 list it (every 6th, and one that met the margin). Before, all 12 did.
+        #expect(eventually(30) { (h.tailer.reader?.quickRescans ?? 0) >= 1 })
+        let full = h.tailer.reader?.fullScans ?? 0, quick = h.tailer.reader?.quickRescans ?? 0
+        #expect(eventually(30) { (h.tailer.reader?.quickRescans ?? 0) >= quick + 10 })
+        let listed = (h.tailer.reader?.fullScans ?? 0) - full
+        #expect(listed <= 3, "\(listed) full scans")
+
+        // Still seen: a line appended, a new file, a file renamed into the glob.
+        h.append("f3.log", "f3 later\n")
+        h.write("new.log", "new first\n")
+        h.write("g.txt", "g first\n")
+        try FileManager.default.moveItem(atPath: h.logs + "/g.txt", toPath: h.logs + "/g.log")
+        #expect(eventually(30) { Set(h.texts).isSuperset(of: ["f3 later", "new first", "g first"]) }, "\(h.texts.suffix(5))")
+        h.stop()
+        expectExactly(h, expected + ["f3 later", "new first", "g first"])
+    }
+}
+
 /// The checkpoint read line by line must mean exactly what the whole-document parse means.
 @Suite struct CheckpointStreamingTests {
     static let entry = CheckpointEntry(input: "app", path: "/var/log/a.log", identity: FileIdentity(device: 1, inode: 2),
