@@ -22,6 +22,36 @@ public enum Glob {
         fnmatch(pattern, string, pathname ? FNM_PATHNAME : 0) == 0
     }
 
+    /// Some path `expand(pattern)` would return for which `accept` is true, or nil; reads the
+    /// directory only until then (no list of every match, no sort) when the pattern's
+    /// directory part has no metacharacter. The order in which paths are tried is unspecified.
+    public static func first(_ pattern: String, where accept: (String) -> Bool) -> String? {
+        guard let slash = pattern.lastIndex(of: "/") else {
+            return firstName(in: ".", matching: pattern, prefix: "", accept)
+        }
+        let dir = String(pattern[..<slash])
+        if hasMagic(dir) { return expand(pattern).first(where: accept) }
+        let base = String(pattern[pattern.index(after: slash)...])
+        if !hasMagic(base) { return expand(pattern).first(where: accept) }
+        return firstName(in: dir.isEmpty ? "/" : dir, matching: base, prefix: dir + "/", accept)
+    }
+
+    /// nil also when the directory cannot be read (like `expand`: nothing matches).
+    private static func firstName(in dir: String, matching base: String, prefix: String,
+                                  _ accept: (String) -> Bool) -> String? {
+        guard let d = opendir(dir) else { return nil }
+        defer { closedir(d) }
+        while let entry = readdir(d) {
+            let name = FileSystem.entryName(entry)
+            if name == "." || name == ".." { continue }
+            // As glob(3): a leading dot only by a leading dot in the pattern.
+            guard fnmatch(base, name, FNM_PERIOD) == 0 else { continue }
+            let path = prefix + name
+            if accept(path) { return path }
+        }
+        return nil
+    }
+
     /// True when `pattern` has a glob metacharacter.
     public static func hasMagic(_ pattern: String) -> Bool {
         pattern.utf8.contains { $0 == UInt8(ascii: "*") || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "[") }

@@ -543,6 +543,12 @@ import Testing
         (["logs/a.log", "logs/b.log"], [], ["logs/*.log"], ["logs/a.log"], true),
         (["other/x.log"], [], ["logs/*.log", "other/*.log"], [], true),
         ([], [], ["missing/*.log"], [], false),
+        (["logs/.hidden.log"], [], ["logs/*.log"], [], false),
+        (["logs/.hidden.log"], [], ["logs/.*.log"], [], true),
+        (["logs/a.log"], [], ["logs/a.log"], [], true),
+        (["logs/a.log"], [], ["logs/b.log"], [], false),
+        (["logs/x/a.log"], ["logs/x"], ["logs/*/a.log"], [], true),
+        (["logs/x/a.txt"], ["logs/x"], ["logs/*/a.log"], [], false),
     ] as [([String], [String], [String], [String], Bool)])
     func shortProbeAgreesWithTheWholeProbe(files: [String], dirs: [String], patterns: [String], exclude: [String], expected: Bool) throws {
         let dir = Harness.temporaryDirectory()
