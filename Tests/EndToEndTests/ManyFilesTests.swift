@@ -7,20 +7,27 @@ import Testing
 @Suite(.serialized) struct ManyFilesTests {
     let env = ["TRACKTAIL_TEST_TOKEN": "test-token"]
 
+    /// `count` files of 10 lines (file `i`: lines `i * 10..<(i + 1) * 10`) in `dir/logs`, and a
+    /// configuration reading `dir/logs/*.log` under `max_open_files`.
+    static func files(_ count: Int, in dir: URL, api: FakeTrackAPI, maxOpenFiles: Int) throws -> (config: URL, file: (Int) -> URL) {
+        let logs = dir.appendingPathComponent("logs")
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        let file = { (i: Int) in logs.appendingPathComponent(String(format: "f%05d.log", i)) }
+        for i in 0..<count { try Harness.append(Harness.lines(i * 10..<(i + 1) * 10), to: file(i)) }
+        let config = dir.appendingPathComponent("t.toml")
+        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [logs.path + "/*.log"], url: api.url,
+                               top: "[limits]\nmax_open_files = \(maxOpenFiles)")
+            .write(to: config, atomically: true, encoding: .utf8)
+        return (config, file)
+    }
+
     @Test func twoThousandFilesUnderSixtyFourOpenDescriptors() throws {
         let dir = Harness.temporaryDirectory()
         defer { Harness.cleanup(dir) }
         let api = try FakeTrackAPI(keepsBodies: false, keepsEvents: false, fastChecks: true)
         defer { api.stop() }
         let files = 2_000
-        let logs = dir.appendingPathComponent("logs")
-        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-        func file(_ i: Int) -> URL { logs.appendingPathComponent(String(format: "f%05d.log", i)) }
-        for i in 0..<files { try Harness.append(Harness.lines(i * 10..<(i + 1) * 10), to: file(i)) }
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [logs.path + "/*.log"], url: api.url,
-                               top: "[limits]\nmax_open_files = 64")
-            .write(to: config, atomically: true, encoding: .utf8)
+        let (config, file) = try Self.files(files, in: dir, api: api, maxOpenFiles: 64)
 
         let first = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env)
         #expect(Harness.waitUntil(seconds: 180) { api.uniqueCount >= files * 10 }, "\(api.summary)\n\(first.log.suffix(2_000))")
@@ -40,7 +47,7 @@ import Testing
         #expect(api.noSeqCount == 0)
     }
 
-    /// A file rotated out of the globs while tracktail was stopped (`f07.log` → `f07.log.1`, its
+    /// A file rotated out of the globs while tracktail was stopped (`f00007.log` → `f00007.log.1`, its
     /// last lines unread) is read to its end even when every open-file slot is taken at the
     /// restart: it waits for a slot like a matched file does. (It was skipped, never retried:
     /// its last lines were lost.)
@@ -50,14 +57,7 @@ import Testing
         let api = try FakeTrackAPI(keepsBodies: false, keepsEvents: false, fastChecks: true)
         defer { api.stop() }
         let files = 20, rotated = 7
-        let logs = dir.appendingPathComponent("logs")
-        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
-        func file(_ i: Int) -> URL { logs.appendingPathComponent(String(format: "f%02d.log", i)) }
-        for i in 0..<files { try Harness.append(Harness.lines(i * 10..<(i + 1) * 10), to: file(i)) }
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [logs.path + "/*.log"], url: api.url,
-                               top: "[limits]\nmax_open_files = 4")
-            .write(to: config, atomically: true, encoding: .utf8)
+        let (config, file) = try Self.files(files, in: dir, api: api, maxOpenFiles: 4)
 
         let first = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env)
         #expect(Harness.waitUntil(seconds: 60) { api.uniqueCount >= files * 10 }, "\(api.summary)\n\(first.log.suffix(2_000))")
@@ -67,7 +67,7 @@ import Testing
         var next = files * 10
         try Harness.append(Harness.lines(next..<next + 5), to: file(rotated))
         next += 5
-        try FileManager.default.moveItem(at: file(rotated), to: logs.appendingPathComponent(String(format: "f%02d.log.1", rotated)))
+        try FileManager.default.moveItem(at: file(rotated), to: URL(fileURLWithPath: file(rotated).path + ".1"))
         for i in 0..<files where i != rotated {
             try Harness.append(Harness.lines(next..<next + 1), to: file(i))
             next += 1
