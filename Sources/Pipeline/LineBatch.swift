@@ -52,6 +52,27 @@ public struct LineBatch: Sendable {
     }
 
     public func text(of line: LineRecord) -> ArraySlice<UInt8> { bytes[line.textStart..<line.textEnd] }
+
+    /// Reserves `bytes` for the text a reader is about to append (see `reservation`), so that it
+    /// is allocated once instead of doubling, and copying, as it fills.
+    public mutating func reserve(waiting: Int64, limit: Int, chunk: Int) {
+        let want = LineBatch.reservation(waiting: waiting, limit: limit, chunk: chunk)
+        if want > bytes.capacity { bytes.reserveCapacity(want) }
+    }
+
+    /// Bytes to reserve for a batch that closes once it holds `limit` bytes, read `chunk` bytes
+    /// at a time from a source with `waiting` unread bytes:
+    ///
+    /// | source | reservation | why |
+    /// | --- | --- | --- |
+    /// | backlog (`waiting` ≥ `limit + chunk`) | `limit + chunk` | the check runs after each chunk, so a batch can pass `limit` by up to a chunk |
+    /// | a few new lines (`waiting` small) | `waiting` | a live tail must not take a whole batch's memory for one line |
+    /// | nothing known (`waiting` ≤ 0: a pipe, or a file that shrank) | 0 | the array grows as usual |
+    ///
+    /// Growing by appends instead ends at twice the bytes (256 KiB → 512 KiB) after three copies.
+    public static func reservation(waiting: Int64, limit: Int, chunk: Int) -> Int {
+        Int(clamping: max(0, min(waiting, Int64(max(0, limit)) + Int64(max(0, chunk)))))
+    }
 }
 
 /// One mapped event inside a `MappedBatch`.

@@ -74,6 +74,7 @@ extension TailReader {
         }
         let limit = inst.onceLimit ?? Int64.max
         var batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
+        batch.reserve(waiting: st.size - inst.readOffset, limit: config.batchBytes, chunk: buffer.count)
         var turns = 0
         var eof = false
         while turns < Self.turnsPerFile {
@@ -95,6 +96,7 @@ extension TailReader {
             if batch.bytes.count >= config.batchBytes || batch.lines.count >= config.batchLines {
                 guard push(&batch, inst.id) else { return unwound(inst) }
                 batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
+                batch.reserve(waiting: st.size - inst.readOffset, limit: config.batchBytes, chunk: buffer.count)
             }
         }
         guard push(&batch, inst.id) else { return unwound(inst) }

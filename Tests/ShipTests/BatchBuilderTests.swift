@@ -106,4 +106,31 @@ func event(_ size: Int, _ tag: Int) -> [UInt8] {
         #expect((l.events + r.events).map(\.source) == batch.events.map(\.source))
         #expect(l.body.count + r.body.count == batch.body.count + 1)  // one comma fewer, one bracket pair more
     }
+
+    @Test(arguments: [
+        (closed: 134_400, maxBytes: 1_000_000, reserved: 151_200),
+        (closed: 990_000, maxBytes: 1_000_000, reserved: 1_000_000),
+        (closed: 1_000_000, maxBytes: 1_000_000, reserved: 1_000_000),
+        (closed: 8, maxBytes: 1_000_000, reserved: 9),
+        (closed: 0, maxBytes: 1_000_000, reserved: 0),
+    ])
+    func nextBodyHasRoomForAnEighthMore(_ c: (closed: Int, maxBytes: Int, reserved: Int)) {
+        #expect(BatchBuilder.nextBodyReservation(closedBytes: c.closed, maxBytes: c.maxBytes) == c.reserved)
+    }
+
+    /// A batch a little larger than the one before fills its reserved body without growing it:
+    /// the body's capacity stays what was reserved (growing would at least double it).
+    @Test func aSlightlyLargerBatchDoesNotDoubleItsBody() {
+        var b = BatchBuilder(maxEvents: 100, maxBytes: 1_000_000, linger: 0)
+        for i in 0..<100 { _ = b.add(event(300, i), source: SourceID(1), start: Int64(i), end: Int64(i + 1), now: 0) }
+        let reserved = b.open.body.capacity
+        #expect(reserved >= 30_100 + 30_100 / 8 - 1)
+        var closed: OutgoingBatch?
+        for i in 0..<100 {
+            if case .closed(let bs) = b.add(event(310, i), source: SourceID(1), start: Int64(i), end: Int64(i + 1), now: 0) { closed = bs.first }
+        }
+        let second = try! #require(closed)
+        #expect(second.body.count > 30_100)
+        #expect(second.body.capacity == reserved)
+    }
 }
