@@ -28,8 +28,9 @@ public struct ShipConfiguration: Sendable, Equatable {
     public var holdRetryInterval: Int64 = 60_000_000_000
     /// Response bodies kept in a dead-letter record (a 400 may echo the whole batch).
     public var responseBodyLimit: Int = 4_096
-    /// Mapped batches waiting between the mapper and the batcher.
-    public var inputCapacity: Int = 8
+    /// Mapped batches waiting between the mapper and the batcher. Two are enough to keep the
+    /// batcher busy; each one more holds ~200 KB of events in memory during a backlog.
+    public var inputCapacity: Int = 2
 
     public init() {}
 

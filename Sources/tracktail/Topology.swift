@@ -42,7 +42,9 @@ final class Topology: Sendable {
             throw CommandFailure("cannot create the state directory: \(error)", code: .cannotCreate)
         }
         budget = ByteBudget(limit: config.limits.bufferBytes)
-        lines = BlockingQueue(capacity: 4)
+        // Two line batches (up to 320 KiB each) between reader and mapper: enough to keep the
+        // mapper busy; more only holds memory during a backlog.
+        lines = BlockingQueue(capacity: 2)
         let tailConfig = config.tailConfiguration(once: once)
         let tailer: Tailer
         do {
