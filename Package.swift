@@ -30,7 +30,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "Posix", swiftSettings: settings),
+        .systemLibrary(name: "CMalloc"),
+        .target(name: "Posix", dependencies: ["CMalloc"], swiftSettings: settings),
         .target(name: "JSON", swiftSettings: settings),
         .target(name: "TOML", swiftSettings: settings),
         .target(name: "Runtime", dependencies: ["Posix"], swiftSettings: settings),
@@ -52,6 +53,7 @@ let package = Package(
         .testTarget(name: "TOMLTests", dependencies: ["TOML"], swiftSettings: settings),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "JSON"], swiftSettings: settings),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Posix", "CZlib", "TrackAPIFake"], swiftSettings: settings),
+        .testTarget(name: "PosixTests", dependencies: ["Posix"], swiftSettings: settings),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Posix"], swiftSettings: settings),
         .testTarget(name: "TailTests", dependencies: ["Tail", "Posix", "Pipeline", "Runtime"], swiftSettings: settings),
         .testTarget(name: "ShipTests", dependencies: ["Ship", "Pipeline", "HTTP", "Runtime", "Posix"], swiftSettings: settings),
