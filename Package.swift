@@ -14,15 +14,16 @@ let settings: [SwiftSetting] = [
 /// | --- | --- | --- |
 /// | `-L Sources/tracktail/Link` | the `-lstdc++` of `--static-swift-stdlib` finds a linker script there that answers with `libstdc++.a`: the C++ runtime the Swift runtime needs is linked in (+120 KB) instead of loading libstdc++.so | -0.8 MB with libgcc: a shared library's symbol tables and relocations are touched whole at load |
 /// | `-static-libgcc` | the same for libgcc_s | (above) |
-/// | `-use-ld=lld` | LLVM's linker, shipped with the Swift toolchain, instead of gold | none by itself |
-/// | `-z pack-relative-relocs` | the 21,800 relative relocations of the position-independent binary are stored as a bitmap (DT_RELR, 4 KB) instead of a 520 KB table read at every start; needs glibc 2.36 | -0.6 MB |
+/// | `-use-ld=lld` | LLVM's linker, shipped with the Swift toolchain, instead of gold (which has no symbol ordering) | none by itself |
 /// | `--symbol-ordering-file Sources/tracktail/Link/order.txt` | the ~1,700 functions the daemon runs while shipping (`Benchmarks/link-order.sh` lists them) are laid out side by side instead of among the Swift runtime's unused code; names that no longer exist are skipped | -1.8 MB of touched code pages |
 ///
-/// The binary then needs only glibc, libssl3 and zlib.
+/// The binary then needs only glibc, libssl3 and zlib. Not used: `-z pack-relative-relocs`
+/// (DT_RELR) saved another 0.6 MB, but the binary then needs glibc 2.36 and no longer runs on
+/// Ubuntu 22.04 (2.35), even when built there.
 let releaseLinking: [LinkerSetting] = [
     .unsafeFlags([
         "-L", Context.packageDirectory + "/Sources/tracktail/Link", "-Xclang-linker", "-static-libgcc",
-        "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
+        "-use-ld=lld",
         "-Xlinker", "--symbol-ordering-file=" + Context.packageDirectory + "/Sources/tracktail/Link/order.txt",
         "-Xlinker", "--no-warn-symbol-ordering",
     ], .when(platforms: [.linux], configuration: .release)),
