@@ -42,8 +42,9 @@ final class Topology: Sendable {
             throw CommandFailure("cannot create the state directory: \(error)", code: .cannotCreate)
         }
         budget = ByteBudget(limit: config.limits.bufferBytes)
-        // Two line batches (up to 320 KiB each) between reader and mapper: enough to keep the
-        // mapper busy; more only holds memory during a backlog.
+        // Two line batches (up to 320 KiB each) between reader and mapper: the reader is about
+        // twice as fast as the mapper, so more only hold memory during a backlog (see also
+        // `ShipConfiguration.inputCapacity`).
         lines = BlockingQueue(capacity: 2)
         let tailConfig = config.tailConfiguration(once: once)
         let tailer: Tailer
