@@ -46,4 +46,6 @@ wait "$tracktail" || true
 # could only name by address are left out.
 awk -v ob="ob=$bin" '/^ob=/ { cur = $0 } /^fn=/ { if (cur == ob && substr($0, 4, 2) != "0x") print substr($0, 4) }' \
   "$work/callgrind.out" | awk '!seen[$0]++' >"$root/Sources/tracktail/Link/order.txt"
+# SwiftPM does not see the list as an input of the link: remove the binary so the next build links again.
+rm -f "$bin"
 echo "wrote $(wc -l <"$root/Sources/tracktail/Link/order.txt") function names to Sources/tracktail/Link/order.txt" >&2
