@@ -108,13 +108,14 @@ func event(_ size: Int, _ tag: Int) -> [UInt8] {
     }
 
     @Test(arguments: [
-        (closed: 134_400, maxBytes: 1_000_000, reserved: 151_200),
+        (closed: 134_400, maxBytes: 1_000_000, reserved: 139_624),
         (closed: 990_000, maxBytes: 1_000_000, reserved: 1_000_000),
         (closed: 1_000_000, maxBytes: 1_000_000, reserved: 1_000_000),
-        (closed: 8, maxBytes: 1_000_000, reserved: 9),
-        (closed: 0, maxBytes: 1_000_000, reserved: 0),
+        (closed: 8, maxBytes: 1_000_000, reserved: 1_032),
+        (closed: 0, maxBytes: 1_000_000, reserved: 1_024),
+        (closed: 500, maxBytes: 600, reserved: 600),
     ])
-    func nextBodyHasRoomForAnEighthMore(_ c: (closed: Int, maxBytes: Int, reserved: Int)) {
+    func nextBodyHasALittleMoreRoom(_ c: (closed: Int, maxBytes: Int, reserved: Int)) {
         #expect(BatchBuilder.nextBodyReservation(closedBytes: c.closed, maxBytes: c.maxBytes) == c.reserved)
     }
 
@@ -124,13 +125,13 @@ func event(_ size: Int, _ tag: Int) -> [UInt8] {
         var b = BatchBuilder(maxEvents: 100, maxBytes: 1_000_000, linger: 0)
         for i in 0..<100 { _ = b.add(event(300, i), source: SourceID(1), start: Int64(i), end: Int64(i + 1), now: 0) }
         let reserved = b.open.body.capacity
-        #expect(reserved >= 30_100 + 30_100 / 8 - 1)
+        #expect(reserved >= 30_101 + 30_101 / 32 + 1_024)
         var closed: OutgoingBatch?
         for i in 0..<100 {
-            if case .closed(let bs) = b.add(event(310, i), source: SourceID(1), start: Int64(i), end: Int64(i + 1), now: 0) { closed = bs.first }
+            if case .closed(let bs) = b.add(event(305, i), source: SourceID(1), start: Int64(i), end: Int64(i + 1), now: 0) { closed = bs.first }
         }
         let second = try! #require(closed)
-        #expect(second.body.count > 30_100)
+        #expect(second.body.count > 30_101)
         #expect(second.body.capacity == reserved)
     }
 }
