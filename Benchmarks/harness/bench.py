@@ -99,15 +99,20 @@ def proc_cpu_seconds(pid):
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICKS
 
 
-def proc_hwm_kb(pid):
+def proc_status_kb(pid, field):
+    """A kB figure of /proc/PID/status (field like b"VmHWM:"), 0 when the process is gone."""
     try:
         with open("/proc/%d/status" % pid, "rb") as f:
             for line in f:
-                if line.startswith(b"VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def proc_hwm_kb(pid):
+    return proc_status_kb(pid, b"VmHWM:")
 
 
 class Watched:

@@ -34,7 +34,7 @@ extension TailReader {
             return false
         }
         inst.descriptor = fd
-        openCount += 1
+        open.insert(inst.id)
         table.attach(inst.id, descriptor: fd)
         return true
     }
@@ -47,10 +47,7 @@ extension TailReader {
         guard let fd = inst.descriptor, let st = try? fd.status() else { return false }
         if st.linkCount == 0 && !inst.deleted {
             inst.deleted = true
-            if inst.orphanSince == nil {
-                if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
-                inst.orphanSince = now
-            }
+            if inst.orphanSince == nil { orphan(inst, since: now) }
         }
         let spec = config.inputs[inst.input]
         let change = FileDecisions.change(known: inst.fingerprint, readOffset: inst.readOffset, size: st.size,
@@ -129,14 +126,11 @@ extension TailReader {
     func closeExpiredDeleted(current: SourceID) -> Bool {
         let t = now
         var currentExpired = false
-        for inst in Array(instances.values) {
+        for inst in open.sorted().compactMap({ instances[$0] }) {
             guard let fd = inst.descriptor, let st = try? fd.status() else { continue }
             if st.linkCount == 0 {
                 inst.deleted = true
-                if inst.orphanSince == nil {
-                    if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
-                    inst.orphanSince = t
-                }
+                if inst.orphanSince == nil { orphan(inst, since: t) }
             }
             guard inst.deleted, let since = inst.orphanSince, t - since >= config.deletedGrace else { continue }
             if inst.id == current { currentExpired = true } else { abandon(inst) }
@@ -162,6 +156,8 @@ extension TailReader {
         table.supersede(old)
         instances[old] = nil
         dirty.remove(old)
+        open.remove(old)
+        orphans.remove(old)
         let fp = (try? Fingerprint.read(fd, length: spec.fingerprintBytes)) ?? .empty
         inst.id = allocateID()
         inst.readOffset = 0
@@ -173,6 +169,8 @@ extension TailReader {
         inst.key = nil
         inst.atEOF = false
         register(inst)
+        open.insert(inst.id)
+        if inst.orphanSince != nil { orphans.insert(inst.id) }
     }
 
 }
