@@ -1,6 +1,6 @@
 #ifndef TRACKTAIL_CMALLOC_SHIM_H
 #define TRACKTAIL_CMALLOC_SHIM_H
-/* glibc's allocator controls (mallopt, mallinfo2), which Swift's Glibc module does not import.
+/* glibc's allocator controls (mallopt), which Swift's Glibc module does not import.
    Only the Posix module uses this. */
 #include <malloc.h>
 

@@ -1,7 +1,6 @@
 import CMalloc
 
-/// glibc's allocator: its knobs (`mallopt(3)`), set once at start-up before any thread exists,
-/// and what it holds (`mallinfo2(3)`).
+/// glibc's allocator knobs (`mallopt(3)`), set once at start-up before any thread exists.
 ///
 /// Why the daemon caps the arenas: glibc gives every thread that allocates an arena of its own
 /// (up to 8 per core), and memory is returned to the arena it came from. tracktail's stages run
@@ -49,25 +48,5 @@ public enum Malloc {
             let p = option.parameter
             return mallopt(p.name, p.value) != 1
         }
-    }
-
-    /// What the allocator holds now, over all arenas (`mallinfo2`).
-    public struct Usage: Sendable, Equatable {
-        /// Bytes of the arenas' heaps (obtained with `brk` or arena `mmap`s), used or free.
-        public var arenaBytes: Int
-        /// Bytes in allocations of their own mapping (above the mmap threshold).
-        public var mappedBytes: Int
-        /// Allocations of their own mapping.
-        public var mappedCount: Int
-        /// Bytes handed out and not yet freed.
-        public var inUseBytes: Int
-        /// Free bytes kept in the arenas.
-        public var freeBytes: Int
-    }
-
-    public static func usage() -> Usage {
-        let i = mallinfo2()
-        return Usage(arenaBytes: Int(i.arena), mappedBytes: Int(i.hblkhd), mappedCount: Int(i.hblks),
-                     inUseBytes: Int(i.uordblks), freeBytes: Int(i.fordblks))
     }
 }
