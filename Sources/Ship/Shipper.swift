@@ -36,7 +36,6 @@ public final class Shipper: @unchecked Sendable {
     public let counters = ShipCounters()
 
     private let configuration: ShipConfiguration
-    private let policy: RetryPolicy
     private let transport: any TrackTransport
     private let deadLetter: DeadLetter
     private let clock: any Clock
@@ -70,7 +69,6 @@ public final class Shipper: @unchecked Sendable {
     ) {
         let c = configuration.clamped()
         self.configuration = c
-        self.policy = RetryPolicy(configuration: c)
         self.transport = transport
         self.deadLetter = deadLetter
         self.clock = clock
@@ -278,7 +276,7 @@ public final class Shipper: @unchecked Sendable {
                 posting -= 1
                 if abandoned { return }
                 let decision = ResponsePlan.decide(
-                    eventCount: d.batch.count, outcome: outcome, attempt: d.attempt, policy: policy,
+                    eventCount: d.batch.count, outcome: outcome, attempt: d.attempt, policy: state.retryPolicy,
                     wallNow: clock.wallNow(), random: &random, destination: transport.destination)
                 let completion = state.complete(d, decision, now: clock.now())
                 lock.broadcast()
