@@ -28,6 +28,11 @@ final class FileInstance {
     /// The last bytes read (just before `readOffset`), to notice a rewrite under our offset.
     var recent: [UInt8] = []
     static let recentBytes = 16
+    /// Monotonic ns of the next read turn that hashes the first bytes again and reads the
+    /// recent bytes on their own (see `TailReader.readFile`).
+    var nextThoroughCheck: Int64 = 0
+    /// How often a file that keeps growing has its first bytes hashed again.
+    static let thoroughCheckInterval: Int64 = 1_000_000_000
     /// Done ranges past the checkpoint it resumed from (sorted): delivered before the restart,
     /// so skipped instead of read and sent again.
     var skip: [Range<Int64>] = []
