@@ -81,25 +81,35 @@ public final class Shipper: @unchecked Sendable {
         self.random = SplitMix64(seed: seed)
     }
 
-    /// Starts the batcher thread and `maxInFlight` sender threads.
-    public func start() {
+    /// Starts `maxInFlight` sender threads, and the batcher thread that takes `input`. With
+    /// `batcherThread: false` the producer batches on its own thread instead, through
+    /// `makeBatcher()` (the daemon's mapper does: one thread hop and wake-up less per mapped
+    /// batch), and `input` is not read.
+    public func start(batcherThread: Bool = true) {
         lock.withLock {
             guard threads.isEmpty else { return }
-            let count = 1 + configuration.maxInFlight
+            let count = (batcherThread ? 1 : 0) + configuration.maxInFlight
             running = count
             exited = Array(repeating: false, count: count)
-            threads.append(Thread(name: "ship-batch") { [self] in
-                Heartbeats.shared.run("ship-batch") { runBatcher($0) }
-                finished(0)
-            })
-            for i in 1..<count {
-                threads.append(Thread(name: "ship-send-\(i)") { [self] in
-                    Heartbeats.shared.run("ship-send-\(i)") { runSender($0) }
-                    finished(i)
+            if batcherThread {
+                threads.append(Thread(name: "ship-batch") { [self] in
+                    Heartbeats.shared.run("ship-batch") { runBatcher($0) }
+                    finished(0)
+                })
+            }
+            for n in 1...configuration.maxInFlight {
+                let index = threads.count
+                threads.append(Thread(name: "ship-send-\(n)") { [self] in
+                    Heartbeats.shared.run("ship-send-\(n)") { runSender($0) }
+                    finished(index)
                 })
             }
         }
     }
+
+    /// The batcher for a producer that batches on its own thread (see `start(batcherThread:)`).
+    /// One per shipper; only that thread may use it.
+    public func makeBatcher() -> Batcher { Batcher(self) }
 
     /// SIGHUP: ends a hold's wait (401/403/404: the reload may have fixed the token or the URL).
     /// Batches waiting out a backoff or a `Retry-After` keep waiting.
@@ -158,38 +168,78 @@ public final class Shipper: @unchecked Sendable {
         lock.withLock {
             exited[index] = true
             running -= 1
-            if index == 0 {
-                batcherDone = true
-                state.closeInput()
-            }
+            lock.broadcast()
+        }
+    }
+
+    /// No batch will be added any more: the senders finish once the queued ones are settled.
+    private func batchingFinished() {
+        lock.withLock {
+            batcherDone = true
+            state.closeInput()
             lock.broadcast()
         }
     }
 
     // MARK: batcher
 
-    private func runBatcher(_ heartbeat: Heartbeat) {
-        var builder = BatchBuilder(configuration: configuration)
-        while true {
-            let result: BlockingQueue<MappedBatch>.PopResult
-            if let due = builder.lingerDeadline {
-                let remaining = due - clock.now()
+    /// Packs mapped batches into requests on one producer thread: the shipper's batcher thread,
+    /// or the producer's own (`makeBatcher()`).
+    ///
+    /// ```
+    ///  next(from: queue) ──▶ element ──▶ add: BatchBuilder, drops → ack, rejections → dead letter
+    ///       │ waits at most until the open batch's linger time, then closes it
+    ///  finish(): the open batch leaves, and no more will come
+    /// ```
+    public final class Batcher {
+        private let shipper: Shipper
+        private var builder: BatchBuilder
+
+        fileprivate init(_ shipper: Shipper) {
+            self.shipper = shipper
+            builder = BatchBuilder(configuration: shipper.configuration)
+        }
+
+        /// The next element of `queue`; meanwhile the open batch leaves when its linger time
+        /// passes. `nil` once the queue is closed and drained.
+        public func next<Element>(from queue: BlockingQueue<Element>, beating heartbeat: Heartbeat) -> Element? {
+            while true {
+                guard let due = builder.lingerDeadline else { return queue.pop(beating: heartbeat) }
+                let remaining = due - shipper.clock.now()
                 if remaining <= 0 {
-                    if let b = builder.closeIfLingered(now: clock.now()) { submit([b], heartbeat) }
+                    closeIfLingered(heartbeat)
                     continue
                 }
-                result = input.pop(until: SystemClock.monotonicNanoseconds() + remaining, beating: heartbeat)
-            } else {
-                result = input.pop(beating: heartbeat).map { .element($0) } ?? .closed
-            }
-            switch result {
-            case .element(let batch): take(batch, into: &builder, heartbeat)
-            case .timedOut: if let b = builder.closeIfLingered(now: clock.now()) { submit([b], heartbeat) }
-            case .closed:
-                if let b = builder.flush() { submit([b], heartbeat) }
-                return
+                switch queue.pop(until: SystemClock.monotonicNanoseconds() + remaining, beating: heartbeat) {
+                case .element(let e): return e
+                case .timedOut: closeIfLingered(heartbeat)
+                case .closed: return nil
+                }
             }
         }
+
+        /// One mapped batch: its events into the open batch (full batches are handed to the
+        /// senders, waiting while `maxInFlight` already wait), drops acknowledged, rejections
+        /// dead-lettered and then acknowledged.
+        public func add(_ batch: MappedBatch, beating heartbeat: Heartbeat) {
+            shipper.take(batch, into: &builder, heartbeat)
+        }
+
+        /// The open batch leaves now; nothing is added after this.
+        public func finish(beating heartbeat: Heartbeat) {
+            if let b = builder.flush() { shipper.submit([b], heartbeat) }
+            shipper.batchingFinished()
+        }
+
+        private func closeIfLingered(_ heartbeat: Heartbeat) {
+            if let b = builder.closeIfLingered(now: shipper.clock.now()) { shipper.submit([b], heartbeat) }
+        }
+    }
+
+    private func runBatcher(_ heartbeat: Heartbeat) {
+        let batcher = Batcher(self)
+        while let batch = batcher.next(from: input, beating: heartbeat) { batcher.add(batch, beating: heartbeat) }
+        batcher.finish(beating: heartbeat)
     }
 
     /// One mapped batch: events into the builder; drops acknowledged; rejections and oversized

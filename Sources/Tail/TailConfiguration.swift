@@ -9,7 +9,7 @@ import Posix
 /// | `orphanLinger`      | 5 s     | a renamed-away or deleted file quiet at its end this long closes |
 /// | `deletedGrace`      | 60 s    | a deleted file is closed after this even if unread           |
 /// | `checkpointInterval`| 1 s     | checkpoint written at most this often (first acks: at once)   |
-/// | `readCoalesce`      | 10 ms   | wait after an inotify event before reading (bursts, not lines) |
+/// | `readCoalesce`      | 10 ms   | least time between two read turns woken by inotify (bursts, not lines) |
 /// | `forgetAfter`       | 7 days  | checkpoint entries of files not seen this long are dropped   |
 /// | `once`              | false   | read each file to the end it had at start, then finish       |
 /// | `spoolSegmentBytes` | 16 MiB  | a pipe's spool segment is sealed at this size (at a newline)  |

@@ -316,6 +316,43 @@ func containsEvent(_ events: [String], _ n: Int) -> Bool { events.contains { $0.
         h.stop()
     }
 
+    /// The daemon's mapper batches on its own thread (`start(batcherThread: false)`): full
+    /// batches leave at once, a partial one on linger time while the producer waits for input,
+    /// and `finish` sends the last one and lets the senders end.
+    @Test func aProducerBatchesOnItsOwnThread() {
+        var c = ShipConfiguration()
+        c.maxEvents = 10
+        c.linger = 20_000_000
+        let transport = FakeTransport { _, _ in ok }
+        let acks = AckRecorder()
+        let clock = TestClock()
+        let shipper = Shipper(
+            configuration: c, transport: transport, deadLetter: DeadLetter(directory: temporaryDirectory() + "/dl"), clock: clock,
+            sourcePath: { "/logs/\($0.rawValue).log" }, acknowledge: acks.callback, logger: Logger(label: "ship-test"))
+        shipper.start(batcherThread: false)
+        let queue = BlockingQueue<MappedBatch>(capacity: 4)
+        let finished = Atomic<Bool>(false)
+        let producer = Thread {
+            let heartbeat = Heartbeats.shared.register("test-producer")
+            let batcher = shipper.makeBatcher()
+            while let b = batcher.next(from: queue, beating: heartbeat) { batcher.add(b, beating: heartbeat) }
+            batcher.finish(beating: heartbeat)
+            heartbeat.retire()
+            finished.store(true, ordering: .relaxed)
+        }
+        producer.start()
+        queue.push(mappedBatch(SourceID(1), 0..<23))
+        // Two full batches at once, the 3 left on linger time while the producer waits.
+        #expect(eventually { acks.coversExactly(SourceID(1), lines(0..<23)) })
+        #expect(transport.requests.map(\.count) == [10, 10, 3])
+        queue.push(mappedBatch(SourceID(1), 23..<25))
+        queue.close()
+        #expect(eventually { finished.load(ordering: .relaxed) && acks.coversExactly(SourceID(1), lines(0..<25)) })
+        shipper.stop(deadline: clock.now() + 5_000_000_000)
+        #expect(transport.requests.map(\.count) == [10, 10, 3, 2])
+        #expect(shipper.input.isEmpty)
+    }
+
     @Test func manySourcesConcurrentRequestsEveryLineOnce() {
         let h = Harness({ $0.maxInFlight = 4; $0.maxEvents = 7 }) { n, events in
             if n % 5 == 0 { return .success(TrackResponse(status: 502)) }
