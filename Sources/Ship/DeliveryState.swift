@@ -186,6 +186,14 @@ public struct DeliveryState: Sendable {
         return queued < maxInFlight
     }
 
+    /// Whether a batch handed over now would be sent at once without delaying another: not
+    /// held or paused, a slot free under `limit`, and no batch waiting that is due. The batcher
+    /// lets a batch leave at `idleLinger` instead of `linger` then (see `BatchBuilder`).
+    public func isIdle(now: Int64) -> Bool {
+        guard hold == nil, pausedUntil(now: now) == nil, inFlight < limit else { return false }
+        return !pending.contains { $0.notBefore <= now }
+    }
+
     public mutating func next(now: Int64) -> Next {
         if pending.isEmpty { return inputClosed && inFlight == 0 ? .finished : .wait(until: nil) }
         if let p = pausedUntil(now: now) { return .wait(until: p) }

@@ -202,17 +202,21 @@ public final class Shipper: @unchecked Sendable {
 
         /// The next element of `queue`; meanwhile the open batch leaves when its linger time
         /// passes. `nil` once the queue is closed and drained.
+        ///
+        /// The wait ends at `idleLinger` when the output is idle then, else at `linger`; a busy
+        /// output that turns idle meanwhile is noticed at the next element.
         public func next<Element>(from queue: BlockingQueue<Element>, beating heartbeat: Heartbeat) -> Element? {
             while true {
-                guard let due = builder.lingerDeadline else { return queue.pop(beating: heartbeat) }
-                let remaining = due - shipper.clock.now()
+                guard builder.openedAt != nil else { return queue.pop(beating: heartbeat) }
+                let idle = shipper.outputIdle()
+                let remaining = builder.lingerDeadline(outputIdle: idle)! - shipper.clock.now()
                 if remaining <= 0 {
-                    closeIfLingered(heartbeat)
+                    closeIfLingered(heartbeat, outputIdle: idle)
                     continue
                 }
                 switch queue.pop(until: SystemClock.monotonicNanoseconds() + remaining, beating: heartbeat) {
                 case .element(let e): return e
-                case .timedOut: closeIfLingered(heartbeat)
+                case .timedOut: closeIfLingered(heartbeat, outputIdle: shipper.outputIdle())
                 case .closed: return nil
                 }
             }
@@ -231,9 +235,14 @@ public final class Shipper: @unchecked Sendable {
             shipper.batchingFinished()
         }
 
-        private func closeIfLingered(_ heartbeat: Heartbeat) {
-            if let b = builder.closeIfLingered(now: shipper.clock.now()) { shipper.submit([b], heartbeat) }
+        private func closeIfLingered(_ heartbeat: Heartbeat, outputIdle: Bool) {
+            if let b = builder.closeIfLingered(now: shipper.clock.now(), outputIdle: outputIdle) { shipper.submit([b], heartbeat) }
         }
+    }
+
+    /// See `DeliveryState.isIdle`.
+    private func outputIdle() -> Bool {
+        lock.withLock { !stopping && state.isIdle(now: clock.now()) }
     }
 
     private func runBatcher(_ heartbeat: Heartbeat) {

@@ -265,6 +265,30 @@ struct Simulation {
         #expect((s.retryPolicy == s.quickRetryPolicy) == quick, "\(outcomes)")
     }
 
+    /// `isIdle`: may a batch leave early (`idleLinger`) because it would be sent at once?
+    @Test func idleMeansASlotFreeAndNothingWaiting() {
+        var s = Self.state(maxInFlight: 2)
+        #expect(s.isIdle(now: 0))
+        s.enqueue(DeliveryStateTests.batch(1, from: 0), now: 0)
+        #expect(!s.isIdle(now: 0), "a batch waits to be sent")
+        let a = DeliveryStateTests.sent(s.next(now: 0))!
+        #expect(s.isIdle(now: 0), "one of two slots in use")
+        s.enqueue(DeliveryStateTests.batch(1, from: 1), now: 0)
+        let b = DeliveryStateTests.sent(s.next(now: 0))!
+        #expect(!s.isIdle(now: 0), "both slots in use")
+        _ = s.complete(a, .retry(after: 1_000, cause: .status(503)), now: 10)
+        #expect(!s.isIdle(now: 10), "the limit is halved to 1, and b is in flight")
+        _ = s.complete(b, .delivered, now: 20)
+        #expect(s.isIdle(now: 20), "a waits for its retry: it does not count until it is due")
+        #expect(!s.isIdle(now: 1_010), "a is due")
+        _ = s.complete(DeliveryStateTests.sent(s.next(now: 1_010))!, .retry(after: 5_000, cause: .status(429), retryAfter: 5_000), now: 1_020)
+        #expect(!s.isIdle(now: 1_030), "paused")
+        var h = DeliveryStateTests.state(hold: 1_000)
+        h.enqueue(DeliveryStateTests.batch(1), now: 0)
+        _ = h.complete(DeliveryStateTests.sent(h.next(now: 0))!, .hold(HoldCause(status: 401, message: "m")), now: 0)
+        #expect(!h.isIdle(now: 0), "held")
+    }
+
     /// A held output's probe retries with the full backoff, whatever the budget.
     @Test func aHeldOutputRetriesWithTheFullBackoff() {
         var s = DeliveryStateTests.state(hold: 1_000)
