@@ -10,15 +10,18 @@ import Pipeline
 /// | the batch now holds `maxEvents` | closed and returned at once |
 /// | `now ≥ openedAt + linger` (the caller asks with `closeIfLingered`) | closed and returned |
 /// | the output is idle and `now ≥ openedAt + idleLinger` | closed and returned |
+/// | the output is idle and the input has caught up (`LineBatch.caughtUp`) | closed and returned |
 ///
 /// Byte counting includes the brackets and commas, so a closed body never exceeds
 /// `maxBytes`. The linger clock starts with the first event of a batch, not with the last, so
 /// a slow trickle still leaves within `linger`.
 ///
-/// `idleLinger`: a batch leaves early when sending it now delays nothing (a sending slot is
-/// free and no other batch waits, `DeliveryState.isIdle`). A steady 5,000 lines/s then leaves
-/// in batches of ~250 every 50 ms instead of 500 every 100 ms: the oldest line of a batch waits
-/// 50 ms, not 100. When the output is busy (a slow or failing API, a backlog) batches keep
+/// A batch leaves early when sending it now delays nothing: a sending slot is free and no
+/// other batch waits (`DeliveryState.isIdle`), and either the readers have caught up (they
+/// read everything there was and wait for more, so waiting longer only adds latency) or it is
+/// `idleLinger` old. A steady 5,000 lines/s, read in bursts every `readCoalesce`, then leaves
+/// as one request per burst, not 500 lines every 100 ms. A backlog never catches up, so its
+/// batches fill to `maxEvents`; when the output is busy (a slow or failing API) batches keep
 /// filling up to `maxEvents` or `linger`, so a struggling API gets fewer, fuller requests.
 public struct BatchBuilder: Sendable {
     public let maxEvents: Int
@@ -88,9 +91,10 @@ public struct BatchBuilder: Sendable {
         openedAt.map { $0 &+ (outputIdle ? idleLinger : linger) }
     }
 
-    /// Closes the open batch if its linger time (for an idle output: `idleLinger`) has passed.
-    public mutating func closeIfLingered(now: Int64, outputIdle: Bool = false) -> OutgoingBatch? {
-        guard let d = lingerDeadline(outputIdle: outputIdle), now >= d else { return nil }
+    /// Closes the open batch if its linger time (for an idle output: `idleLinger`) has passed,
+    /// or the output is idle and the input caught up.
+    public mutating func closeIfLingered(now: Int64, outputIdle: Bool = false, inputCaughtUp: Bool = false) -> OutgoingBatch? {
+        guard let d = lingerDeadline(outputIdle: outputIdle), now >= d || (outputIdle && inputCaughtUp) else { return nil }
         return takeOpen()
     }
 

@@ -229,6 +229,16 @@ public final class Shipper: @unchecked Sendable {
             shipper.take(batch, into: &builder, heartbeat)
         }
 
+        /// The input has caught up (`LineBatch.caughtUp`): the open batch leaves now if the
+        /// output is idle; otherwise it keeps filling (and leaves at `idleLinger` if the
+        /// output is idle by then).
+        public func inputCaughtUp(beating heartbeat: Heartbeat) {
+            guard builder.openedAt != nil, shipper.outputIdle() else { return }
+            if let b = builder.closeIfLingered(now: shipper.clock.now(), outputIdle: true, inputCaughtUp: true) {
+                shipper.submit([b], heartbeat)
+            }
+        }
+
         /// The open batch leaves now; nothing is added after this.
         public func finish(beating heartbeat: Heartbeat) {
             if let b = builder.flush() { shipper.submit([b], heartbeat) }

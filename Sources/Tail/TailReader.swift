@@ -43,6 +43,9 @@ final class TailReader: @unchecked Sendable {
     var failedOpen: Set<String> = []
     /// Monotonic ns until which inotify is not polled (see `waitForEvents`).
     var inotifyQuietUntil: Int64?
+    /// Lines were handed on since the reader last waited: it sends `LineBatch.caughtUpMarker`
+    /// before it waits again.
+    var pushedSinceWait = false
     /// The batch being pushed belongs to a deleted file past its grace time.
     var abandonCurrent = false
     /// Keys of instances let go, by identity: a file that reuses the inode with the same first
@@ -127,7 +130,13 @@ final class TailReader: @unchecked Sendable {
             }
             conditions = self.conditions
             if schedule.takeTick(now: now, conditions) { tick() }
-            waitForEvents(timeoutNanoseconds: min(schedule.timeout(now: now, self.conditions), Heartbeats.beatInterval))
+            let timeout = min(schedule.timeout(now: now, self.conditions), Heartbeats.beatInterval)
+            if pushedSinceWait && timeout > 0 {
+                // Everything there was is handed on: the batcher need not wait for more.
+                pushedSinceWait = false
+                _ = tailer.output.push(.caughtUpMarker, beating: heartbeat)
+            }
+            waitForEvents(timeoutNanoseconds: timeout)
         }
         finish()
     }
@@ -136,8 +145,8 @@ final class TailReader: @unchecked Sendable {
     ///
     /// Reads are coalesced: inotify is looked at again no sooner than `readCoalesce` after the
     /// last time it woke the reader. A writer appending line by line at 5,000/s is then read
-    /// in bursts of ~10 ms (one read turn and one wake-up of every stage per burst, not per
-    /// line: ~10x less CPU), while the first line after a quiet spell is read at once. During
+    /// in bursts of `readCoalesce` (one read turn and one wake-up of every stage per burst, not
+    /// per line), while the first line after a quiet spell is read at once. During
     /// the window the reader sleeps in the same `poll` without the inotify descriptor, so one
     /// blocking call covers both the wait and the stop request; afterwards the events that came
     /// meanwhile are all read in one go.
@@ -284,6 +293,7 @@ final class TailReader: @unchecked Sendable {
             table.undoPush(id, previousEnd: previousEnd, excess: excess, cursorCount: cursors.count)
             return false
         }
+        pushedSinceWait = true
         return true
     }
 
