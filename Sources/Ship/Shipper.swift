@@ -52,6 +52,8 @@ public final class Shipper: @unchecked Sendable {
     private var stopDeadline: Int64 = .max
     private var abandoned = false
     private var batcherDone = false
+    /// The batcher waits in `submit` for admission.
+    private var batcherWaiting = false
     private var running = 0
     /// Sender threads inside `transport.post` now.
     private var posting = 0
@@ -302,10 +304,28 @@ public final class Shipper: @unchecked Sendable {
             while !stopping && !state.mayEnqueue(now: clock.now()) {
                 // A pause ending opens admission by itself (batches in their own backoff stop counting).
                 let pause = state.pausedUntil(now: clock.now()).map { $0 - clock.now() } ?? .max
+                batcherWaiting = true
                 heartbeat.waitBeating(lock, atMost: pause)
+                batcherWaiting = false
             }
             state.enqueue(b, now: clock.now())
+            // One sender can take it: the other waiters are senders too (any of them will do),
+            // except while stopping, when `stop` waits as well.
+            if stopping { lock.broadcast() } else { lock.signal() }
+        }
+    }
+
+    /// After a sender took a batch or settled one: wakes the threads that may have something
+    /// to do now, not every waiter. A sender that took a batch wakes another only if more are
+    /// due; a settled request wakes the others when batches wait (a slot or a retry came
+    /// free), the input is closed (they may finish), or the output is stopping; the batcher
+    /// whenever it waits for admission.
+    private func wakeAfterSender(took: Bool) {
+        let now = clock.now()
+        if batcherWaiting || stopping || (!took && (!state.pending.isEmpty || state.inputClosed)) {
             lock.broadcast()
+        } else if took && state.pending.contains(where: { $0.notBefore <= now }) {
+            lock.signal()
         }
     }
 
@@ -332,7 +352,7 @@ public final class Shipper: @unchecked Sendable {
             case .send(let d):
                 inFlightEvents += d.batch.count
                 posting += 1
-                lock.broadcast()  // a queued batch left: the batcher may hand over the next
+                wakeAfterSender(took: true)  // a queued batch left: the batcher may hand over the next
                 lock.unlock()
                 counters.requests.add(1, ordering: .relaxed)
                 let outcome: DeliveryOutcome
@@ -348,7 +368,7 @@ public final class Shipper: @unchecked Sendable {
                     eventCount: d.batch.count, outcome: outcome, attempt: d.attempt, policy: state.retryPolicy,
                     wallNow: clock.wallNow(), random: &random, destination: transport.destination)
                 let completion = state.complete(d, decision, now: clock.now())
-                lock.broadcast()
+                wakeAfterSender(took: false)
                 lock.unlock()
                 apply(completion, d, outcome, heartbeat)
                 lock.lock()
