@@ -117,6 +117,16 @@ def proc_context_switches(pid):
     return total
 
 
+def interrupt(proc):
+    """Ctrl-C for a tracer (it then writes its report), killed if it has not ended in 30 s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Strace:
     """`strace -c -f` attached to the shipper for the measured part of a run (STRACE=1): system
     calls per 1,000 events, and the top calls. strace slows the traced process: read counts
@@ -130,12 +140,7 @@ class Strace:
 
     def finish(self):
         """Stops tracing; returns (total calls, {call: count}) from strace's summary."""
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        interrupt(self.proc)
         calls, total = {}, None
         try:
             with open(self.path) as f:
@@ -249,12 +254,7 @@ class Profiler:
 
     def finish(self):
         """Stops recording; returns the top symbols (self time) as "12.3% symbol" strings."""
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        interrupt(self.proc)
         self.log.close()
         with open(self.report, "w") as out:
             subprocess.run(["perf", "report", "-i", self.data, "--stdio", "--no-children", "--sort", "symbol",

@@ -197,6 +197,17 @@ struct Simulation {
         }
     }
 
+    /// A state (64 in flight allowed) after one request per outcome, all sent at t = 0 and
+    /// completed in order at t = 1.
+    static func completedAtOnce(_ outcomes: String) -> DeliveryState {
+        var s = state(maxInFlight: 64)
+        for n in 0..<outcomes.count { s.enqueue(DeliveryStateTests.batch(1, from: n), now: 0) }
+        var sent: [Delivery] = []
+        for _ in 0..<outcomes.count { sent.append(DeliveryStateTests.sent(s.next(now: 0))!) }
+        for (d, c) in zip(sent, outcomes) { _ = s.complete(d, decision(c), now: 1) }
+        return s
+    }
+
     /// Outcomes of requests all in flight at once (64 allowed), completed in order at t = 1:
     /// the limit after them, the streak, and which pauses hold.
     static let concurrentTable: [(String, Int, Int, Bool, Bool)] = [
@@ -217,11 +228,7 @@ struct Simulation {
     @Test(arguments: concurrentTable.indices)
     func concurrentOutcomes(_ i: Int) {
         let (outcomes, limit, streak, backoff, retryAfter) = Self.concurrentTable[i]
-        var s = Self.state(maxInFlight: 64)
-        for n in 0..<outcomes.count { s.enqueue(DeliveryStateTests.batch(1, from: n), now: 0) }
-        var sent: [Delivery] = []
-        for _ in 0..<outcomes.count { sent.append(DeliveryStateTests.sent(s.next(now: 0))!) }
-        for (d, c) in zip(sent, outcomes) { _ = s.complete(d, Self.decision(c), now: 1) }
+        let s = Self.completedAtOnce(outcomes)
         #expect(s.limit == limit, "\(outcomes)")
         #expect(s.failureStreak == streak, "\(outcomes)")
         #expect((s.backoffUntil != nil) == backoff, "\(outcomes)")
@@ -256,11 +263,7 @@ struct Simulation {
     @Test(arguments: budgetTable.indices)
     func retryBudget(_ i: Int) {
         let (outcomes, tenths, quick) = Self.budgetTable[i]
-        var s = Self.state(maxInFlight: 64)
-        for n in 0..<outcomes.count { s.enqueue(DeliveryStateTests.batch(1, from: n), now: 0) }
-        var sent: [Delivery] = []
-        for _ in 0..<outcomes.count { sent.append(DeliveryStateTests.sent(s.next(now: 0))!) }
-        for (d, c) in zip(sent, outcomes) { _ = s.complete(d, Self.decision(c), now: 1) }
+        let s = Self.completedAtOnce(outcomes)
         #expect(s.retryTenths == tenths, "\(outcomes)")
         #expect((s.retryPolicy == s.quickRetryPolicy) == quick, "\(outcomes)")
     }
