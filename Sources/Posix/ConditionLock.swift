@@ -7,8 +7,12 @@ import Glibc
 public final class ConditionLock: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
+    /// A lock no thread may hold over I/O: `LockAudit` records system calls made under it.
+    private let audited: String?
 
-    public init() {
+    /// `audited`: a name for `LockAudit` (for locks other stages' threads wait on).
+    public init(audited: String? = nil) {
+        self.audited = audited
         mutex = .allocate(capacity: 1)
         condition = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
@@ -20,14 +24,22 @@ public final class ConditionLock: @unchecked Sendable {
     }
 
     deinit {
+        if audited != nil { LockAudit.forget(self) }
         pthread_cond_destroy(condition)
         pthread_mutex_destroy(mutex)
         condition.deallocate()
         mutex.deallocate()
     }
 
-    public func lock() { pthread_mutex_lock(mutex) }
-    public func unlock() { pthread_mutex_unlock(mutex) }
+    public func lock() {
+        pthread_mutex_lock(mutex)
+        if let audited, LockAudit.isActive { LockAudit.acquired(self, audited) }
+    }
+
+    public func unlock() {
+        if audited != nil, LockAudit.isActive { LockAudit.released(self) }
+        pthread_mutex_unlock(mutex)
+    }
 
     /// Runs `body` holding the lock.
     @inlinable
@@ -38,12 +50,18 @@ public final class ConditionLock: @unchecked Sendable {
     }
 
     /// Waits for a signal; the lock must be held. Spurious wake-ups happen: loop on the predicate.
-    public func wait() { pthread_cond_wait(condition, mutex) }
+    public func wait() {
+        if audited != nil, LockAudit.isActive { LockAudit.released(self) }
+        pthread_cond_wait(condition, mutex)
+        if let audited, LockAudit.isActive { LockAudit.acquired(self, audited) }
+    }
 
     /// Waits until a signal or `deadline` (monotonic ns). Returns false on time-out.
     @discardableResult
     public func wait(until deadline: Int64) -> Bool {
         var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        if audited != nil, LockAudit.isActive { LockAudit.released(self) }
+        defer { if let audited, LockAudit.isActive { LockAudit.acquired(self, audited) } }
         return pthread_cond_timedwait(condition, mutex, &ts) == 0
     }
 

@@ -29,6 +29,7 @@ public struct FileDescriptor: Hashable, Sendable {
 
     /// `open(2)` with `O_CLOEXEC` always set.
     public static func open(_ path: String, _ options: OpenOptions = .readOnly, mode: mode_t = 0o644) throws -> FileDescriptor {
+        LockAudit.syscall("open")
         let fd = retryingOnInterrupt { Glibc.open(path, options.rawValue | O_CLOEXEC, mode) }
         if fd < 0 { throw Errno.current("open", path: path) }
         return FileDescriptor(rawValue: fd)
@@ -36,11 +37,13 @@ public struct FileDescriptor: Hashable, Sendable {
 
     /// `close(2)`; never retried on `EINTR` (Linux closes the descriptor anyway).
     public func close() {
+        LockAudit.syscall("close")
         _ = Glibc.close(rawValue)
     }
 
     /// Reads up to `buffer.count` bytes; 0 means end of file.
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        LockAudit.syscall("read")
         let n = retryingOnInterrupt { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
         if n < 0 { throw Errno.current("read") }
         return n
@@ -48,6 +51,7 @@ public struct FileDescriptor: Hashable, Sendable {
 
     /// `pread(2)`: reads at `offset` without moving the file position.
     public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        LockAudit.syscall("pread")
         let n = retryingOnInterrupt { Glibc.pread(rawValue, buffer.baseAddress, buffer.count, off_t(offset)) }
         if n < 0 { throw Errno.current("pread") }
         return n
@@ -55,6 +59,7 @@ public struct FileDescriptor: Hashable, Sendable {
 
     /// Writes the whole buffer, looping over short writes.
     public func writeAll(_ buffer: UnsafeRawBufferPointer) throws {
+        LockAudit.syscall("write")
         var done = 0
         while done < buffer.count {
             let n = retryingOnInterrupt { Glibc.write(rawValue, buffer.baseAddress! + done, buffer.count - done) }
@@ -81,10 +86,12 @@ public struct FileDescriptor: Hashable, Sendable {
     }
 
     public func sync() throws {
+        LockAudit.syscall("fsync")
         if retryingOnInterrupt({ Glibc.fsync(rawValue) }) != 0 { throw Errno.current("fsync") }
     }
 
     public func status() throws -> FileStatus {
+        LockAudit.syscall("fstat")
         var st = stat()
         if Glibc.fstat(rawValue, &st) != 0 { throw Errno.current("fstat") }
         return FileStatus(st)

@@ -38,6 +38,7 @@ public struct FileStatus: Sendable, Equatable {
 public enum FileSystem {
     /// `stat(2)`, following symlinks. `nil` when the path does not exist.
     public static func status(_ path: String) throws -> FileStatus? {
+        LockAudit.syscall("stat")
         var st = stat()
         if fstatat(AT_FDCWD, path, &st, 0) != 0 {
             if errno == ENOENT || errno == ENOTDIR { return nil }
@@ -100,7 +101,9 @@ public enum FileSystem {
 
     /// The durable write: temp file, `fsync`, `rename`, `fsync` of the directory.
     /// Keeps the mode of the file it replaces (or `mode` for a new file).
-    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws {
+    /// `durable: false`: no `fsync` of the file or the directory (survives a crash of the
+    /// process, not of the machine).
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true) throws {
         let existing = try status(path)
         let finalMode = existing.map { mode_t($0.permissions) } ?? mode
         let temp = path + ".tmp"
@@ -108,7 +111,7 @@ public enum FileSystem {
         do {
             try fd.writeAll(bytes)
             _ = fchmod(fd.rawValue, finalMode)
-            try fd.sync()
+            if durable { try fd.sync() }
         } catch {
             fd.close()
             try? remove(temp)
@@ -116,6 +119,7 @@ public enum FileSystem {
         }
         fd.close()
         try rename(temp, to: path)
+        guard durable else { return }
         let dir = try FileDescriptor.open(Path.directory(of: path), .directory)
         defer { dir.close() }
         try dir.sync()

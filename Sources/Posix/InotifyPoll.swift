@@ -46,6 +46,7 @@ public struct WakeupEvent: Sendable {
 
     /// Makes `descriptor` readable (safe from any thread; a full pipe is already readable).
     public func signal() {
+        LockAudit.syscall("write")
         var one: UInt8 = 1
         _ = Glibc.write(writeEnd.rawValue, &one, 1)
     }

@@ -19,8 +19,9 @@ import Runtime
 ///   counts every waiting batch, so it stops reading: data waits in the source files, not in
 ///   memory.
 /// - Acknowledgement: `acknowledge(source, start, end)` once per line range (contiguous ranges of
-///   one source may come merged), from the batcher or a sender thread, in no particular order.
-///   Dead-letter records are fsynced before their lines are acknowledged.
+///   one source may come merged), from the batcher or a sender thread, in no particular order,
+///   never under the lock (the tailer behind it has its own). Dead-letter records are fsynced
+///   before their lines are acknowledged. None runs after `stop` returned.
 /// - Time: decisions use the injected `Clock`; waits are condition waits on real monotonic time
 ///   for the remaining clock time, so `wake()` and `stop` interrupt them.
 /// - `stop(deadline:)`: stops taking input, closes the open batch, sends what it can until
@@ -43,8 +44,11 @@ public final class Shipper: @unchecked Sendable {
     private let acknowledge: @Sendable (SourceID, Int64, Int64) -> Void
     private let logger: Logger
 
-    // Guarded by `lock`.
-    private let lock = ConditionLock()
+    // Guarded by `lock`. Never held over I/O (`LockAudit` checks it in tests): sender threads,
+    // the batcher and `/health` wait on it.
+    private let lock = ConditionLock(audited: "ship")
+    /// For tests: `LockAudit.violations(of:)`.
+    var auditedLock: ConditionLock { lock }
     private var state: DeliveryState
     private var random: SplitMix64
     private var inFlightEvents = 0
@@ -57,6 +61,8 @@ public final class Shipper: @unchecked Sendable {
     private var running = 0
     /// Sender threads inside `transport.post` now.
     private var posting = 0
+    /// Threads acknowledging lines now (outside the lock; `stop` waits for them).
+    private var acknowledgingThreads = 0
     private var exited: [Bool] = []
     private var threads: [Thread] = []
     private var deadLetterError: String?
@@ -138,7 +144,7 @@ public final class Shipper: @unchecked Sendable {
         deadLetter.interrupt()
         lock.broadcast()
         // Threads that were only waiting leave at once; only those blocked in the transport stay.
-        while running > posting { lock.wait(until: SystemClock.monotonicNanoseconds() + 10_000_000) }
+        while running > posting || acknowledgingThreads > 0 { lock.wait(until: SystemClock.monotonicNanoseconds() + 10_000_000) }
         var joinable: [Thread] = []
         for (i, t) in threads.enumerated() where exited[i] { joinable.append(t) }
         let left = running
@@ -447,15 +453,13 @@ public final class Shipper: @unchecked Sendable {
     }
 
     private func ack(_ source: SourceID, _ start: Int64, _ end: Int64) {
-        lock.withLock {
-            if !abandoned { acknowledge(source, start, end) }
-        }
+        acknowledging { acknowledge(source, start, end) }
     }
 
     /// Acknowledges events, merging runs of adjacent ranges of one source into one call.
     private func ackMerged(_ events: [BatchEvent]) {
-        lock.withLock {
-            guard !abandoned, var run = events.first else { return }
+        guard var run = events.first else { return }
+        acknowledging {
             for e in events.dropFirst() {
                 if e.source == run.source && e.start == run.end {
                     run.end = e.end
@@ -465,6 +469,23 @@ public final class Shipper: @unchecked Sendable {
                 }
             }
             acknowledge(run.source, run.start, run.end)
+        }
+    }
+
+    /// Runs acknowledgements with the lock released (the tailer behind them takes its own lock,
+    /// and senders, the batcher and `/health` must not wait on that), unless `stop` abandoned the
+    /// rest. `stop` waits for those in progress: once it returns, none runs any more.
+    private func acknowledging(_ body: () -> Void) {
+        let go = lock.withLock { () -> Bool in
+            if abandoned { return false }
+            acknowledgingThreads += 1
+            return true
+        }
+        guard go else { return }
+        body()
+        lock.withLock {
+            acknowledgingThreads -= 1
+            if acknowledgingThreads == 0 { lock.broadcast() }
         }
     }
 }

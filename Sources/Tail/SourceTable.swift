@@ -10,10 +10,24 @@ import Posix
 ///  reader ── add / update / recordPush / finish ──▶ ┌─────────────┐ ◀── acknowledge (shipper, mapper)
 ///                                                  │ SourceTable │
 ///  checkpoint thread, /metrics ◀── snapshot ────── └─────────────┘ ── wake() ──▶ reader (spool segment acked)
+///  checkpoint thread ── refreshTails (tail hashes, read unlocked) ──▶ ┘
 /// ```
 ///
 /// A source's life: `add` → `recordPush`* → `finish` (the reader let go) → retired once every
 /// pushed line is acknowledged (descriptor closed; with `forget` the entry disappears).
+///
+/// **No I/O under the lock.** Acknowledging threads, the reader and `/metrics` wait on it, so
+/// it is never held over a system call (`LockAudit` checks this in tests):
+///
+/// | I/O                                  | where it runs, with the lock released              |
+/// |--------------------------------------|-----------------------------------------------------|
+/// | tail hashes (`pread` before the watermark) | `refreshTails()`, on the checkpoint writer's thread, for the sources whose watermark moved (`stale`) |
+/// | the tail hash before a file is closed for the open-file limit | `detach`, on the reader's thread |
+/// | closing a descriptor let go of       | the thread that let go, after unlocking; a descriptor `refreshTails` is reading is closed when it is done (`lent`), so its number is never reused under a read |
+/// | waking the reader (a pipe write)     | the acknowledging thread, after unlocking; `close` waits for it (`waking`) |
+///
+/// `snapshot` and `checkpointEntries` are pure copies: `/metrics` and `STATUS=` see the tails
+/// as of the last refresh (at most one checkpoint interval old).
 final class SourceTable: @unchecked Sendable {
     /// One source as seen by `acknowledge`, `info` and the checkpoint writer.
     struct Source {
@@ -23,9 +37,10 @@ final class SourceTable: @unchecked Sendable {
         var emittedEnd: Int64
         /// Truncated lines in flight: the budget was charged their head, not their range.
         var truncated: [(start: Int64, excess: Int64)] = []
-        /// Kept for the tail hash at checkpoint time. For a finished source it is owned here
-        /// (closed once everything is acknowledged, or at once when forgotten); otherwise by
-        /// the reader.
+        /// Kept for the tail hash at checkpoint time (read by `refreshTails`, unlocked). For a
+        /// finished source it is owned here (closed once everything is acknowledged and the
+        /// final tail hash is known, or at once when forgotten); otherwise by the reader, which
+        /// hands it over to close with `detach`.
         var descriptor: FileDescriptor?
         /// Files yes; directly read pipes and superseded (truncated) instances no.
         var checkpointed: Bool
@@ -50,7 +65,12 @@ final class SourceTable: @unchecked Sendable {
         var fullyAcknowledged: Bool { tracker.checkpoint >= emittedEnd }
     }
 
-    private let lock = ConditionLock()
+    /// Never held over I/O (`LockAudit` checks it in tests): other stages' threads wait on it.
+    private let lock = ConditionLock(audited: "tail.sources")
+    /// For tests: `LockAudit.violations(of:)`.
+    var auditedLock: ConditionLock { lock }
+    /// For tests: runs in `refreshTails` between lending descriptors and reading them.
+    nonisolated(unsafe) var beforeTailReads: (() -> Void)?
     private var sources: [SourceID: Source] = [:] { didSet { changes &+= 1 } }
     /// Checkpoint entries not matched to a file yet (kept until `forgetAfter`).
     private var unclaimed: [FileIdentity: CheckpointEntry] = [:] { didSet { changes &+= 1 } }
@@ -63,16 +83,26 @@ final class SourceTable: @unchecked Sendable {
     private var blocked: Set<String> = []
     private var readingDone = false
     private let forgetAfter: Int64
-    /// Wakes the reader (its event descriptor); called under the lock, never after `close`.
+    /// Wakes the reader (its event descriptor); called with the lock released (counted in
+    /// `waking`), never after `close`.
     private let wakeReader: @Sendable () -> Void
-    /// Wakes the checkpoint thread (the leading edge, see `CheckpointSchedule`): called under
-    /// the lock by the first acknowledgement after `armCheckpointWake`, so once per write, not
-    /// once per acknowledgement.
+    /// Wakes the checkpoint thread (the leading edge, see `CheckpointSchedule`): called, with
+    /// the lock released, by the first acknowledgement after `armCheckpointWake`, so once per
+    /// write, not once per acknowledgement.
     private let wakeCheckpoint: @Sendable () -> Void
     private var checkpointArmed = true
     /// Finished sources that may still hold a descriptor (a superset; see `heldDescriptorCount`).
     private var held: Set<SourceID> = []
     private var closed = false
+    /// Checkpointed sources whose tail hash may be behind their watermark: `refreshTails` reads
+    /// these (not every source) on its next pass.
+    private var stale: Set<SourceID> = []
+    /// Descriptors `refreshTails` is reading now (how many times), and those let go meanwhile:
+    /// the last return closes them.
+    private var lent: [FileDescriptor: Int] = [:]
+    private var closeWhenReturned: Set<FileDescriptor> = []
+    /// Threads signalling the reader with the lock released (`close` waits for them).
+    private var waking = 0
 
     init(entries: [CheckpointEntry], cursors: [JournalCheckpoint], forgetAfter: Int64, wakeReader: @escaping @Sendable () -> Void,
          wakeCheckpoint: @escaping @Sendable () -> Void = {}) {
@@ -118,6 +148,7 @@ final class SourceTable: @unchecked Sendable {
         lock.withLock {
             sources[id] = Source(info: info, tracker: AckTracker(base: base, done: done), emittedEnd: base, descriptor: descriptor,
                                  checkpointed: checkpointed, updated: SystemClock.wallNanoseconds(), cursors: cursors)
+            if checkpointed { stale.insert(id) }
         }
     }
 
@@ -134,18 +165,37 @@ final class SourceTable: @unchecked Sendable {
         lock.withLock {
             sources[id]?.descriptor = descriptor
             sources[id]?.endTail = nil
+            if sources[id]?.checkpointed == true { stale.insert(id) }
         }
     }
 
-    /// The reader closes a file for the open-file limit: take the tail hash first. `endTail`:
-    /// the hash before the end of what was read (the reader took it), used once every line is
-    /// acknowledged, so a file need not stay open while its lines are in flight.
-    func detach(_ id: SourceID, endTail: (offset: Int64, length: Int, hash: UInt64)? = nil) {
-        lock.withLock {
-            refreshTailLocked(id)
-            sources[id]?.descriptor = nil
-            sources[id]?.endTail = endTail
+    /// The reader closes a file for the open-file limit: the table takes the tail hash at the
+    /// watermark first (on the reader's thread, with the lock released), then closes the
+    /// descriptor (returns false when it holds none for `id`: the caller closes its own).
+    /// `endTail`: the hash before the end of what was read (the reader took it), used once every
+    /// line is acknowledged, so a file need not stay open while its lines are in flight.
+    @discardableResult
+    func detach(_ id: SourceID, endTail: (offset: Int64, length: Int, hash: UInt64)? = nil) -> Bool {
+        let job = lock.withLock { () -> TailJob? in
+            guard let s = sources[id], let fd = s.descriptor, s.checkpointed, s.tail?.offset != s.tracker.checkpoint else { return nil }
+            lent[fd, default: 0] += 1
+            return TailJob(id: id, descriptor: fd, offset: s.tracker.checkpoint)
         }
+        let hashed = job.map { ($0, Self.tailHash($0)) }
+        var owned = false
+        let closing = lock.withLock { () -> [FileDescriptor] in
+            var closing: [FileDescriptor] = []
+            if let (job, hash) = hashed { settleLocked(job, hash, &closing) }
+            if let fd = sources[id]?.descriptor {
+                owned = true
+                sources[id]!.descriptor = nil
+                letGoLocked(fd, &closing)
+            }
+            sources[id]?.endTail = endTail
+            return closing
+        }
+        for fd in closing { fd.close() }
+        return owned
     }
 
     /// A truncated or replaced file: the old instance is no longer checkpointed (its lines in
@@ -163,20 +213,27 @@ final class SourceTable: @unchecked Sendable {
     /// otherwise it stays open until acknowledged, for the checkpoint's tail hash.
     ///
     /// `keep`: the tail hash at the end of a renamed-away file read to its end (see `Source.keep`).
-    func finish(_ id: SourceID, forget: Bool, keep: (offset: Int64, length: Int, hash: UInt64)? = nil) {
-        lock.withLock {
-            guard var s = sources[id] else { return }
+    /// `endTail`: the tail hash at the end of what was read (the reader took it), so that the
+    /// descriptor closes as soon as the last line is acknowledged, without another read.
+    func finish(_ id: SourceID, forget: Bool, keep: (offset: Int64, length: Int, hash: UInt64)? = nil,
+                endTail: (offset: Int64, length: Int, hash: UInt64)? = nil) {
+        let closing = lock.withLock { () -> [FileDescriptor] in
+            var closing: [FileDescriptor] = []
+            guard var s = sources[id] else { return closing }
             s.finished = true
             s.forget = forget
             s.keep = keep
-            if forget {
-                s.descriptor?.close()
+            if let endTail { s.endTail = endTail }
+            if forget, let fd = s.descriptor {
                 s.descriptor = nil
+                letGoLocked(fd, &closing)
             }
-            if s.fullyAcknowledged { retireLocked(id, s) } else { sources[id] = s }
+            if s.fullyAcknowledged { retireLocked(id, s, &closing) } else { sources[id] = s }
             if sources[id]?.descriptor != nil { held.insert(id) }
             lock.broadcast()
+            return closing
         }
+        for fd in closing { fd.close() }
     }
 
     /// The checkpoint entry loaded for this identity, if any (each is claimed once).
@@ -257,7 +314,10 @@ final class SourceTable: @unchecked Sendable {
     /// (to release from the budget; truncated lines count only their head). Any thread; any
     /// order; duplicates and unknown sources return 0.
     func acknowledge(_ source: SourceID, start: Int64, end: Int64) -> Int64 {
-        lock.withLock {
+        var closing: [FileDescriptor] = []
+        var wakeTheReader = false
+        var wakeTheCheckpoint = false
+        let release = lock.withLock { () -> Int64 in
             guard var s = sources[source] else { return 0 }
             let before = s.tracker.checkpoint
             let added = s.tracker.markDone(start: start, end: end)
@@ -272,24 +332,38 @@ final class SourceTable: @unchecked Sendable {
             if s.tracker.checkpoint != before {
                 s.updated = SystemClock.wallNanoseconds()
                 s.cursors?.advance(to: s.tracker.checkpoint)
+                if s.checkpointed { stale.insert(source) }
             }
             if checkpointArmed && added > 0 && (s.checkpointed || s.cursors != nil) {
                 checkpointArmed = false
-                wakeCheckpoint()
+                wakeTheCheckpoint = true
             }
             if let w = s.wakeReaderAt, s.tracker.checkpoint >= w {
                 s.wakeReaderAt = nil
-                // Under the lock: `close` closes the event under it too (never a reused fd).
-                if !stopping && !closed { wakeReader() }
+                // Signalled below, unlocked; `close` closes the event only once `waking` is 0.
+                if !stopping && !closed {
+                    waking += 1
+                    wakeTheReader = true
+                }
             }
             if s.finished && s.fullyAcknowledged {
-                retireLocked(source, s)
+                retireLocked(source, s, &closing)
             } else {
                 sources[source] = s
             }
             lock.broadcast()
             return release
         }
+        for fd in closing { fd.close() }
+        if wakeTheCheckpoint { wakeCheckpoint() }
+        if wakeTheReader {
+            wakeReader()
+            lock.withLock {
+                waking -= 1
+                if waking == 0 { lock.broadcast() }
+            }
+        }
+        return release
     }
 
     /// The next acknowledgement wakes the checkpoint thread (called before each write).
@@ -323,19 +397,21 @@ final class SourceTable: @unchecked Sendable {
     /// The checkpoint as it would be written now, or `nil` when nothing changed since `token`
     /// (pass the returned token next time; `nil` token: always).
     func snapshot(ifChangedSince token: UInt64?) -> (files: [CheckpointEntry], cursors: [JournalCheckpoint], token: UInt64)? {
-        lock.withLock {
+        // Copied under the lock; selected and sorted (20,000 paths) after it.
+        guard let copy = lock.withLock({ () -> (rows: [CheckpointSelection.Row], unclaimed: [CheckpointEntry], cursors: [JournalCheckpoint], token: UInt64)? in
             if let token, token == changes { return nil }
-            let s = snapshotLocked()
-            return (s.files, s.cursors, changes)
-        }
+            let s = rowsLocked()
+            return (s.rows, Array(unclaimed.values), s.cursors + unclaimedCursors.values, changes)
+        }) else { return nil }
+        let files = CheckpointSelection.entries(rows: copy.rows, unclaimed: copy.unclaimed, now: SystemClock.wallNanoseconds(), forgetAfter: forgetAfter)
+        return (files, copy.cursors.sorted { $0.input < $1.input }, copy.token)
     }
 
-    private func snapshotLocked() -> (files: [CheckpointEntry], cursors: [JournalCheckpoint]) {
+    private func rowsLocked() -> (rows: [CheckpointSelection.Row], cursors: [JournalCheckpoint]) {
         var rows: [CheckpointSelection.Row] = []
+        rows.reserveCapacity(sources.count)
         var cursors: [JournalCheckpoint] = []
-        for id in Array(sources.keys) {
-            if sources[id]!.checkpointed { refreshTailLocked(id) }
-            let s = sources[id]!
+        for s in sources.values {
             if let c = s.cursors, let at = c.checkpoint {
                 cursors.append(JournalCheckpoint(input: s.info.input, cursor: at.cursor, realtime: at.realtime, updated: s.updated))
             }
@@ -346,63 +422,163 @@ final class SourceTable: @unchecked Sendable {
             rows.append(.init(entry: s.tail.map {
                 CheckpointEntry(input: s.info.input, path: s.info.path, identity: identity, fingerprint: fp,
                                 offset: $0.offset, tailLength: $0.length, tailHash: $0.hash, key: s.info.key, updated: s.updated,
-                                done: s.tracker.doneRanges(limit: CheckpointEntry.maxDoneRanges))
+                                done: CheckpointSelection.done(tail: $0.offset, watermark: s.tracker.checkpoint, tracker: s.tracker))
             }, checkpointed: true))
         }
-        let files = CheckpointSelection.entries(rows: rows, unclaimed: Array(unclaimed.values),
-                                                now: SystemClock.wallNanoseconds(), forgetAfter: forgetAfter)
-        cursors += unclaimedCursors.values
-        cursors.sort { $0.input < $1.input }
-        return (files, cursors)
+        return (rows, cursors)
     }
 
-    /// Closes every descriptor the table holds. After this `acknowledge` never wakes the reader.
+    /// Closes every descriptor the table holds, then runs `body` (closing the reader's wake-up
+    /// event), both with the lock released. After this `acknowledge` never wakes the reader.
     func close(_ body: () -> Void = {}) {
-        lock.withLock {
+        let closing = lock.withLock { () -> [FileDescriptor] in
             closed = true
+            while waking > 0 { lock.wait() }
+            var closing: [FileDescriptor] = []
             for (id, s) in sources {
-                s.descriptor?.close()
+                guard let fd = s.descriptor else { continue }
                 sources[id]?.descriptor = nil
+                letGoLocked(fd, &closing)
             }
-            body()
+            return closing
         }
+        for fd in closing { fd.close() }
+        body()
+    }
+
+    /// Reads the tail hashes the checkpoint needs: for each source whose watermark moved, the
+    /// bytes just before it, with the lock released (the caller is the checkpoint writer; call it
+    /// before `snapshot`). A finished source waiting for its final hash is closed afterwards.
+    func refreshTails() {
+        var closing: [FileDescriptor] = []
+        let jobs = lock.withLock { () -> [TailJob] in
+            var jobs: [TailJob] = []
+            for id in stale {
+                guard var s = sources[id], s.checkpointed else { continue }
+                let offset = s.tracker.checkpoint
+                if s.tail?.offset == offset && !(s.finished && s.fullyAcknowledged && !s.forget && s.descriptor != nil) { continue }
+                if s.tail?.offset != offset, let e = s.endTail, e.offset == offset { s.tail = e }
+                if s.tail?.offset == offset {
+                    // A retired source that waited for its final hash lets its descriptor go.
+                    if s.finished && s.fullyAcknowledged && !s.forget, let fd = s.descriptor {
+                        s.descriptor = nil
+                        letGoLocked(fd, &closing)
+                    }
+                    sources[id] = s
+                    continue
+                }
+                guard let fd = s.descriptor else { continue }
+                lent[fd, default: 0] += 1
+                jobs.append(TailJob(id: id, descriptor: fd, offset: offset))
+            }
+            stale = []
+            return jobs
+        }
+        for fd in closing { fd.close() }
+        guard !jobs.isEmpty else { return }
+        beforeTailReads?()
+        let hashed = jobs.map { ($0, Self.tailHash($0)) }
+        closing = lock.withLock { () -> [FileDescriptor] in
+            var closing: [FileDescriptor] = []
+            for (job, hash) in hashed { settleLocked(job, hash, &closing) }
+            return closing
+        }
+        for fd in closing { fd.close() }
     }
 
     // MARK: Private
 
+    /// A tail hash to read with the lock released: `offset` was the watermark of `id`.
+    private struct TailJob {
+        var id: SourceID
+        var descriptor: FileDescriptor
+        var offset: Int64
+    }
+
+    /// The hash of the bytes before `job.offset`; `nil` when fewer are there than the checkpoint
+    /// needs (the file shrank: no proof, the last written entry stays).
+    private static func tailHash(_ job: TailJob) -> (length: Int, hash: UInt64)? {
+        guard let t = try? Fingerprint.tailHash(job.descriptor, before: job.offset, count: CheckpointEntry.tailBytes),
+              Int64(t.length) == min(job.offset, Int64(CheckpointEntry.tailBytes)) else { return nil }
+        return t
+    }
+
+    /// A tail job is back: the descriptor is returned, the hash kept if it is newer than the
+    /// one held (never past the watermark: that only grows), and a finished, fully acknowledged
+    /// source that waited for it lets its descriptor go.
+    private func settleLocked(_ job: TailJob, _ hash: (length: Int, hash: UInt64)?, _ closing: inout [FileDescriptor]) {
+        if let n = lent[job.descriptor] {
+            if n > 1 { lent[job.descriptor] = n - 1 } else { lent[job.descriptor] = nil }
+            if n == 1, closeWhenReturned.remove(job.descriptor) != nil { closing.append(job.descriptor) }
+        }
+        guard var s = sources[job.id] else { return }
+        let outcome = TailRefresh.settle(read: hash != nil, offset: job.offset, tail: s.tail?.offset, watermark: s.tracker.checkpoint,
+                                         checkpointed: s.checkpointed, retired: s.finished && s.fullyAcknowledged && !s.forget)
+        if outcome.adopt, let hash { s.tail = (job.offset, hash.length, hash.hash) }
+        if outcome.again { stale.insert(job.id) }
+        if outcome.release, let fd = s.descriptor {
+            s.descriptor = nil
+            letGoLocked(fd, &closing)
+        }
+        sources[job.id] = s
+    }
+
+    /// `fd` is no longer the table's: closed by the caller once unlocked, or by the last
+    /// `refreshTails` reading it.
+    private func letGoLocked(_ fd: FileDescriptor, _ closing: inout [FileDescriptor]) {
+        if lent[fd] != nil { closeWhenReturned.insert(fd) } else { closing.append(fd) }
+    }
+
     /// A finished, fully acknowledged source: its descriptor closes; with `forget` (renamed out
-    /// of the globs or deleted, and read to its end) its checkpoint entry goes too.
-    private func retireLocked(_ id: SourceID, _ s: Source) {
-        sources[id] = s
+    /// of the globs or deleted, and read to its end) its checkpoint entry goes too. One whose
+    /// tail hash at the final watermark is still to be read keeps its descriptor until the
+    /// next `refreshTails` has read it.
+    private func retireLocked(_ id: SourceID, _ s: Source, _ closing: inout [FileDescriptor]) {
+        var s = s
         if s.forget {
-            s.descriptor?.close()
+            if let fd = s.descriptor { letGoLocked(fd, &closing) }
             sources[id] = nil
             if let k = s.keep, s.checkpointed, k.offset == s.tracker.checkpoint, let identity = s.info.identity, let fp = s.info.fingerprint {
                 unclaimed[identity] = CheckpointEntry(input: s.info.input, path: s.info.path, identity: identity, fingerprint: fp,
                                                       offset: k.offset, tailLength: k.length, tailHash: k.hash, key: s.info.key,
                                                       updated: SystemClock.wallNanoseconds())
             }
-        } else if let fd = s.descriptor {
-            refreshTailLocked(id)
-            fd.close()
-            sources[id]?.descriptor = nil
-        }
-    }
-
-    /// Re-hashes the bytes before the checkpoint while the descriptor is still open.
-    private func refreshTailLocked(_ id: SourceID) {
-        guard var s = sources[id], let fd = s.descriptor else {
-            if let e = sources[id]?.endTail, e.offset == sources[id]!.tracker.checkpoint, sources[id]!.tail?.offset != e.offset {
-                sources[id]!.tail = e
-            }
             return
         }
         let offset = s.tracker.checkpoint
-        guard s.tail?.offset != offset,
-              let t = try? Fingerprint.tailHash(fd, before: offset, count: CheckpointEntry.tailBytes),
-              Int64(t.length) == min(offset, Int64(CheckpointEntry.tailBytes)) else { return }
-        s.tail = (offset, t.length, t.hash)
+        if s.tail?.offset != offset, let e = s.endTail, e.offset == offset { s.tail = e }
+        if let fd = s.descriptor, !s.checkpointed || s.tail?.offset == offset {
+            s.descriptor = nil
+            letGoLocked(fd, &closing)
+        } else if s.descriptor != nil {
+            stale.insert(id)
+        }
         sources[id] = s
+    }
+}
+
+/// A tail hash read with the table's lock released, once the lock is taken again: the
+/// watermark may have moved and the source may have been retired meanwhile. Pure.
+///
+/// | read | `offset` vs the tail held | `offset` vs the watermark now | outcome |
+/// |------|---------------------------|-------------------------------|---------|
+/// | yes  | newer (or none held)      | ≤ (only ever grows)           | adopt: entries are written at `offset` |
+/// | yes  | not newer                 | any                           | keep the held one |
+/// | no (file shrank) | any           | any                           | keep the held one (the last written entry stays) |
+/// | any  | any                       | moved past it                 | read again next pass |
+/// | any  | any                       | equal, source retired         | release: its descriptor closes |
+enum TailRefresh {
+    struct Outcome: Equatable, Sendable {
+        var adopt = false
+        var again = false
+        var release = false
+    }
+
+    /// `retired`: finished, every line acknowledged, its entry kept (not forgotten).
+    static func settle(read: Bool, offset: Int64, tail: Int64?, watermark: Int64, checkpointed: Bool, retired: Bool) -> Outcome {
+        Outcome(adopt: read && checkpointed && (tail ?? -1) < offset && offset <= watermark,
+                again: checkpointed && watermark != offset,
+                release: retired && watermark == offset)
     }
 }
 
@@ -421,6 +597,21 @@ enum CheckpointSelection {
     struct Row {
         var entry: CheckpointEntry?
         var checkpointed: Bool
+    }
+
+    /// The done ranges an entry written at `tail` keeps: those past the watermark and, when the
+    /// tail hash lags behind the watermark (a file whose descriptor is closed: renamed away,
+    /// deleted, or closed for the open-file limit), `tail..<watermark` too, so that a restart
+    /// skips what was acknowledged since instead of sending it again. At most
+    /// `CheckpointEntry.maxDoneRanges`.
+    ///
+    /// | tail vs watermark | done ranges                                   |
+    /// |-------------------|-----------------------------------------------|
+    /// | equal             | the tracker's (largest first, up to the limit) |
+    /// | tail < watermark  | `tail..<watermark`, then the tracker's (one fewer) |
+    static func done(tail: Int64, watermark: Int64, tracker: AckTracker) -> [Range<Int64>] {
+        guard tail < watermark else { return tracker.doneRanges(limit: CheckpointEntry.maxDoneRanges) }
+        return [tail..<watermark] + tracker.doneRanges(limit: CheckpointEntry.maxDoneRanges - 1)
     }
 
     static func entries(rows: [Row], unclaimed: [CheckpointEntry], now: Int64, forgetAfter: Int64) -> [CheckpointEntry] {

@@ -9,6 +9,7 @@ import Posix
 /// | `orphanLinger`      | 5 s     | a renamed-away or deleted file quiet at its end this long closes |
 /// | `deletedGrace`      | 60 s    | a deleted file is closed after this even if unread           |
 /// | `checkpointInterval`| 1 s     | checkpoint written at most this often (first acks: at once)   |
+/// | `recentCheckpointInterval` | 200 ms | in between, progress written unsynced at most this often (`RecentCheckpoint`; nil: never) |
 /// | `readCoalesce`      | 75 ms   | least time between two read turns woken by inotify (bursts, not lines) |
 /// | `forgetAfter`       | 7 days  | checkpoint entries of files not seen this long are dropped   |
 /// | `once`              | false   | read each file to the end it had at start, then finish       |
@@ -106,13 +107,14 @@ public struct TailConfiguration: Sendable {
     }
 
     public var inputs: [InputSpec]
-    /// Holds `checkpoints.json`, `checkpoints.json.prev` and `lock`.
+    /// Holds `checkpoints.json`, `checkpoints.json.prev`, `checkpoints.json.recent` (between durable writes) and `lock`.
     public var stateDirectory: String
     public var maxOpenFiles: Int
     public var rescanInterval: Int64
     public var orphanLinger: Int64
     public var deletedGrace: Int64
     public var checkpointInterval: Int64
+    public var recentCheckpointInterval: Int64? = 200_000_000
     public var forgetAfter: Int64
     public var once: Bool
     /// Batches close at this many bytes of text or lines, or when a read finds no more.

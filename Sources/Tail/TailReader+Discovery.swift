@@ -205,8 +205,10 @@ extension TailReader {
         for id in plan.evict {
             guard let inst = instances[id], let fd = inst.descriptor else { continue }
             let end = try? Fingerprint.tailHash(fd, before: inst.readOffset, count: CheckpointEntry.tailBytes)
-            table.detach(id, endTail: end.flatMap { Int64($0.length) == min(inst.readOffset, Int64(CheckpointEntry.tailBytes)) ? (inst.readOffset, $0.length, $0.hash) : nil })
-            fd.close()
+            // The table closes it (after any tail hash it is reading from it).
+            if !table.detach(id, endTail: end.flatMap { Int64($0.length) == min(inst.readOffset, Int64(CheckpointEntry.tailBytes)) ? (inst.readOffset, $0.length, $0.hash) : nil }) {
+                fd.close()
+            }
             inst.descriptor = nil
             openCount -= 1
         }
@@ -346,11 +348,13 @@ extension TailReader {
     /// `keepEntry`: renamed away (not deleted) and read to its end: its checkpoint entry stays,
     /// so that it is not read again if it shows up under another matched name (a symlink).
     func finish(_ inst: FileInstance, forget: Bool, keepEntry: Bool = false) {
-        var keep: (offset: Int64, length: Int, hash: UInt64)?
-        if keepEntry, let fd = inst.descriptor, !inst.splitter.hasPartialLine,
+        // The tail hash at the end of what was read, taken here (no lock held): for `keep`, and so
+        // that the table closes a kept source's descriptor once all is acknowledged, unread.
+        var end: (offset: Int64, length: Int, hash: UInt64)?
+        if keepEntry || !forget, let fd = inst.descriptor, !inst.splitter.hasPartialLine,
            let t = try? Fingerprint.tailHash(fd, before: inst.readOffset, count: CheckpointEntry.tailBytes),
            Int64(t.length) == min(inst.readOffset, Int64(CheckpointEntry.tailBytes)) {
-            keep = (inst.readOffset, t.length, t.hash)
+            end = (inst.readOffset, t.length, t.hash)
         }
         if let key = inst.key {
             if retiredKeys.count >= 4096 { retiredKeys.removeAll() }
@@ -362,7 +366,7 @@ extension TailReader {
         dirty.remove(inst.id)
         if inst.descriptor != nil { openCount -= 1 }
         inst.descriptor = nil // now owned by the shared source
-        table.finish(inst.id, forget: forget, keep: keep)
+        table.finish(inst.id, forget: forget, keep: keepEntry ? end : nil, endTail: forget ? nil : end)
     }
 
 }

@@ -111,7 +111,12 @@ public final class Tailer: @unchecked Sendable {
                     try? FileSystem.rename(main, to: main + ".corrupt")
                 }
             }
-            table = SourceTable(entries: loaded.entries, cursors: loaded.cursors, forgetAfter: configuration.forgetAfter,
+            var state = (entries: loaded.entries, cursors: loaded.cursors)
+            if let recent = RecentCheckpoint.load(stateDirectory: configuration.stateDirectory) {
+                // Progress written since the last durable write, before a crash of the process.
+                state = RecentCheckpoint.merge(durable: state, recent: recent)
+            }
+            table = SourceTable(entries: state.entries, cursors: state.cursors, forgetAfter: configuration.forgetAfter,
                                 wakeReader: { wakeup.signal() },
                                 wakeCheckpoint: {
                                     checkpointSignal.withLock {
@@ -207,7 +212,8 @@ public final class Tailer: @unchecked Sendable {
 
     // MARK: Checkpoint
 
-    /// The file entries as they would be written now.
+    /// The file entries as they would be written now, with the tail hashes of the last write
+    /// (a copy under the table's lock, no file read: `/metrics` and `STATUS=` call this).
     public func checkpointEntries() -> [CheckpointEntry] {
         table.snapshot(ifChangedSince: nil)?.files ?? []
     }
@@ -218,24 +224,47 @@ public final class Tailer: @unchecked Sendable {
     /// Writes `checkpoints.json` if anything changed since the last write. Errors are logged
     /// (the previous file stays valid) and retried at the next interval. Any thread.
     public func writeCheckpoint() {
-        writing.withLock { writeCheckpointSerialized() }
+        writing.withLock { writeCheckpointSerialized(durable: true) }
     }
 
     /// One writer at a time (they share the temp file name).
     private let writing = ConditionLock()
+    /// Set by the last recent write; the next durable write removes the file.
+    private var recentChanges: UInt64?
+    private var recentExists = false
 
-    private func writeCheckpointSerialized() {
-        guard let snap = table.snapshot(ifChangedSince: changesWritten) else { return }
-        changesWritten = snap.token
+    private func writeCheckpointSerialized(durable: Bool) {
+        // The tail hashes are read here, on the writer's thread, not under the table's lock.
+        table.refreshTails()
+        let directory = configuration.stateDirectory
+        guard let snap = table.snapshot(ifChangedSince: durable ? changesWritten : recentChanges ?? changesWritten) else { return }
         let bytes = CheckpointFile.encode(snap.files, cursors: snap.cursors)
         let written = (count: bytes.count, hash: FNV1a.hash(bytes))
+        guard durable else {
+            // Between durable writes: no fsync (see `RecentCheckpoint`); a failure only means
+            // that a crash re-sends a little more.
+            recentChanges = snap.token
+            if let last = lastWritten, last == written { return }
+            recentExists = true
+            do { try FileSystem.writeAtomically(RecentCheckpoint.path(stateDirectory: directory), bytes, mode: 0o640, durable: false) } catch {
+                recentChanges = nil
+            }
+            return
+        }
+        changesWritten = snap.token
         if let last = lastWritten, last == written { return }
         do {
-            try CheckpointFile.write(encoded: bytes, stateDirectory: configuration.stateDirectory)
+            try CheckpointFile.write(encoded: bytes, stateDirectory: directory)
             lastWritten = written
+            if recentExists {
+                // All it had is in the durable file now.
+                try? FileSystem.remove(RecentCheckpoint.path(stateDirectory: directory))
+                recentExists = false
+            }
+            recentChanges = nil
         } catch {
             changesWritten = nil
-            logger.error("checkpoint write failed", ["checkpoint.path": configuration.stateDirectory, "error": "\(error)"])
+            logger.error("checkpoint write failed", ["checkpoint.path": directory, "error": "\(error)"])
         }
     }
 
@@ -251,24 +280,31 @@ public final class Tailer: @unchecked Sendable {
     private func checkpointLoop(_ heartbeat: Heartbeat) {
         // Real monotonic time, not `clock` (a test's manual clock drives the reader, and would
         // stop the periodic write); the decision itself is table-tested with given times.
-        var schedule = CheckpointSchedule(interval: configuration.checkpointInterval, now: SystemClock.monotonicNanoseconds())
+        var schedule = CheckpointSchedule(interval: configuration.checkpointInterval, recentInterval: configuration.recentCheckpointInterval,
+                                          now: SystemClock.monotonicNanoseconds())
         while true {
-            let stop = checkpointSignal.withLock { () -> Bool in
+            // nil: stopping; true: a durable write; false: a recent one.
+            let durable = checkpointSignal.withLock { () -> Bool? in
                 while !checkpointStopping {
                     switch schedule.decide(now: SystemClock.monotonicNanoseconds(), acknowledged: acknowledgedFlag.value) {
                     case .write:
+                        acknowledgedFlag.value = false
+                        return true
+                    case .writeRecent:
                         acknowledgedFlag.value = false
                         return false
                     case .wait(let until):
                         heartbeat.waitBeating(checkpointSignal, atMost: until - SystemClock.monotonicNanoseconds())
                     }
                 }
-                return true
+                return nil
             }
-            if stop { return }
+            guard let durable else { return }
             table.armCheckpointWake()
-            writeCheckpoint()
-            schedule.wrote(at: SystemClock.monotonicNanoseconds())
+            let started = SystemClock.monotonicNanoseconds()
+            writing.withLock { writeCheckpointSerialized(durable: durable) }
+            let now = SystemClock.monotonicNanoseconds()
+            if durable { schedule.wrote(at: now) } else { schedule.wroteRecent(at: now, took: now - started) }
         }
     }
 }

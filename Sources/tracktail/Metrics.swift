@@ -7,8 +7,9 @@ import Synchronization
 ///
 /// A scrape reads relaxed atomics (the counters), takes the byte budget's and the shipper's
 /// locks for one read each, copies the histogram under its own lock, and asks the tailer for
-/// its checkpoint entries (one snapshot under the tailer's lock, the same call the checkpoint
-/// thread makes) before it `stat`s each file with no lock held. Nothing waits on the pipeline.
+/// its checkpoint entries (a copy under the tailer's lock, with the tail hashes of the last
+/// checkpoint write: no file is read under it) before it `stat`s each file with no lock held.
+/// Nothing waits on the pipeline.
 ///
 /// | metric (`tracktail_` prefix) | type | from |
 /// |---|---|---|

@@ -30,6 +30,41 @@ func checkpointScheduleTable(_ s: ScheduleStep) {
     #expect(schedule.decide(now: s.now, acknowledged: s.acknowledged) == s.decision)
 }
 
+/// Recent (unsynced) writes between the durable ones: interval 1,000, recent gap 200.
+@Test(arguments: [
+    ScheduleStep(name: "acknowledged 100 after a write: wait for the recent gap", lastWrite: 100, now: 200, acknowledged: true, decision: .wait(until: 300)),
+    ScheduleStep(name: "acknowledged, gap over: recent write", lastWrite: 100, now: 300, acknowledged: true, decision: .writeRecent),
+    ScheduleStep(name: "not acknowledged: no recent write", lastWrite: 100, now: 300, acknowledged: false, decision: .wait(until: 1_100)),
+    ScheduleStep(name: "interval over: a durable write, not a recent one", lastWrite: 100, now: 1_100, acknowledged: true, decision: .write),
+    ScheduleStep(name: "never written: the leading edge is durable", lastWrite: nil, now: 10, acknowledged: true, decision: .write),
+])
+func checkpointScheduleRecentTable(_ s: ScheduleStep) {
+    var schedule = CheckpointSchedule(interval: 1_000, recentInterval: 200, now: 0)
+    if let t = s.lastWrite { schedule.wrote(at: t) }
+    #expect(schedule.decide(now: s.now, acknowledged: s.acknowledged) == s.decision)
+}
+
+/// Acknowledgements every 10 for 3,000 after start: durable writes once per interval, recent
+/// ones every 200 between them; once a recent write took 10, the gap stretches to 500.
+@Test(arguments: [
+    (Int64(0), [205, 405, 605, 805, 1_205, 1_405, 1_605, 1_805, 2_205, 2_405, 2_605, 2_805] as [Int64]),
+    (Int64(10), [205, 705, 1_505, 2_505] as [Int64]),
+])
+func checkpointScheduleRecentWritesKeepTheirGap(cost: Int64, expected: [Int64]) {
+    var schedule = CheckpointSchedule(interval: 1_000, recentInterval: 200, now: 0)
+    var durable: [Int64] = []
+    var recent: [Int64] = []
+    for now in stride(from: Int64(5), through: 3_000, by: 10) {
+        switch schedule.decide(now: now, acknowledged: true) {
+        case .write: durable.append(now); schedule.wrote(at: now)
+        case .writeRecent: recent.append(now); schedule.wroteRecent(at: now, took: cost)
+        case .wait: break
+        }
+    }
+    #expect(durable == [5, 1_005, 2_005])
+    #expect(recent == expected)
+}
+
 /// A run of acknowledgements every 100 ns for 5,000 ns after start: one write at once, then one
 /// per interval (at most 6, not one per acknowledgement and not none until the first interval).
 @Test func checkpointScheduleWritesAtMostOncePerInterval() {

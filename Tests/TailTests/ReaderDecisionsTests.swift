@@ -102,6 +102,28 @@ struct CursorTrailTests {
     }
 }
 
+/// What a tail hash read unlocked leads to once the table's lock is taken again.
+struct TailRefreshTests {
+    typealias O = TailRefresh.Outcome
+
+    @Test(arguments: [
+        // read, offset, tail held, watermark now, checkpointed, retired → outcome
+        (true, 100, nil, 100, true, false, O(adopt: true)),
+        (true, 100, 60, 100, true, false, O(adopt: true)),
+        (true, 100, 60, 140, true, false, O(adopt: true, again: true)),            // acked meanwhile: still a proven point; read again
+        (true, 100, 120, 140, true, false, O(again: true)),                         // a newer tail came meanwhile (detach)
+        (true, 100, 100, 100, true, false, O()),
+        (false, 100, 60, 100, true, false, O()),                                    // shrank: no proof, keep the last
+        (false, 100, 60, 140, true, false, O(again: true)),
+        (true, 100, 60, 100, false, false, O()),                                    // superseded meanwhile: not written
+        (true, 100, 60, 100, true, true, O(adopt: true, release: true)),           // retired: its final hash, then closed
+        (false, 100, 60, 100, true, true, O(release: true)),                        // even without a proof
+    ] as [(Bool, Int64, Int64?, Int64, Bool, Bool, O)])
+    func settles(read: Bool, offset: Int64, tail: Int64?, watermark: Int64, checkpointed: Bool, retired: Bool, expected: O) {
+        #expect(TailRefresh.settle(read: read, offset: offset, tail: tail, watermark: watermark, checkpointed: checkpointed, retired: retired) == expected)
+    }
+}
+
 /// Which entries a checkpoint holds.
 struct CheckpointSelectionTests {
     static func entry(_ path: String, inode: UInt64, updated: Int64 = 0) -> CheckpointEntry {
@@ -120,6 +142,24 @@ struct CheckpointSelectionTests {
         let unclaimed = [Self.entry("/old", inode: 4, updated: 0), Self.entry("/recent", inode: 5, updated: 6 * day)]
         let out = CheckpointSelection.entries(rows: rows, unclaimed: unclaimed, now: 8 * day, forgetAfter: 7 * day)
         #expect(out.map(\.path) == ["/a", "/b", "/recent"])
+    }
+
+    /// Done ranges an entry keeps, given its tail hash's offset, the watermark and what is done
+    /// past the watermark (every range 10 bytes long, separated by 10 not done).
+    @Test(arguments: [
+        (tail: 100, watermark: 100, past: 0, expected: [Range<Int64>]()),
+        (tail: 100, watermark: 100, past: 2, expected: [110..<120, 130..<140]),
+        (tail: 40, watermark: 100, past: 0, expected: [40..<100]),                   // no descriptor to re-hash: skip on restart
+        (tail: 40, watermark: 100, past: 2, expected: [40..<100, 110..<120, 130..<140]),
+        (tail: 0, watermark: 100, past: 20, expected: [0..<100] + (0..<15).map { 110 + Int64($0) * 20..<120 + Int64($0) * 20 }),
+        (tail: 100, watermark: 100, past: 20, expected: (0..<16).map { 110 + Int64($0) * 20..<120 + Int64($0) * 20 }),
+    ] as [(tail: Int64, watermark: Int64, past: Int, expected: [Range<Int64>])])
+    func doneRanges(tail: Int64, watermark: Int64, past: Int, expected: [Range<Int64>]) {
+        var t = AckTracker(base: 0)
+        t.markDone(start: 0, end: watermark)
+        for i in 0..<past { t.markDone(start: watermark + 10 + Int64(i) * 20, end: watermark + 20 + Int64(i) * 20) }
+        #expect(t.checkpoint == watermark)
+        #expect(CheckpointSelection.done(tail: tail, watermark: watermark, tracker: t) == expected)
     }
 
     @Test func cursorsRoundTripThroughTheFile() throws {
