@@ -353,6 +353,42 @@ func containsEvent(_ events: [String], _ n: Int) -> Bool { events.contains { $0.
         #expect(shipper.input.isEmpty)
     }
 
+    /// The reader's caught-up marker lets an idle output take the open batch at once, long
+    /// before `linger` and `idleLinger` (an hour here).
+    @Test func aCaughtUpInputSendsTheOpenBatchAtOnce() {
+        var c = ShipConfiguration()
+        c.maxEvents = 10
+        c.linger = 3_600_000_000_000
+        c.idleLinger = 3_600_000_000_000
+        let transport = FakeTransport { _, _ in ok }
+        let acks = AckRecorder()
+        let clock = TestClock()
+        let shipper = Shipper(
+            configuration: c, transport: transport, deadLetter: DeadLetter(directory: temporaryDirectory() + "/dl"), clock: clock,
+            sourcePath: { "/logs/\($0.rawValue).log" }, acknowledge: acks.callback, logger: Logger(label: "ship-test"))
+        shipper.start(batcherThread: false)
+        let queue = BlockingQueue<LineBatch>(capacity: 4)
+        let producer = Thread {
+            let heartbeat = Heartbeats.shared.register("test-mapper")
+            let batcher = shipper.makeBatcher()
+            while let b = batcher.next(from: queue, beating: heartbeat) {
+                if b.caughtUp { batcher.inputCaughtUp(beating: heartbeat); continue }
+                batcher.add(mappedBatch(b.source, Int(b.lines[0].start)..<Int(b.lines[0].end)), beating: heartbeat)
+            }
+            batcher.finish(beating: heartbeat)
+            heartbeat.retire()
+        }
+        producer.start()
+        queue.push(LineBatch(source: SourceID(1), lines: [LineRecord(textStart: 0, textEnd: 0, start: 0, end: 13)]))
+        // The first 10 fill a batch; the other 3 wait (linger and idle linger are an hour).
+        #expect(eventually { transport.requestCount == 1 })
+        queue.push(.caughtUpMarker)
+        #expect(eventually { acks.coversExactly(SourceID(1), lines(0..<13)) })
+        #expect(transport.requests.map(\.count) == [10, 3])
+        queue.close()
+        shipper.stop(deadline: clock.now() + 5_000_000_000)
+    }
+
     @Test func manySourcesConcurrentRequestsEveryLineOnce() {
         let h = Harness({ $0.maxInFlight = 4; $0.maxEvents = 7 }) { n, events in
             if n % 5 == 0 { return .success(TrackResponse(status: 502)) }
