@@ -10,7 +10,7 @@ import Pipeline
 /// | the batch now holds `maxEvents` | closed and returned at once |
 /// | `now ≥ openedAt + linger` (the caller asks with `closeIfLingered`) | closed and returned |
 /// | the output is idle and `now ≥ openedAt + idleLinger` | closed and returned |
-/// | the output is idle and the input has caught up (`LineBatch.caughtUp`) | closed and returned |
+/// | the output is idle and the input has caught up (`LineBatch.caughtUp`), `idleLinger < linger` | closed and returned |
 ///
 /// Byte counting includes the brackets and commas, so a closed body never exceeds
 /// `maxBytes`. The linger clock starts with the first event of a batch, not with the last, so
@@ -23,6 +23,7 @@ import Pipeline
 /// as one request per burst, not 500 lines every 100 ms. A backlog never catches up, so its
 /// batches fill to `maxEvents`; when the output is busy (a slow or failing API) batches keep
 /// filling up to `maxEvents` or `linger`, so a struggling API gets fewer, fuller requests.
+/// `idleLinger` equal to `linger` turns early closing off: batches wait to fill.
 public struct BatchBuilder: Sendable {
     public let maxEvents: Int
     public let maxBytes: Int
@@ -94,7 +95,8 @@ public struct BatchBuilder: Sendable {
     /// Closes the open batch if its linger time (for an idle output: `idleLinger`) has passed,
     /// or the output is idle and the input caught up.
     public mutating func closeIfLingered(now: Int64, outputIdle: Bool = false, inputCaughtUp: Bool = false) -> OutgoingBatch? {
-        guard let d = lingerDeadline(outputIdle: outputIdle), now >= d || (outputIdle && inputCaughtUp) else { return nil }
+        guard let d = lingerDeadline(outputIdle: outputIdle),
+              now >= d || (outputIdle && inputCaughtUp && idleLinger < linger) else { return nil }
         return takeOpen()
     }
 

@@ -96,10 +96,14 @@ func event(_ size: Int, _ tag: Int) -> [UInt8] {
         (0, true, false, 100, true),
         // The input caught up: an idle output takes the batch at once, a busy one does not.
         (10, true, true, 100, true),
-        (nil, true, true, 101, true),
+        (49, true, true, 101, true),
         (10, false, true, 109, false),
         (10, false, true, 149, false),
         (10, false, true, 150, true),
+        // idle linger = linger: no early closing at all.
+        (nil, true, true, 100, false),
+        (50, true, true, 149, false),
+        (50, true, true, 150, true),
     ]
 
     @Test(arguments: idleLingerTable.indices)

@@ -354,12 +354,12 @@ func containsEvent(_ events: [String], _ n: Int) -> Bool { events.contains { $0.
     }
 
     /// The reader's caught-up marker lets an idle output take the open batch at once, long
-    /// before `linger` and `idleLinger` (an hour here).
+    /// before `linger` and `idleLinger` (an hour and 50 minutes here).
     @Test func aCaughtUpInputSendsTheOpenBatchAtOnce() {
         var c = ShipConfiguration()
         c.maxEvents = 10
         c.linger = 3_600_000_000_000
-        c.idleLinger = 3_600_000_000_000
+        c.idleLinger = 3_000_000_000_000
         let transport = FakeTransport { _, _ in ok }
         let acks = AckRecorder()
         let clock = TestClock()
@@ -380,7 +380,7 @@ func containsEvent(_ events: [String], _ n: Int) -> Bool { events.contains { $0.
         }
         producer.start()
         queue.push(LineBatch(source: SourceID(1), lines: [LineRecord(textStart: 0, textEnd: 0, start: 0, end: 13)]))
-        // The first 10 fill a batch; the other 3 wait (linger and idle linger are an hour).
+        // The first 10 fill a batch; the other 3 wait (for 50 minutes at least).
         #expect(eventually { transport.requestCount == 1 })
         queue.push(.caughtUpMarker)
         #expect(eventually { acks.coversExactly(SourceID(1), lines(0..<13)) })
