@@ -485,7 +485,8 @@ public final class Shipper: @unchecked Sendable {
         body()
         lock.withLock {
             acknowledgingThreads -= 1
-            if acknowledgingThreads == 0 { lock.broadcast() }
+            // Only `stop` waits for this (the senders would wake for nothing on every request).
+            if acknowledgingThreads == 0 && stopping { lock.broadcast() }
         }
     }
 }
