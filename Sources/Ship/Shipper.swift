@@ -305,7 +305,6 @@ public final class Shipper: @unchecked Sendable {
     private func submit(_ batches: [OutgoingBatch], _ heartbeat: Heartbeat) {
         guard !batches.isEmpty else { return }
         lock.lock()
-        defer { lock.unlock() }
         for b in batches {
             while !stopping && !state.mayEnqueue(now: clock.now()) {
                 // A pause ending opens admission by itself (batches in their own backoff stop counting).
@@ -317,7 +316,21 @@ public final class Shipper: @unchecked Sendable {
             state.enqueue(b, now: clock.now())
             // One sender can take it: the other waiters are senders too (any of them will do),
             // except while stopping, when `stop` waits as well.
-            if stopping { lock.broadcast() } else { lock.signal() }
+            unlockWaking(stopping ? .all : .one)
+            lock.lock()
+        }
+        lock.unlock()
+    }
+
+    private enum Wake { case none, one, all }
+
+    /// Unlocks, then wakes: a thread woken while the lock is still held would only wait for it.
+    private func unlockWaking(_ wake: Wake) {
+        lock.unlock()
+        switch wake {
+        case .none: break
+        case .one: lock.signal()
+        case .all: lock.broadcast()
         }
     }
 
@@ -326,13 +339,11 @@ public final class Shipper: @unchecked Sendable {
     /// due; a settled request wakes the others when batches wait (a slot or a retry came
     /// free), the input is closed (they may finish), or the output is stopping; the batcher
     /// whenever it waits for admission.
-    private func wakeAfterSender(took: Bool) {
+    private func wakeAfterSender(took: Bool) -> Wake {
         let now = clock.now()
-        if batcherWaiting || stopping || (!took && (!state.pending.isEmpty || state.inputClosed)) {
-            lock.broadcast()
-        } else if took && state.pending.contains(where: { $0.notBefore <= now }) {
-            lock.signal()
-        }
+        if batcherWaiting || stopping || (!took && (!state.pending.isEmpty || state.inputClosed)) { return .all }
+        if took && state.pending.contains(where: { $0.notBefore <= now }) { return .one }
+        return .none
     }
 
     // MARK: senders
@@ -358,8 +369,7 @@ public final class Shipper: @unchecked Sendable {
             case .send(let d):
                 inFlightEvents += d.batch.count
                 posting += 1
-                wakeAfterSender(took: true)  // a queued batch left: the batcher may hand over the next
-                lock.unlock()
+                unlockWaking(wakeAfterSender(took: true))  // a queued batch left: the batcher may hand over the next
                 counters.requests.add(1, ordering: .relaxed)
                 let outcome: DeliveryOutcome
                 let postStarted = clock.now()
@@ -374,8 +384,7 @@ public final class Shipper: @unchecked Sendable {
                     eventCount: d.batch.count, outcome: outcome, attempt: d.attempt, policy: state.retryPolicy,
                     wallNow: clock.wallNow(), random: &random, destination: transport.destination)
                 let completion = state.complete(d, decision, now: clock.now())
-                wakeAfterSender(took: false)
-                lock.unlock()
+                unlockWaking(wakeAfterSender(took: false))
                 apply(completion, d, outcome, heartbeat)
                 lock.lock()
             }
