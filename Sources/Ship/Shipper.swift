@@ -6,15 +6,19 @@ import Runtime
 /// its fate is settled (delivered, dead-lettered or dropped).
 ///
 /// ```
-///  input queue ──▶ batcher thread ──▶ DeliveryState ──▶ sender threads (maxInFlight) ──▶ TrackTransport
+///  input queue ──▶ Batcher ──────────▶ DeliveryState ──▶ sender threads (maxInFlight) ──▶ TrackTransport
 ///   (MappedBatch)   BatchBuilder        (pending, AIMD     post, ResponsePlan.decide,
-///                   drops → ack          limit, pause,     acks / dead letter
-///                   rejections → DL      hold, retry)
+///                   drops → ack          limit, retry      acks / dead letter
+///                   rejections → DL      budget, pause,
+///                                        hold, retry)
 /// ```
 ///
+/// The `Batcher` runs on the shipper's batcher thread, which takes `input`, or on the
+/// producer's own thread (`start(batcherThread: false)`, `makeBatcher()`: the daemon's mapper).
+///
 /// - Backpressure: the batcher waits while `maxInFlight` closed batches are already waiting
-///   to be sent (`DeliveryState.mayEnqueue`), so the input queue fills and the mapper waits in
-///   turn. A batch waiting out its own backoff does not count while the output is healthy
+///   to be sent (`DeliveryState.mayEnqueue`), so the input queue fills (or the mapper, batching
+///   itself, waits). A batch waiting out its own backoff does not count while the output is healthy
 ///   (other batches keep going; the byte budget bounds how many wait); a paused or held output
 ///   counts every waiting batch, so it stops reading: data waits in the source files, not in
 ///   memory.
