@@ -18,14 +18,27 @@
 #   KEEP=1 Benchmarks/run.sh               # keep every run's folder (configs, logs, first request body)
 #   PROFILE=1 Benchmarks/run.sh            # perf record -g on tracktail: top symbols, perf.data kept
 #   RATE=2000 DURATION=10 Benchmarks/run.sh live
+#   FILES=5000 Benchmarks/run.sh files     # thousands of small files: start-up, one line each, restart
 set -euo pipefail
 bench="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$bench/.." && pwd)"
 modes=("${@:-backlog}")
+if [ "${modes[*]}" = files ]; then
+  # Thousands of files (stdout output, no sink): see Benchmarks/harness/files.py.
+  command -v python3 >/dev/null || { echo "Benchmarks/run.sh needs python3" >&2; exit 69; }
+  echo "building tracktail (release)" >&2
+  swift build -c release --static-swift-stdlib --package-path "$root" --product tracktail >&2
+  args=(--tracktail "$(swift build -c release --static-swift-stdlib --package-path "$root" --show-bin-path)/tracktail"
+        --files "${FILES:-5000}" --timeout "${TIMEOUT:-300}")
+  if [ -n "${MAX_OPEN_FILES:-}" ]; then args+=(--max-open-files "$MAX_OPEN_FILES"); fi
+  if [ -n "${OUT:-}" ]; then args+=(--out "$OUT"); fi
+  if [ -n "${KEEP:-}" ]; then args+=(--keep); fi
+  exec python3 "$bench/harness/files.py" "${args[@]}"
+fi
 for mode in "${modes[@]}"; do
   case "$mode" in
     backlog|faults|live|sink) ;;
-    *) echo "usage: Benchmarks/run.sh [backlog] [faults] [live] | sink" >&2; exit 64 ;;
+    *) echo "usage: Benchmarks/run.sh [backlog] [faults] [live] | sink | files" >&2; exit 64 ;;
   esac
 done
 command -v python3 >/dev/null || { echo "Benchmarks/run.sh needs python3" >&2; exit 69; }

@@ -99,6 +99,7 @@ def proc_cpu_seconds(pid):
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICKS
 
 
+<<<<<<< HEAD
 def proc_context_switches(pid):
     """Voluntary + involuntary context switches summed over the process's threads, or None."""
     total = 0
@@ -156,14 +157,22 @@ class Strace:
 
 
 def proc_hwm_kb(pid):
+=======
+def proc_status_kb(pid, field):
+    """A kB figure of /proc/PID/status (field like b"VmHWM:"), 0 when the process is gone."""
+>>>>>>> main
     try:
         with open("/proc/%d/status" % pid, "rb") as f:
             for line in f:
-                if line.startswith(b"VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def proc_hwm_kb(pid):
+    return proc_status_kb(pid, b"VmHWM:")
 
 
 class Watched:

@@ -104,12 +104,19 @@ public enum FileSystem {
     /// `durable: false`: no `fsync` of the file or the directory (survives a crash of the
     /// process, not of the machine).
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644, durable: Bool = true) throws {
+        try writeAtomically(path, mode: mode, durable: durable) { try $0.writeAll(bytes) }
+    }
+
+    /// `writeAtomically` with the content written by `body` into the temporary file's
+    /// descriptor (in pieces, so that a large file need not be held whole in memory).
+    public static func writeAtomically(_ path: String, mode: mode_t = 0o644, durable: Bool = true,
+                                       _ body: (FileDescriptor) throws -> Void) throws {
         let existing = try status(path)
         let finalMode = existing.map { mode_t($0.permissions) } ?? mode
         let temp = path + ".tmp"
         let fd = try FileDescriptor.open(temp, [.writeOnly, .create, .truncate], mode: finalMode)
         do {
-            try fd.writeAll(bytes)
+            try body(fd)
             _ = fchmod(fd.rawValue, finalMode)
             if durable { try fd.sync() }
         } catch {
@@ -141,6 +148,8 @@ public enum Path {
 
     /// Removes `.` components and folds `dir/..` pairs, textually.
     public static func normalize(_ path: String) -> String {
+        // Most paths (every one a glob returns) are already normal: the same string, no copy.
+        if isNormal(path) { return path }
         var parts: [Substring] = []
         for c in path.split(separator: "/", omittingEmptySubsequences: true) {
             if c == "." { continue }
@@ -149,6 +158,27 @@ public enum Path {
         }
         let joined = parts.joined(separator: "/")
         return path.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+
+    /// No empty, `.` or `..` component and no trailing slash (`/` itself is normal).
+    static func isNormal(_ path: String) -> Bool {
+        var length = 0  // of the current component
+        var dots = 0    // its bytes that are `.`
+        var first = true
+        for b in path.utf8 {
+            if b == UInt8(ascii: "/") {
+                if length == 0 && !first { return false }
+                if length > 0 && dots == length && length <= 2 { return false }
+                length = 0
+                dots = 0
+            } else {
+                length += 1
+                if b == UInt8(ascii: ".") { dots += 1 }
+            }
+            first = false
+        }
+        if length == 0 { return path == "/" }
+        return !(dots == length && length <= 2)
     }
 
     public static func join(_ a: String, _ b: String) -> String {

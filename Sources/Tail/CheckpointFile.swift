@@ -1,4 +1,5 @@
 import JSON
+import Pipeline
 import Posix
 
 /// One file's saved position: which file (identity confirmed by fingerprint), how far every
@@ -127,16 +128,14 @@ public enum CheckpointFile {
     public static func load(stateDirectory: String) -> Loaded {
         var problems: [CheckpointFileError] = []
         for p in [path(stateDirectory: stateDirectory), previousPath(stateDirectory: stateDirectory)] {
-            let bytes: [UInt8]
             do {
                 guard try FileSystem.status(p) != nil else { continue }
-                bytes = try FileSystem.readAll(p)
             } catch {
                 problems.append(CheckpointFileError(path: p, reason: "\(error)"))
                 continue
             }
             do {
-                let all = try decodeAll(bytes)
+                let all = try decodeFile(p)
                 return Loaded(entries: all.entries, cursors: all.cursors, usedPath: p, problems: problems)
             } catch let e as CheckpointFileError {
                 problems.append(CheckpointFileError(path: p, reason: e.reason))
@@ -147,59 +146,88 @@ public enum CheckpointFile {
         return Loaded(entries: [], usedPath: nil, problems: problems)
     }
 
-    /// Replaces the checkpoint, keeping the current one as `.prev`.
+    /// Replaces the checkpoint, keeping the current one as `.prev`. The file is encoded and
+    /// written in pieces of about `chunkBytes`: with 20,000 files it is ~6 MB, which is never
+    /// held whole in memory.
     public static func write(_ entries: [CheckpointEntry], cursors: [JournalCheckpoint] = [], stateDirectory: String) throws {
-        try write(encoded: encode(entries, cursors: cursors), stateDirectory: stateDirectory)
+        try replace(stateDirectory: stateDirectory) { fd in
+            try encode(entries, cursors: cursors) { try fd.writeAll($0) }
+        }
     }
 
     /// `write` with the bytes from `encode`.
     public static func write(encoded bytes: [UInt8], stateDirectory: String) throws {
+        try replace(stateDirectory: stateDirectory) { try $0.writeAll(bytes) }
+    }
+
+    private static func replace(stateDirectory: String, _ body: (FileDescriptor) throws -> Void) throws {
         let main = path(stateDirectory: stateDirectory)
         if try FileSystem.status(main) != nil {
             try FileSystem.rename(main, to: previousPath(stateDirectory: stateDirectory))
         }
-        try FileSystem.writeAtomically(main, bytes, mode: 0o640)
+        try FileSystem.writeAtomically(main, mode: 0o640, body)
+    }
+
+    /// Size and FNV-1a hash of what `encode` would produce, computed piece by piece (to skip a
+    /// write that would not change the file, without holding the file's bytes).
+    public static func digest(_ entries: [CheckpointEntry], cursors: [JournalCheckpoint] = []) -> (count: Int, hash: UInt64) {
+        var count = 0
+        var h = FNV1a()
+        encode(entries, cursors: cursors) { chunk in
+            count += chunk.count
+            h.add(chunk)
+        }
+        return (count, h.value)
     }
 
     /// The file's bytes: minified JSON except for a line break before each entry and the closing
-    /// bracket (each entry is written on its own and added whole, with its line break, by `raw`).
+    /// bracket (each entry on its own line, so that `decodeAll` can read it line by line).
     public static func encode(_ entries: [CheckpointEntry], cursors: [JournalCheckpoint] = []) -> [UInt8] {
-        var w = JSONWriter(capacity: 32 + entries.count * 320)
-        w.beginObject()
-        w.key("version")
-        w.int(entries.contains { !$0.done.isEmpty } ? Int64(version) : 1)
-        w.key("entries")
-        w.beginArray()
-        var line = JSONWriter(capacity: 320)
-        for e in entries {
-            line.reset()
-            line.bytes.append(contentsOf: "\n ".utf8)
-            write(e, to: &line)
-            w.raw(line.bytes)
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + entries.count * 320)
+        encode(entries, cursors: cursors) { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// `encode`, handed to `sink` in pieces of about `chunkBytes` (never more than one entry past).
+    public static func encode(_ entries: [CheckpointEntry], cursors: [JournalCheckpoint] = [], chunkBytes: Int = 65536,
+                              into sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        var out: [UInt8] = []
+        out.reserveCapacity(min(chunkBytes, 64 + entries.count * 320) + 512)
+        var line = JSONWriter(capacity: 512)
+        func flush(_ force: Bool) throws {
+            guard force || out.count >= chunkBytes else { return }
+            try out.withUnsafeBytes { try sink($0) }
+            out.removeAll(keepingCapacity: true)
         }
-        w.bytes.append(UInt8(ascii: "\n"))
-        w.endArray()
+        out.append(contentsOf: "{\"version\":\(entries.contains { !$0.done.isEmpty } ? version : 1),\"entries\":[".utf8)
+        for (i, e) in entries.enumerated() {
+            out.append(contentsOf: (i == 0 ? "\n " : ",\n ").utf8)
+            line.reset()
+            write(e, to: &line)
+            out.append(contentsOf: line.bytes)
+            try flush(false)
+        }
+        out.append(contentsOf: "\n]".utf8)
         if !cursors.isEmpty {
             // Only when there is a journal input: files-only checkpoints stay byte-identical.
-            w.key("journal")
-            w.beginArray()
-            for c in cursors {
+            out.append(contentsOf: ",\"journal\":[".utf8)
+            for (i, c) in cursors.enumerated() {
+                out.append(contentsOf: (i == 0 ? "\n " : ",\n ").utf8)
                 line.reset()
-                line.bytes.append(contentsOf: "\n ".utf8)
                 line.beginObject()
                 line.key("input"); line.string(c.input)
                 line.key("cursor"); line.string(c.cursor)
                 line.key("realtime"); line.int(c.realtime)
                 line.key("updated"); line.int(c.updated)
                 line.endObject()
-                w.raw(line.bytes)
+                out.append(contentsOf: line.bytes)
+                try flush(false)
             }
-            w.bytes.append(UInt8(ascii: "\n"))
-            w.endArray()
+            out.append(contentsOf: "\n]".utf8)
         }
-        w.endObject()
-        w.bytes.append(UInt8(ascii: "\n"))
-        return w.bytes
+        out.append(contentsOf: "}\n".utf8)
+        try flush(true)
     }
 
     static func write(_ e: CheckpointEntry, to w: inout JSONWriter) {
@@ -253,10 +281,87 @@ public enum CheckpointFile {
 
     /// The file entries and the journal cursors (`"journal"`, optional).
     ///
-    /// Read straight from the parsed tape (`JSONDocument`), without building a `JSONValue` tree:
-    /// with 20,000 files that tree was most of the memory a restart took.
+    /// A file in the layout `encode` writes (one entry per line) is read line by line, each
+    /// entry parsed on its own; anything else (a hand-edited file, or one that is not valid) is
+    /// parsed whole, which also gives the error its byte offset. Both read the same documents
+    /// the same way (see `decodeLines`).
     public static func decodeAll(_ bytes: [UInt8]) throws -> (entries: [CheckpointEntry], cursors: [JournalCheckpoint]) {
-        func fail(_ why: String) -> CheckpointFileError { CheckpointFileError(path: "checkpoints.json", reason: why) }
+        var start = 0
+        let lines = try decodeLines {
+            guard start < bytes.count else { return nil }
+            let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
+            defer { start = end + 1 }
+            return bytes[start..<end]
+        }
+        return try lines ?? decodeDocument(bytes)
+    }
+
+    /// `decodeAll` of a file, read in pieces: a checkpoint of 20,000 files (~6 MB) is never held
+    /// whole in memory (nor its parse), unless it is not in the layout `encode` writes.
+    static func decodeFile(_ path: String) throws -> (entries: [CheckpointEntry], cursors: [JournalCheckpoint]) {
+        let fd = try FileDescriptor.open(path)
+        var reader = LineReader(fd)
+        let lines = try { () throws -> (entries: [CheckpointEntry], cursors: [JournalCheckpoint])? in
+            defer { fd.close() }
+            return try decodeLines { try reader.next() }
+        }()
+        return try lines ?? decodeDocument(try FileSystem.readAll(path))
+    }
+
+    /// The line-by-line reading of the layout `encode` writes, or `nil` when the text is not in
+    /// it (then the caller parses the whole document). Accepted, and nothing else:
+    ///
+    /// | line                                    | then                                   |
+    /// |-----------------------------------------|----------------------------------------|
+    /// | `{"version":N,"entries":[` (N = 1, 2)    | first line                             |
+    /// | ` {…},` or ` {…}` (the last one)         | one entry, parsed on its own           |
+    /// | `],"journal":[` then ` {…},` / ` {…}`    | journal cursors                        |
+    /// | `]}`                                     | the end; only an empty line may follow |
+    ///
+    /// Each line is complete JSON on its own, and the commas are checked, so an accepted text
+    /// is a valid document with the same meaning. An entry that is valid JSON but not a valid
+    /// entry throws the same error as the whole-document reading (same index).
+    static func decodeLines(_ next: () throws -> ArraySlice<UInt8>?) throws -> (entries: [CheckpointEntry], cursors: [JournalCheckpoint])? {
+        guard let first = try next() else { return nil }
+        let v1 = Array(#"{"version":1,"entries":["#.utf8), v2 = Array(#"{"version":2,"entries":["#.utf8)
+        guard first.elementsEqual(v1) || first.elementsEqual(v2) else { return nil }
+        let journalOpen = Array(#"],"journal":["#.utf8), close = Array("]}".utf8)
+        // An entry sits two levels down in the document: the same depth limit as a whole parse.
+        var doc = JSONDocument(maxDepth: maxDepth - 2)
+        var entries: [CheckpointEntry] = []
+        var cursors: [JournalCheckpoint] = []
+        var inJournal = false
+        var count = 0
+        var needsMore = false  // the last element ended with a comma
+        while let line = try next() {
+            if line.elementsEqual(close) || (!inJournal && line.elementsEqual(journalOpen)) {
+                if needsMore { return nil }
+                if line.elementsEqual(close) {
+                    while let rest = try next() { if !rest.isEmpty { return nil } }
+                    return (entries, cursors)
+                }
+                inJournal = true
+                count = 0
+                continue
+            }
+            // ` {…}` with an optional trailing comma; the previous element must have had one.
+            guard line.first == 0x20, count == 0 || needsMore else { return nil }
+            var body = line.dropFirst()
+            needsMore = body.last == 0x2C
+            if needsMore { body = body.dropLast() }
+            guard body.first == 0x7B, (try? doc.parse(body)) != nil else { return nil }
+            if inJournal {
+                cursors.append(try cursor(doc, doc.root, index: count))
+            } else {
+                entries.append(try entry(doc, doc.root, index: count))
+            }
+            count += 1
+        }
+        return nil
+    }
+
+    /// The whole document parsed at once (any layout).
+    static func decodeDocument(_ bytes: [UInt8]) throws -> (entries: [CheckpointEntry], cursors: [JournalCheckpoint]) {
         var doc = JSONDocument(maxDepth: maxDepth)
         do {
             try doc.parse(bytes)
@@ -272,70 +377,114 @@ public enum CheckpointFile {
         out.reserveCapacity(doc.count(list))
         var i = 0
         try doc.forEachElement(list) { o in
-            defer { i += 1 }
-            guard doc.kind(o) == .object else { throw fail("entries[\(i)] is not an object") }
-            func str(_ k: String) throws -> String {
-                guard let s = doc.member(o, k).flatMap(doc.string) else { throw fail("entries[\(i)].\(k): missing or not a string") }
-                return s
-            }
-            func int(_ k: String, in obj: JSONNode, path: String) throws -> Int64 {
-                guard let n = doc.member(obj, k).flatMap(doc.int64) else { throw fail("entries[\(i)].\(path): missing or not an integer") }
-                return n
-            }
-            func uint(_ k: String) throws -> UInt64 {
-                // From the exact decimal text: fractions, exponents, negatives and overflow fail.
-                guard let raw = doc.member(o, k).flatMap(doc.numberText), let n = UInt64(raw) else {
-                    throw fail("entries[\(i)].\(k): missing or not an unsigned integer")
-                }
-                return n
-            }
-            func hashed(_ k: String) throws -> (Int, UInt64) {
-                guard let f = doc.member(o, k), doc.kind(f) == .object else { throw fail("entries[\(i)].\(k): missing or not an object") }
-                let length = try int("length", in: f, path: "\(k).length")
-                guard let h = doc.member(f, "hash").flatMap(doc.string), let hash = Hex.parse(h) else {
-                    throw fail("entries[\(i)].\(k).hash: missing or not hex")
-                }
-                guard length >= 0 else { throw fail("entries[\(i)].\(k).length: negative") }
-                return (Int(length), hash)
-            }
-            let (fl, fh) = try hashed("fingerprint")
-            let (tl, th) = try hashed("tail")
-            guard let key = Hex.parse(try str("key")) else { throw fail("entries[\(i)].key: not hex") }
-            let offset = try int("offset", in: o, path: "offset")
-            guard offset >= 0 else { throw fail("entries[\(i)].offset: negative") }
-            var done: [Range<Int64>] = []
-            if let d = doc.member(o, "done") {
-                guard doc.kind(d) == .array else { throw fail("entries[\(i)].done: not an array") }
-                var j = 0
-                try doc.forEachElement(d) { r in
-                    defer { j += 1 }
-                    guard doc.kind(r) == .array, doc.count(r) == 2, let start = doc.element(r, 0).flatMap(doc.int64),
-                          let end = doc.element(r, 1).flatMap(doc.int64), offset <= start, start < end else {
-                        throw fail("entries[\(i)].done[\(j)]: not [start, end] with offset <= start < end")
-                    }
-                    done.append(start..<end)
-                }
-            }
-            out.append(CheckpointEntry(
-                input: try str("input"), path: try str("path"),
-                identity: FileIdentity(device: try uint("device"), inode: try uint("inode")),
-                fingerprint: Fingerprint(length: fl, hash: fh), offset: offset,
-                tailLength: tl, tailHash: th, key: key, updated: try int("updated", in: o, path: "updated"), done: done))
+            out.append(try entry(doc, o, index: i))
+            i += 1
         }
         var cursors: [JournalCheckpoint] = []
         if let j = doc.member(root, "journal") {
             guard doc.kind(j) == .array else { throw fail("\"journal\" is not an array") }
             var k = 0
             try doc.forEachElement(j) { o in
-                defer { k += 1 }
-                guard doc.kind(o) == .object, let input = doc.member(o, "input").flatMap(doc.string),
-                      let cursor = doc.member(o, "cursor").flatMap(doc.string), !cursor.isEmpty,
-                      let realtime = doc.member(o, "realtime").flatMap(doc.int64), let updated = doc.member(o, "updated").flatMap(doc.int64) else {
-                    throw fail("journal[\(k)]: needs input, cursor (strings), realtime and updated (integers)")
-                }
-                cursors.append(JournalCheckpoint(input: input, cursor: cursor, realtime: realtime, updated: updated))
+                cursors.append(try cursor(doc, o, index: k))
+                k += 1
             }
         }
         return (out, cursors)
+    }
+
+    static func fail(_ why: String) -> CheckpointFileError { CheckpointFileError(path: "checkpoints.json", reason: why) }
+
+    /// One element of `"entries"`, read straight from the parsed tape (no `JSONValue` tree).
+    static func entry(_ doc: JSONDocument, _ o: JSONNode, index i: Int) throws -> CheckpointEntry {
+        guard doc.kind(o) == .object else { throw fail("entries[\(i)] is not an object") }
+        func str(_ k: String) throws -> String {
+            guard let s = doc.member(o, k).flatMap(doc.string) else { throw fail("entries[\(i)].\(k): missing or not a string") }
+            return s
+        }
+        func int(_ k: String, in obj: JSONNode, path: String) throws -> Int64 {
+            guard let n = doc.member(obj, k).flatMap(doc.int64) else { throw fail("entries[\(i)].\(path): missing or not an integer") }
+            return n
+        }
+        func uint(_ k: String) throws -> UInt64 {
+            // From the exact decimal text: fractions, exponents, negatives and overflow fail.
+            guard let raw = doc.member(o, k).flatMap(doc.numberText), let n = UInt64(raw) else {
+                throw fail("entries[\(i)].\(k): missing or not an unsigned integer")
+            }
+            return n
+        }
+        func hashed(_ k: String) throws -> (Int, UInt64) {
+            guard let f = doc.member(o, k), doc.kind(f) == .object else { throw fail("entries[\(i)].\(k): missing or not an object") }
+            let length = try int("length", in: f, path: "\(k).length")
+            guard let h = doc.member(f, "hash").flatMap(doc.string), let hash = Hex.parse(h) else {
+                throw fail("entries[\(i)].\(k).hash: missing or not hex")
+            }
+            guard length >= 0 else { throw fail("entries[\(i)].\(k).length: negative") }
+            return (Int(length), hash)
+        }
+        let (fl, fh) = try hashed("fingerprint")
+        let (tl, th) = try hashed("tail")
+        guard let key = Hex.parse(try str("key")) else { throw fail("entries[\(i)].key: not hex") }
+        let offset = try int("offset", in: o, path: "offset")
+        guard offset >= 0 else { throw fail("entries[\(i)].offset: negative") }
+        var done: [Range<Int64>] = []
+        if let d = doc.member(o, "done") {
+            guard doc.kind(d) == .array else { throw fail("entries[\(i)].done: not an array") }
+            var j = 0
+            try doc.forEachElement(d) { r in
+                defer { j += 1 }
+                guard doc.kind(r) == .array, doc.count(r) == 2, let start = doc.element(r, 0).flatMap(doc.int64),
+                      let end = doc.element(r, 1).flatMap(doc.int64), offset <= start, start < end else {
+                    throw fail("entries[\(i)].done[\(j)]: not [start, end] with offset <= start < end")
+                }
+                done.append(start..<end)
+            }
+        }
+        return CheckpointEntry(
+            input: try str("input"), path: try str("path"),
+            identity: FileIdentity(device: try uint("device"), inode: try uint("inode")),
+            fingerprint: Fingerprint(length: fl, hash: fh), offset: offset,
+            tailLength: tl, tailHash: th, key: key, updated: try int("updated", in: o, path: "updated"), done: done)
+    }
+
+    /// One element of `"journal"`.
+    static func cursor(_ doc: JSONDocument, _ o: JSONNode, index k: Int) throws -> JournalCheckpoint {
+        guard doc.kind(o) == .object, let input = doc.member(o, "input").flatMap(doc.string),
+              let cursor = doc.member(o, "cursor").flatMap(doc.string), !cursor.isEmpty,
+              let realtime = doc.member(o, "realtime").flatMap(doc.int64), let updated = doc.member(o, "updated").flatMap(doc.int64) else {
+            throw fail("journal[\(k)]: needs input, cursor (strings), realtime and updated (integers)")
+        }
+        return JournalCheckpoint(input: input, cursor: cursor, realtime: realtime, updated: updated)
+    }
+
+    /// Lines of a file, read 64 KiB at a time (a line may be longer; the buffer grows to it).
+    struct LineReader {
+        let fd: FileDescriptor
+        var buffer: [UInt8] = []
+        var start = 0
+        var atEnd = false
+        init(_ fd: FileDescriptor) { self.fd = fd }
+
+        /// The next line without its `\n`; the last one also without; `nil` after it.
+        mutating func next() throws -> ArraySlice<UInt8>? {
+            var from = start
+            while true {
+                if let i = buffer[from...].firstIndex(of: 0x0A) {
+                    defer { start = i + 1 }
+                    return buffer[start..<i]
+                }
+                if atEnd {
+                    guard start < buffer.count else { return nil }
+                    defer { start = buffer.count }
+                    return buffer[start...]
+                }
+                buffer.removeSubrange(0..<start)
+                from = buffer.count
+                start = 0
+                buffer.append(contentsOf: repeatElement(0, count: 65536))
+                let n = try buffer.withUnsafeMutableBytes { try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[from...])) }
+                buffer.removeSubrange((from + n)...)
+                atEnd = n == 0
+            }
+        }
     }
 }

@@ -140,23 +140,41 @@ public enum FileDecisions {
     /// Matches a scan against tracked files by identity (then the tailer confirms each by
     /// fingerprint). One action per tracked file, then one `discovered` per new identity.
     /// Two matched paths with one identity (hard links) are one file, at the first path.
-    public static func reconcile(tracked: [Tracked], observed: [Observed]) -> [ScanAction] {
-        var paths: [FileIdentity: [String]] = [:]
-        for o in observed { paths[o.identity, default: []].append(o.path) }
+    ///
+    /// Memory: one dictionary slot per observed identity (its first path's index); a list of
+    /// paths only for identities seen under several (rare), since a scan of 20,000 files runs
+    /// every `rescan_interval`.
+    public static func reconcile<C: RandomAccessCollection>(tracked: [Tracked], observed: C) -> [ScanAction]
+    where C.Element == Observed, C.Index == Int {
+        var first: [FileIdentity: Int] = [:]
+        first.reserveCapacity(observed.count)
+        var links: [FileIdentity: [String]] = [:]
+        for i in observed.indices {
+            let o = observed[i]
+            if let j = first[o.identity] {
+                links[o.identity, default: [observed[j].path]].append(o.path)
+            } else {
+                first[o.identity] = i
+            }
+        }
+        func path(_ i: Int) -> String {
+            let o = observed[i]
+            return links[o.identity]?.min() ?? o.path
+        }
         var actions: [ScanAction] = []
-        var claimed = Set<FileIdentity>()
+        actions.reserveCapacity(max(tracked.count, observed.count))
         for t in tracked {
-            if let p = paths[t.identity], !claimed.contains(t.identity) {
-                claimed.insert(t.identity)
-                actions.append(p.contains(t.path) ? .keep(t.id) : .moved(t.id, to: p.min()!))
+            // Claimed: removed, so that a second instance with this identity is orphaned and the
+            // identity is not discovered again below.
+            if let i = first.removeValue(forKey: t.identity) {
+                let here = observed[i].path == t.path || (links[t.identity]?.contains(t.path) ?? false)
+                actions.append(here ? .keep(t.id) : .moved(t.id, to: path(i)))
             } else {
                 actions.append(.orphaned(t.id))
             }
         }
-        var seen = Set<FileIdentity>()
-        for o in observed where !claimed.contains(o.identity) && !seen.contains(o.identity) {
-            seen.insert(o.identity)
-            actions.append(.discovered(path: paths[o.identity]!.min()!, identity: o.identity))
+        for i in observed.indices where first[observed[i].identity] == i {
+            actions.append(.discovered(path: path(i), identity: observed[i].identity))
         }
         return actions
     }

@@ -22,14 +22,23 @@ public struct Fingerprint: Sendable, Equatable, CustomStringConvertible {
     /// Reads up to `length` bytes at offset 0 of `descriptor` and hashes them.
     public static func read(_ descriptor: FileDescriptor, length: Int) throws -> Fingerprint {
         let bytes = try Self.readBytes(descriptor, at: 0, count: length)
-        return Fingerprint(length: bytes.count, hash: FNV1a.hash(bytes))
+        return Fingerprint(length: bytes.count, hash: hash(bytes))
     }
 
     /// Hash of the up to `count` bytes just before `offset` (the checkpoint's tail check).
     public static func tailHash(_ descriptor: FileDescriptor, before offset: Int64, count: Int) throws -> (length: Int, hash: UInt64) {
         let start = max(0, offset - Int64(count))
         let bytes = try readBytes(descriptor, at: start, count: Int(offset - start))
-        return (bytes.count, FNV1a.hash(bytes))
+        return (bytes.count, hash(bytes))
+    }
+
+    /// FNV-1a of `bytes` through the raw-buffer loop: the generic `FNV1a.hash` is not
+    /// specialized across modules and walked an iterator per byte (a tenth of a restart's CPU
+    /// with 20,000 files, where every file's prefix and tail are hashed).
+    static func hash(_ bytes: [UInt8]) -> UInt64 {
+        var h = FNV1a()
+        bytes.withUnsafeBytes { h.add($0) }
+        return h.value
     }
 
     static func readBytes(_ descriptor: FileDescriptor, at offset: Int64, count: Int) throws -> [UInt8] {

@@ -19,15 +19,17 @@ enum RecentCheckpoint {
 
     /// The recent file's entries and cursors, or nothing when it is missing or unreadable.
     static func load(stateDirectory: String) -> (entries: [CheckpointEntry], cursors: [JournalCheckpoint])? {
-        guard let bytes = try? FileSystem.readAll(path(stateDirectory: stateDirectory)) else { return nil }
-        return try? CheckpointFile.decodeAll(bytes)
+        // Read in pieces, like the durable file (~6 MB with 20,000 files).
+        try? CheckpointFile.decodeFile(path(stateDirectory: stateDirectory))
     }
 
     static func merge(durable: (entries: [CheckpointEntry], cursors: [JournalCheckpoint]),
                       recent: (entries: [CheckpointEntry], cursors: [JournalCheckpoint])) -> (entries: [CheckpointEntry], cursors: [JournalCheckpoint]) {
         var entries: [FileIdentity: CheckpointEntry] = [:]
+        entries.reserveCapacity(durable.entries.count)
         var order: [FileIdentity] = []
-        for e in durable.entries + recent.entries {
+        order.reserveCapacity(durable.entries.count)
+        for e in [durable.entries, recent.entries].joined() {
             if let held = entries[e.identity] {
                 if (e.updated, e.offset) > (held.updated, held.offset) { entries[e.identity] = e }
             } else {

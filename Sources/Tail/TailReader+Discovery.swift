@@ -7,27 +7,33 @@ extension TailReader {
     // MARK: Discovery
 
     struct Found {
-        var path: String
-        var status: FileStatus
+        var observed: FileDecisions.Observed
+        var size: Int64
         var input: Int
+        var path: String { observed.path }
+        var identity: FileIdentity { observed.identity }
     }
 
     /// Every regular file matched by an input's globs and not excluded; first input wins. A
     /// pipe input's files are the segments of its spools.
     func observeAll() -> [Found] {
-        var seen = Set<String>()
         var out: [Found] = []
+        let patternCount = config.inputs.reduce(0) { $0 + $1.paths.count }
+        // Only needed when several patterns may match one path (one glob never repeats a path).
+        var seen = Set<String>()
         for (i, spec) in config.inputs.enumerated() {
             let patterns = spec.kind == .file ? spec.paths : spec.paths.indices.map {
                 PipeSpool.pattern(directory: config.spoolDirectory(input: spec.name, index: $0))
             }
             for pattern in patterns {
                 // Normalized, so that `dir/name` from an inotify event finds it (`./a.log`, `a//b`).
-                for path in Glob.expand(pattern).map(Path.normalize) where !seen.contains(path) {
+                for path in Glob.expand(pattern) {
+                    let path = Path.normalize(path)
+                    if patternCount > 1 && seen.contains(path) { continue }
                     if spec.kind == .file && Self.excluded(path, by: spec.exclude) { continue }
                     guard let st = try? FileSystem.status(path), st.isRegularFile else { continue }
-                    seen.insert(path)
-                    out.append(Found(path: path, status: st, input: i))
+                    if patternCount > 1 { seen.insert(path) }
+                    out.append(Found(observed: .init(path: path, identity: st.identity), size: st.size, input: i))
                 }
             }
         }
@@ -44,18 +50,25 @@ extension TailReader {
         pendingDiscovery = []
         let found = observeAll()
         updateWatches(found)
-        var foundBy: [String: Found] = [:]
-        for f in found { foundBy[f.path] = f }
-        let tracked = instances.values.filter { $0.orphanSince == nil }.map {
-            FileDecisions.Tracked(id: $0.id, path: $0.path, identity: $0.identity)
-        }.sorted { $0.id < $1.id }
-        let actions = FileDecisions.reconcile(tracked: tracked, observed: found.map { .init(path: $0.path, identity: $0.status.identity) })
+        // Indices, not copies: with 20,000 files every scan's temporary memory counts.
+        var foundAt: [String: Int] = [:]
+        foundAt.reserveCapacity(found.count)
+        for (i, f) in found.enumerated() { foundAt[f.path] = i }
+        var tracked: [FileDecisions.Tracked] = []
+        tracked.reserveCapacity(instances.count)
+        for inst in instances.values where inst.orphanSince == nil {
+            tracked.append(FileDecisions.Tracked(id: inst.id, path: inst.path, identity: inst.identity))
+        }
+        tracked.sort { $0.id < $1.id }
+        let actions = FileDecisions.reconcile(tracked: tracked, observed: found.lazy.map(\.observed))
+        tracked = []
         var slotsExhausted = false
+        pendingDiscovery.reserveCapacity(actions.count)
         for action in actions {
             heartbeat.beat()  // thousands of files: a long scan is work, not a wedge
             switch action {
             case .keep(let id):
-                if let inst = instances[id], let f = foundBy[inst.path], f.status.size != inst.readOffset || inst.descriptor == nil && f.status.size > inst.readOffset {
+                if let inst = instances[id], let f = foundAt[inst.path].map({ found[$0] }), f.size != inst.readOffset || inst.descriptor == nil && f.size > inst.readOffset {
                     dirty.insert(id)
                 }
             case .moved(let id, let to):
@@ -69,12 +82,11 @@ extension TailReader {
                     // Closed for the open-file limit while fully read; its path is gone now.
                     finish(inst, forget: true)
                 } else {
-                    if byPath[inst.path] == id { byPath[inst.path] = nil }
-                    inst.orphanSince = now
+                    orphan(inst, since: now)
                     dirty.insert(id)
                 }
             case .discovered(let path, let identity):
-                guard let f = foundBy[path] else { continue }
+                guard let f = foundAt[path].map({ found[$0] }) else { continue }
                 if let id = byIdentity[identity], let inst = instances[id] {
                     // An orphan came back under a matched name.
                     inst.orphanSince = nil
@@ -120,6 +132,13 @@ extension TailReader {
         }
     }
 
+    /// Its path no longer names it (renamed away, deleted, or found outside the globs).
+    func orphan(_ inst: FileInstance, since t: Int64) {
+        if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
+        inst.orphanSince = t
+        orphans.insert(inst.id)
+    }
+
     func move(_ inst: FileInstance, to path: String) {
         if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
         inst.path = path
@@ -145,7 +164,12 @@ extension TailReader {
                 if !Glob.hasMagic(d) { dirs.insert(d) }
             }
         }
-        for f in found { dirs.insert(Path.directory(of: f.path)) }
+        var last = ""
+        for f in found {
+            // Files come a directory at a time: one `Set` insert per directory, not per file.
+            let d = Path.directory(of: f.path)
+            if d != last { dirs.insert(d); last = d }
+        }
         for d in dirs.subtracting(watchedDirectories) {
             do {
                 let wd = try inotify.addWatch(d, mask: [.create, .movedFrom, .movedTo, .delete, .modify, .closeWrite, .onlyDirectory])
@@ -166,24 +190,25 @@ extension TailReader {
     /// stopped (`app.log` → `app.log.1` under the glob `app.log`): look for its identity next to
     /// its old path and read the rest of it before letting go.
     func recoverRotatedWhileStopped() {
-        let lost = table.unclaimedEntries
+        // Files the globs found that wait for a slot are not lost: they claim their entries
+        // when they open. (Looking for them here too made a restart with 20,000 files
+        // quadratic: every name of the directory against every entry.)
+        let lost = table.unclaimedEntries.filter { !deferredAtStartup.contains($0.identity) }
+        entriesSearchedAtStartup += lost.count
         guard !lost.isEmpty else { return }
-        var byDirectory: [String: [CheckpointEntry]] = [:]
-        for e in lost { byDirectory[Path.directory(of: e.path), default: []].append(e) }
+        var byDirectory: [String: [FileIdentity: CheckpointEntry]] = [:]
+        for e in lost { byDirectory[Path.directory(of: e.path), default: [:]][e.identity] = e }
         for (dir, entries) in byDirectory {
             guard let names = try? FileSystem.list(dir) else { continue }
-            let wanted = Set(entries.map(\.identity))
             for name in names {
                 let path = Path.join(dir, name)
-                guard let st = try? FileSystem.status(path), st.isRegularFile, wanted.contains(st.identity),
+                guard let st = try? FileSystem.status(path), st.isRegularFile, let entry = entries[st.identity],
                       byIdentity[st.identity] == nil,
-                      let entry = entries.first(where: { $0.identity == st.identity }),
                       let input = config.inputs.firstIndex(where: { $0.name == entry.input && $0.kind == .file }) else { continue }
                 if discover(path: path, identity: st.identity, input: input, startup: true, onceLimit: nil, onlyResume: true),
                    let id = byIdentity[st.identity], let inst = instances[id] {
                     logger.info("reading the rest of a file rotated while stopped", ["source.path": path, "source.old_path": entry.path])
-                    if byPath[path] == id { byPath[path] = nil }
-                    inst.orphanSince = now
+                    orphan(inst, since: now)
                 }
             }
         }
@@ -196,7 +221,8 @@ extension TailReader {
         // Read to the end (no partial line held): closable even while its lines are in flight,
         // with the tail hash at that end handed to the table (discovery of thousands of files
         // no longer waits for each round's acknowledgements).
-        let candidates = instances.values.filter {
+        slotCandidatesVisited += open.count
+        let candidates = open.compactMap { instances[$0] }.filter {
             $0.descriptor != nil && $0.orphanSince == nil && $0.atEOF && !dirty.contains($0.id) && !$0.splitter.hasPartialLine
                 && ($0.onceLimit == nil || $0.done)
         }.map { (id: $0.id, idleSince: $0.lastActivity) }
@@ -210,7 +236,7 @@ extension TailReader {
                 fd.close()
             }
             inst.descriptor = nil
-            openCount -= 1
+            open.remove(id)
         }
         if plan.granted { return true }
         if !warnedLimit {
@@ -291,7 +317,7 @@ extension TailReader {
         inst.skip = onceLimit == nil ? skip : skip.filter { $0.upperBound <= onceLimit! }
         settleKey(inst, fd: fd, atEnd: false)
         register(inst)
-        openCount += 1
+        open.insert(inst.id)
         // At startup there may be thousands: one line each only when debugging.
         logger.log(startup ? .debug : .info, "file opened", ["source.path": path, "source.id": "\(inst.id)", "source.offset": "\(offset)"])
         return true
@@ -335,12 +361,12 @@ extension TailReader {
     static func recentMatches(_ fd: FileDescriptor, _ inst: FileInstance) -> Bool {
         guard !inst.recent.isEmpty, inst.readOffset >= Int64(inst.recent.count) else { return true }
         let bytes = try? Fingerprint.readBytes(fd, at: inst.readOffset - Int64(inst.recent.count), count: inst.recent.count)
-        return bytes == inst.recent
+        return bytes == inst.recent.bytes
     }
 
     static func hashPrefix(_ fd: FileDescriptor, length: Int) -> UInt64? {
         guard let bytes = try? Fingerprint.readBytes(fd, at: 0, count: length), bytes.count == length else { return nil }
-        return FNV1a.hash(bytes)
+        return Fingerprint.hash(bytes)
     }
 
     /// The reader lets go of an instance. `forget`: drop its checkpoint entry once every line is
@@ -364,7 +390,8 @@ extension TailReader {
         if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
         if byIdentity[inst.identity] == inst.id { byIdentity[inst.identity] = nil }
         dirty.remove(inst.id)
-        if inst.descriptor != nil { openCount -= 1 }
+        open.remove(inst.id)
+        orphans.remove(inst.id)
         inst.descriptor = nil // now owned by the shared source
         table.finish(inst.id, forget: forget, keep: keepEntry ? end : nil, endTail: forget ? nil : end)
     }

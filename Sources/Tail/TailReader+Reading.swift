@@ -34,7 +34,7 @@ extension TailReader {
             return false
         }
         inst.descriptor = fd
-        openCount += 1
+        open.insert(inst.id)
         table.attach(inst.id, descriptor: fd)
         return true
     }
@@ -45,9 +45,12 @@ extension TailReader {
     /// first chunk's read starts `recent.count` bytes early, so the bytes just before our
     /// offset are checked by the same call (a rewrite under our offset); a read shorter than
     /// asked is the end of the file (no second read to see 0); the first bytes are hashed
-    /// again only on a thorough turn (see `FileInstance.thoroughCheckInterval`), or when the
+    /// again only on a thorough turn (about once a second: `thoroughCheckInterval`), or when the
     /// size says the file shrank. A rewrite in place that keeps the bytes before our offset but
     /// changes the first ones is noticed by the next thorough turn, within a second.
+    /// A file read again and again has its first bytes hashed again once per this interval.
+    static let thoroughCheckInterval: Int64 = 1_000_000_000
+
     func readFile(_ inst: FileInstance) -> Bool {
         // Not ours any more (abandoned while we waited for the budget): never reopen by path.
         if inst.done || instances[inst.id] !== inst { return false }
@@ -55,15 +58,13 @@ extension TailReader {
         guard let fd = inst.descriptor, let st = try? fd.status() else { return false }
         if st.linkCount == 0 && !inst.deleted {
             inst.deleted = true
-            if inst.orphanSince == nil {
-                if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
-                inst.orphanSince = now
-            }
+            if inst.orphanSince == nil { orphan(inst, since: now) }
         }
         let spec = config.inputs[inst.input]
-        let t = now
-        let thorough = t >= inst.nextThoroughCheck || st.size < inst.readOffset
-        if thorough { inst.nextThoroughCheck = t &+ FileInstance.thoroughCheckInterval }
+        // Thorough when the last read with data was in another second (no field of its own:
+        // with 20,000 files the instance's size counts).
+        let thorough = now / Self.thoroughCheckInterval != inst.lastActivity / Self.thoroughCheckInterval
+            || st.size < inst.readOffset
         // Not grown: the recent bytes are read on their own (a write that did not grow the
         // file rewrote it); grown: the first chunk's read checks them.
         let change = FileDecisions.change(
@@ -108,7 +109,7 @@ extension TailReader {
             if overlap > 0 {
                 let before = UnsafeRawBufferPointer(rebasing: buffer[0..<max(0, min(overlap, overlap + n))])
                 // Rewritten under our offset (the first chunk: nothing is batched yet).
-                if n < 0 || !before.elementsEqual(inst.recent) { return startOver(inst, .replaced, fd: fd, spec: spec) }
+                if n < 0 || !before.elementsEqual(inst.recent.bytes) { return startOver(inst, .replaced, fd: fd, spec: spec) }
             }
             if n <= 0 { eof = true; break }
             let chunk = UnsafeRawBufferPointer(rebasing: buffer[overlap..<(overlap + n)])
@@ -163,14 +164,11 @@ extension TailReader {
     func closeExpiredDeleted(current: SourceID) -> Bool {
         let t = now
         var currentExpired = false
-        for inst in Array(instances.values) {
+        for inst in open.sorted().compactMap({ instances[$0] }) {
             guard let fd = inst.descriptor, let st = try? fd.status() else { continue }
             if st.linkCount == 0 {
                 inst.deleted = true
-                if inst.orphanSince == nil {
-                    if byPath[inst.path] == inst.id { byPath[inst.path] = nil }
-                    inst.orphanSince = t
-                }
+                if inst.orphanSince == nil { orphan(inst, since: t) }
             }
             guard inst.deleted, let since = inst.orphanSince, t - since >= config.deletedGrace else { continue }
             if inst.id == current { currentExpired = true } else { abandon(inst) }
@@ -196,6 +194,8 @@ extension TailReader {
         table.supersede(old)
         instances[old] = nil
         dirty.remove(old)
+        open.remove(old)
+        orphans.remove(old)
         let fp = (try? Fingerprint.read(fd, length: spec.fingerprintBytes)) ?? .empty
         inst.id = allocateID()
         inst.readOffset = 0
@@ -207,6 +207,8 @@ extension TailReader {
         inst.key = nil
         inst.atEOF = false
         register(inst)
+        open.insert(inst.id)
+        if inst.orphanSince != nil { orphans.insert(inst.id) }
     }
 
 }
