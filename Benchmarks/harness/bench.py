@@ -99,7 +99,6 @@ def proc_cpu_seconds(pid):
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICKS
 
 
-<<<<<<< HEAD
 def proc_context_switches(pid):
     """Voluntary + involuntary context switches summed over the process's threads, or None."""
     total = 0
@@ -156,11 +155,8 @@ class Strace:
         return total, calls
 
 
-def proc_hwm_kb(pid):
-=======
 def proc_status_kb(pid, field):
     """A kB figure of /proc/PID/status (field like b"VmHWM:"), 0 when the process is gone."""
->>>>>>> main
     try:
         with open("/proc/%d/status" % pid, "rb") as f:
             for line in f:
