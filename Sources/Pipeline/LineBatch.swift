@@ -42,6 +42,10 @@ public struct LineBatch: Sendable {
     /// The source's key for deterministic event ids (`SourceInfo.key`), stamped by the reader
     /// when it hands the batch on, so that later stages never look it up under the reader's lock.
     public var sourceKey: UInt64
+    /// A marker without lines: the reader has read everything there was and is about to wait
+    /// for more. Nothing follows before the next write, so the batcher may let an open batch
+    /// leave now instead of waiting for it to fill (`BatchBuilder`).
+    public var caughtUp: Bool
 
     public init(source: SourceID, bytes: [UInt8] = [], lines: [LineRecord] = [], readTime: Int64 = 0, sourceKey: UInt64 = 0) {
         self.source = source
@@ -49,6 +53,14 @@ public struct LineBatch: Sendable {
         self.lines = lines
         self.readTime = readTime
         self.sourceKey = sourceKey
+        caughtUp = false
+    }
+
+    /// The reader's "caught up" marker (see `caughtUp`).
+    public static var caughtUpMarker: LineBatch {
+        var b = LineBatch(source: SourceID(0))
+        b.caughtUp = true
+        return b
     }
 
     public func text(of line: LineRecord) -> ArraySlice<UInt8> { bytes[line.textStart..<line.textEnd] }

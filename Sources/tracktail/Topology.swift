@@ -11,9 +11,9 @@ import Tail
 ///     ▲ budget.tryAcquire before push                                    │
 ///     │                                                                  ▼
 ///  ByteBudget ◀─release─ Tailer.acknowledge ◀─┐       MapperStage (thread): Mapper.map (parse, rules, payload bytes)
-///     │                                        │                         │
-///  checkpoint thread (AckTracker watermark)    │                         ▼ MappedBatch
-///     ▼                                        │     Shipper.input (BlockingQueue) ─▶ batcher thread ─▶ sender threads
+///     │                                        │                         │ MappedBatch, same thread
+///  checkpoint thread (AckTracker watermark)    │                         ▼
+///     ▼                                        │     Shipper.Batcher (count, bytes, linger) ─▶ sender threads
 ///  checkpoints.json                            └──── acknowledge(source, start, end) ◀─ delivered / dead-lettered / dropped
 /// ```
 ///
@@ -65,13 +65,13 @@ final class Topology: Sendable {
             sourcePath: { tailer.sourceInfo($0)?.path ?? "source \($0)" },
             acknowledge: { tailer.acknowledge($0, start: $1, end: $2) },
             logger: Logger(label: "ship"))
-        mapper = MapperStage(initialMapper, lines: lines, output: shipper.input, stats: stats, logger: logger)
+        mapper = MapperStage(initialMapper, lines: lines, shipper: shipper, stats: stats, logger: logger)
     }
 
     /// Starts the stages from the end of the data path backwards, so nothing waits on a stage
     /// that does not run yet.
     func start() {
-        shipper.start()
+        shipper.start(batcherThread: false)
         mapper.start()
         tailer.start()
     }

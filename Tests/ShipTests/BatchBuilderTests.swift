@@ -82,6 +82,41 @@ func event(_ size: Int, _ tag: Int) -> [UInt8] {
         #expect(b.flush() == nil)
     }
 
+    /// (idle linger, output idle, input caught up, now) for a batch opened at 100 with linger 50: closed?
+    static let idleLingerTable: [(Int64?, Bool, Bool, Int64, Bool)] = [
+        (10, true, false, 109, false),
+        (10, true, false, 110, true),
+        (10, false, false, 110, false),
+        (10, false, false, 149, false),
+        (10, false, false, 150, true),
+        (nil, true, false, 110, false),   // no idle linger: linger alone
+        (nil, true, false, 150, true),
+        (500, true, false, 149, false),   // cut to linger
+        (500, true, false, 150, true),
+        (0, true, false, 100, true),
+        // The input caught up: an idle output takes the batch at once, a busy one does not.
+        (10, true, true, 100, true),
+        (49, true, true, 101, true),
+        (10, false, true, 109, false),
+        (10, false, true, 149, false),
+        (10, false, true, 150, true),
+        // idle linger = linger: no early closing at all.
+        (nil, true, true, 100, false),
+        (50, true, true, 149, false),
+        (50, true, true, 150, true),
+    ]
+
+    @Test(arguments: idleLingerTable.indices)
+    func anIdleOutputTakesTheBatchEarly(_ i: Int) {
+        let (idleLinger, idle, caughtUp, now, closes) = Self.idleLingerTable[i]
+        var b = BatchBuilder(maxEvents: 10, maxBytes: 1_000, linger: 50, idleLinger: idleLinger)
+        #expect(b.closeIfLingered(now: now, outputIdle: idle, inputCaughtUp: caughtUp) == nil, "nothing open")
+        _ = b.add(event(5, 0), source: SourceID(1), start: 0, end: 1, now: 100)
+        #expect(b.lingerDeadline == 150)
+        #expect(b.lingerDeadline(outputIdle: idle) == 100 + (idle ? min(50, idleLinger ?? 50) : 50))
+        #expect((b.closeIfLingered(now: now, outputIdle: idle, inputCaughtUp: caughtUp) != nil) == closes)
+    }
+
     @Test func configurationIsClampedToTheAPILimits() {
         var c = ShipConfiguration()
         c.maxEvents = 5_000
