@@ -43,8 +43,7 @@ final class Topology: Sendable {
         }
         budget = ByteBudget(limit: config.limits.bufferBytes)
         // Two line batches (up to 320 KiB each) between reader and mapper: the reader is about
-        // twice as fast as the mapper, so more only hold memory during a backlog (see also
-        // `ShipConfiguration.inputCapacity`).
+        // twice as fast as the mapper, so more only hold memory during a backlog.
         lines = BlockingQueue(capacity: 2)
         let tailConfig = config.tailConfiguration(once: once)
         let tailer: Tailer
