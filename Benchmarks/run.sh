@@ -62,6 +62,7 @@ args+=(--events "${EVENTS:-1000000}" --repeat "${REPEAT:-3}" --warmup "${WARMUP:
 if [ -n "${OUT:-}" ]; then args+=(--out "$OUT"); fi
 if [ -n "${KEEP:-}" ]; then args+=(--keep); fi
 if [ -n "${PROFILE:-}" ]; then args+=(--profile); fi
+if [ -n "${STRACE:-}" ]; then args+=(--strace); fi
 if [ -n "${TIMEOUT:-}" ]; then args+=(--timeout "$TIMEOUT"); fi
 for knob in ${SET:-}; do args+=(--set "$knob"); done
 exec python3 "$bench/harness/bench.py" "${args[@]}"

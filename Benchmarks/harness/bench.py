@@ -99,6 +99,62 @@ def proc_cpu_seconds(pid):
     return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICKS
 
 
+def proc_context_switches(pid):
+    """Voluntary + involuntary context switches summed over the process's threads, or None."""
+    total = 0
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, task), "rb") as f:
+                for line in f:
+                    if line.startswith(b"voluntary_ctxt_switches:") or line.startswith(b"nonvoluntary_ctxt_switches:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return total
+
+
+def interrupt(proc):
+    """Ctrl-C for a tracer (it then writes its report), killed if it has not ended in 30 s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class Strace:
+    """`strace -c -f` attached to the shipper for the measured part of a run (STRACE=1): system
+    calls per 1,000 events, and the top calls. strace slows the traced process: read counts
+    from such a run, not its times."""
+
+    def __init__(self, pid, run_dir):
+        self.path = os.path.join(run_dir, "strace.txt")
+        self.proc = subprocess.Popen(["strace", "-c", "-f", "-o", self.path, "-p", str(pid)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        time.sleep(0.3)  # let it attach to every thread
+
+    def finish(self):
+        """Stops tracing; returns (total calls, {call: count}) from strace's summary."""
+        interrupt(self.proc)
+        calls, total = {}, None
+        try:
+            with open(self.path) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
+                        calls[parts[-1]] = int(parts[3])
+                    elif parts and parts[-1] == "total" and len(parts) >= 4:
+                        total = int(parts[3])
+        except (OSError, ValueError):
+            pass
+        return total, calls
+
+
 def proc_status_kb(pid, field):
     """A kB figure of /proc/PID/status (field like b"VmHWM:"), 0 when the process is gone."""
     try:
@@ -203,12 +259,7 @@ class Profiler:
 
     def finish(self):
         """Stops recording; returns the top symbols (self time) as "12.3% symbol" strings."""
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        interrupt(self.proc)
         self.log.close()
         with open(self.report, "w") as out:
             subprocess.run(["perf", "report", "-i", self.data, "--stdio", "--no-children", "--sort", "symbol",
@@ -355,9 +406,11 @@ def one_run(args, shipper, mode, count, index, warmup=False):
     started = time.time()
     ship = Watched(shipper.command(config_path, state_dir), env, log_path)
     profiler = Profiler(ship.pid, run_dir) if args.profile and shipper.name == "tracktail" and not warmup else None
+    tracer = None
     error = None
     stats = None
     cpu_begin = 0.0
+    switches_begin = None
     began = started
     written_at = None
     try:
@@ -365,7 +418,10 @@ def one_run(args, shipper, mode, count, index, warmup=False):
             time.sleep(args.settle)
             if ship.exited():
                 raise RuntimeError("shipper exited while settling (%s)" % ship.status)
+            if args.strace and not warmup:
+                tracer = Strace(ship.pid, run_dir)
             cpu_begin = ship.sample()
+            switches_begin = proc_context_switches(ship.pid)
             result["idle_cpu_s"] = round(cpu_begin, 3)
             began = time.time()
             written_at, write_s = write_live(input_path, args.rate, args.duration, args.seed)
@@ -375,6 +431,9 @@ def one_run(args, shipper, mode, count, index, warmup=False):
             deadline = time.time() + args.drain
         else:
             deadline = started + args.timeout
+            switches_begin = 0
+            if args.strace and not warmup:
+                tracer = Strace(ship.pid, run_dir)
         while time.time() < deadline:
             ship.sample()
             stats = read_json(stats_path)
@@ -386,6 +445,16 @@ def one_run(args, shipper, mode, count, index, warmup=False):
                 break
             time.sleep(0.02)
         cpu_done = ship.sample()
+        switches_done = proc_context_switches(ship.pid)
+        if switches_done is not None and switches_begin is not None and count:
+            result["ctx_switches_per_1k"] = round((switches_done - switches_begin) * 1000.0 / count, 1)
+        if tracer:
+            total, calls = tracer.finish()
+            tracer = None
+            if total and count:
+                result["syscalls_per_1k"] = round(total * 1000.0 / count, 1)
+                result["syscalls_top_per_1k"] = {name: round(n * 1000.0 / count, 1) for name, n in
+                                                 sorted(calls.items(), key=lambda kv: -kv[1])[:8]}
         if profiler:
             result["profile_top"] = profiler.finish()
             result["profiled"] = True  # perf's sampling adds to the CPU figures of this run
@@ -407,6 +476,8 @@ def one_run(args, shipper, mode, count, index, warmup=False):
     except Exception as failure:  # noqa: BLE001 - reported in the run's line
         error = str(failure)
     finally:
+        if tracer:
+            tracer.finish()
         result["shipper_stop"] = ship.stop(15)
         sink_usage = stop_sink(sink)
         sink_log.close()
@@ -504,9 +575,11 @@ def table(results):
         dupes = max((r.get("duplicates") or 0) for r in runs)
         if mode == "live":
             speed = "%s/s" % fmt(runs[0].get("rate"))
-            extra = "lag p50 %s ms, p99 %s ms, %s%% of a core" % (
+            extra = "lag p50 %s ms, p99 %s ms, %s%% of a core, %s context switches per 1k lines" % (
                 fmt(median(runs, "lag_ms", "p50"), "{:.0f}"), fmt(median(runs, "lag_ms", "p99"), "{:.0f}"),
-                fmt(median(runs, "cpu_pct_of_core"), "{:.2f}"))
+                fmt(median(runs, "cpu_pct_of_core"), "{:.2f}"), fmt(median(runs, "ctx_switches_per_1k"), "{:.0f}"))
+            if median(runs, "syscalls_per_1k") is not None:
+                extra += ", %s system calls per 1k lines" % fmt(median(runs, "syscalls_per_1k"), "{:.0f}")
         else:
             speed = fmt(median(runs, "events_per_s"))
             extra = ""
@@ -556,6 +629,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep every run's folder (configs, logs, state)")
     ap.add_argument("--profile", action="store_true",
                     help="record tracktail with perf -g during measured runs; keeps perf.data and profile.txt")
+    ap.add_argument("--strace", action="store_true",
+                    help="count tracktail's system calls with strace -c -f during measured runs")
     ap.add_argument("--out", help="append every result line (JSON) to this file")
     args = ap.parse_args()
     # SIGTERM unwinds like Ctrl-C, so every run's `finally` stops the shipper and the sink.

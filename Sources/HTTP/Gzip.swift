@@ -18,19 +18,23 @@ public enum Gzip {
         var rc = tracktail_deflateInit2(&stream, level, 15 + 16)
         guard rc == Z_OK else { throw Failure(code: rc) }
         defer { deflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))) + 32)
-        rc = input.withUnsafeBufferPointer { inBuf in
-            output.withUnsafeMutableBufferPointer { outBuf in
+        // Room for the worst case (about the input's size) without zero-filling it: a body of
+        // JSON events shrinks 5-10x, so most of it is never written, and never touched.
+        let bound = Int(deflateBound(&stream, uLong(input.count))) + 32
+        let output = try [UInt8](unsafeUninitializedCapacity: bound) { (outBuf, written) throws(Failure) in
+            rc = input.withUnsafeBufferPointer { inBuf in
                 stream.next_in = UnsafeMutablePointer(mutating: inBuf.baseAddress)
                 stream.avail_in = uInt(inBuf.count)
                 stream.next_out = outBuf.baseAddress
                 stream.avail_out = uInt(outBuf.count)
                 return deflate(&stream, Z_FINISH)
             }
+            guard rc == Z_STREAM_END else { throw Failure(code: rc) }
+            written = Int(stream.total_out)
         }
-        guard rc == Z_STREAM_END else { throw Failure(code: rc) }
-        output.removeSubrange(Int(stream.total_out)...)
-        return output
+        // The compressed body is what waits for the answer: copied to its own size, so the
+        // bound's buffer is freed now (`Array(output)` would share it).
+        return output.withUnsafeBufferPointer { Array($0) }
     }
 
     /// Decompresses one gzip member (for tests and tools; the daemon only compresses).

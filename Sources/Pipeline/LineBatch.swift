@@ -42,6 +42,10 @@ public struct LineBatch: Sendable {
     /// The source's key for deterministic event ids (`SourceInfo.key`), stamped by the reader
     /// when it hands the batch on, so that later stages never look it up under the reader's lock.
     public var sourceKey: UInt64
+    /// A marker without lines: the reader has read everything there was and is about to wait
+    /// for more. Nothing follows before the next write, so the batcher may let an open batch
+    /// leave now instead of waiting for it to fill (`BatchBuilder`).
+    public var caughtUp: Bool
 
     public init(source: SourceID, bytes: [UInt8] = [], lines: [LineRecord] = [], readTime: Int64 = 0, sourceKey: UInt64 = 0) {
         self.source = source
@@ -49,9 +53,38 @@ public struct LineBatch: Sendable {
         self.lines = lines
         self.readTime = readTime
         self.sourceKey = sourceKey
+        caughtUp = false
+    }
+
+    /// The reader's "caught up" marker (see `caughtUp`).
+    public static var caughtUpMarker: LineBatch {
+        var b = LineBatch(source: SourceID(0))
+        b.caughtUp = true
+        return b
     }
 
     public func text(of line: LineRecord) -> ArraySlice<UInt8> { bytes[line.textStart..<line.textEnd] }
+
+    /// Reserves `bytes` for the text a reader is about to append (see `reservation`), so that it
+    /// is allocated once instead of doubling, and copying, as it fills.
+    public mutating func reserve(waiting: Int64, limit: Int, chunk: Int) {
+        let want = LineBatch.reservation(waiting: waiting, limit: limit, chunk: chunk)
+        if want > bytes.capacity { bytes.reserveCapacity(want) }
+    }
+
+    /// Bytes to reserve for a batch that closes once it holds `limit` bytes, read `chunk` bytes
+    /// at a time from a source with `waiting` unread bytes:
+    ///
+    /// | source | reservation | why |
+    /// | --- | --- | --- |
+    /// | backlog (`waiting` ≥ `limit + chunk`) | `limit + chunk` | the check runs after each chunk, so a batch can pass `limit` by up to a chunk |
+    /// | a few new lines (`waiting` small) | `waiting` | a live tail must not take a whole batch's memory for one line |
+    /// | nothing known (`waiting` ≤ 0: a pipe, or a file that shrank) | 0 | the array grows as usual |
+    ///
+    /// Growing by appends instead ends at twice the bytes (256 KiB → 512 KiB) after three copies.
+    public static func reservation(waiting: Int64, limit: Int, chunk: Int) -> Int {
+        Int(clamping: max(0, min(waiting, Int64(max(0, limit)) + Int64(max(0, chunk)))))
+    }
 }
 
 /// One mapped event inside a `MappedBatch`.

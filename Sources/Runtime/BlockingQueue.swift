@@ -4,12 +4,18 @@ import Posix
 ///
 /// `push` waits while the queue is full: that wait is the backpressure between stages.
 /// `close()` ends it: pushes fail, pops drain what is left and then return `nil`.
+///
+/// Wake-ups cost more than the hand-off itself on a lightly loaded pipeline (every read turn
+/// crosses two queues), so a push or pop signals only when a thread is waiting on the other
+/// side, and after unlocking: a woken thread does not find the lock still held and sleep again.
 public final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
     private let lock = ConditionLock()
     private var items: [Element?]
     private var head = 0
     private var count = 0
     private var closed = false
+    /// Threads inside a wait (pushers on a full queue, poppers on an empty one; never both).
+    private var waiters = 0
     public let capacity: Int
 
     public init(capacity: Int) {
@@ -26,13 +32,15 @@ public final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
     @discardableResult
     public func push(_ element: Element, beating heartbeat: Heartbeat? = nil) -> Bool {
         lock.lock()
-        defer { lock.unlock() }
         heartbeat?.beat()
         while count == capacity && !closed { waitLocked(heartbeat) }
-        if closed { return false }
+        if closed {
+            lock.unlock()
+            return false
+        }
         items[(head + count) % capacity] = element
         count += 1
-        lock.broadcast()
+        unlockSignalling()
         return true
     }
 
@@ -40,30 +48,49 @@ public final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
     /// `heartbeat`: as for `push`.
     public func pop(beating heartbeat: Heartbeat? = nil) -> Element? {
         lock.lock()
-        defer { lock.unlock() }
         heartbeat?.beat()
         while count == 0 && !closed { waitLocked(heartbeat) }
-        return takeLocked()
+        let e = takeLocked()
+        unlockSignalling()
+        return e
     }
 
     private func waitLocked(_ heartbeat: Heartbeat?) {
+        waiters += 1
+        defer { waiters -= 1 }
         guard let heartbeat else { return lock.wait() }
         lock.wait(until: SystemClock.monotonicNanoseconds() + Heartbeats.beatInterval)
         heartbeat.beat()
+    }
+
+    /// Unlocks, then wakes the waiting threads if there are any. A waiter counted here is
+    /// either already inside the condition wait or will check its predicate under the lock
+    /// before it waits, so the wake-up cannot be lost.
+    private func unlockSignalling() {
+        let wake = waiters > 0
+        lock.unlock()
+        if wake { lock.broadcast() }
     }
 
     /// Like `pop`, but gives up at `deadline` (monotonic ns). `.timedOut` lets a batcher close
     /// a batch on linger time without a separate timer thread.
     public func pop(until deadline: Int64, beating heartbeat: Heartbeat? = nil) -> PopResult {
         lock.lock()
-        defer { lock.unlock() }
         heartbeat?.beat()
         while count == 0 && !closed {
             defer { heartbeat?.beat() }
             let slice = heartbeat == nil ? deadline : min(deadline, SystemClock.monotonicNanoseconds() + Heartbeats.beatInterval)
-            if !lock.wait(until: slice) && count == 0 && !closed && SystemClock.monotonicNanoseconds() >= deadline { return .timedOut }
+            waiters += 1
+            let signalled = lock.wait(until: slice)
+            waiters -= 1
+            if !signalled && count == 0 && !closed && SystemClock.monotonicNanoseconds() >= deadline {
+                lock.unlock()
+                return .timedOut
+            }
         }
-        if let e = takeLocked() { return .element(e) }
+        let e = takeLocked()
+        unlockSignalling()
+        if let e { return .element(e) }
         return .closed
     }
 
@@ -79,15 +106,14 @@ public final class BlockingQueue<Element: Sendable>: @unchecked Sendable {
         items[head] = nil
         head = (head + 1) % capacity
         count -= 1
-        lock.broadcast()
         return e
     }
 
     public func close() {
-        lock.withLock {
-            closed = true
-            lock.broadcast()
-        }
+        lock.lock()
+        closed = true
+        lock.unlock()
+        lock.broadcast()
     }
 
     public var isEmpty: Bool { lock.withLock { count == 0 } }

@@ -39,6 +39,28 @@ public struct Delivery: Sendable, Equatable {
 /// | 2xx, split, dead letter (the API took the content into account) | +1 after `limit` such outcomes in a row (up to `maxInFlight`) | the streak pause ends; a `Retry-After` pause stays |
 /// | hold (401/403/404, …) | unchanged | the hold paces: one probe per `holdRetryInterval` |
 ///
+/// ## A retry budget: quick retries while failures are rare
+///
+/// A batch's own wait after a transient failure comes from one of two policies. While the API
+/// accepts nearly every request, an isolated failure (a 503 now and then from one overloaded
+/// node) is retried after a short jittered wait, `quickRetryPolicy` (the configured backoff
+/// divided by `quickRetryDivisor`: 0 … 31 ms, doubling per attempt); the full backoff (0 …
+/// 0.5 s, doubling to 60 s) would hold its lines in the byte budget for a quarter of a second
+/// on average, stall the readers behind it and dominate a short backlog's time. What may be
+/// retried quickly is a budget of tokens, as in gRPC's retry throttling and Finagle's retry
+/// budget: each outcome that is not a failure earns a tenth of a token, each transient
+/// failure spends one, at most `retryTokenCap` are kept, and a quick retry needs a whole
+/// token. So quick retries are at most about a tenth of the requests: at 5% failures the
+/// budget stays full; from about 10% on it drains and every retry waits out the full backoff.
+/// A `Retry-After` is honoured whichever policy (it is the least wait, and pauses the whole
+/// output), and a failure streak pauses the whole output as before.
+///
+/// | outcome | tokens (tenths) |
+/// | --- | --- |
+/// | 2xx, split, dead letter | +1, at most `retryTokenCap` × 10 |
+/// | transient failure (with or without `Retry-After`) | −10, at least 0 |
+/// | hold | unchanged |
+///
 /// Why this and not Vector's adaptive request concurrency: Vector grows and shrinks the
 /// concurrency from measured round-trip times, which needs a noise-tolerant RTT average and
 /// many slots to be worth it; ours defaults to 2 and the Track API says plainly when it is
@@ -86,10 +108,19 @@ public struct DeliveryState: Sendable {
     /// The whole output waits until then because the API said so (`Retry-After`).
     public private(set) var retryAfterUntil: Int64?
     private var successesAtLimit = 0
+    /// The retry budget in tenths of a token (see the type's documentation).
+    public private(set) var retryTenths: Int
     private var random: SplitMix64
     public let maxInFlight: Int
     public let holdRetryInterval: Int64
     public let policy: RetryPolicy
+    /// The backoff for a retry the budget pays for.
+    public let quickRetryPolicy: RetryPolicy
+
+    /// Whole tokens the retry budget holds at most (and at start).
+    public static let retryTokenCap = 10
+    /// The quick retry's backoff is the configured one divided by this.
+    public static let quickRetryDivisor: Int64 = 16
 
     public init(configuration c: ShipConfiguration = ShipConfiguration(), seed: UInt64 = 0x7261_636B) {
         let c = c.clamped()
@@ -97,7 +128,16 @@ public struct DeliveryState: Sendable {
         limit = c.maxInFlight
         holdRetryInterval = c.holdRetryInterval
         policy = RetryPolicy(configuration: c)
+        quickRetryPolicy = RetryPolicy(base: max(1, c.backoffBase / Self.quickRetryDivisor), cap: c.backoffCap,
+                                       retryAfterCap: c.retryAfterCap)
+        retryTenths = Self.retryTokenCap * 10
         random = SplitMix64(seed: seed)
+    }
+
+    /// The backoff for the next transient failure: quick while the retry budget holds a token
+    /// (and the output is not held), else the configured one.
+    public var retryPolicy: RetryPolicy {
+        hold == nil && retryTenths >= 10 ? quickRetryPolicy : policy
     }
 
     public enum Next: Sendable, Equatable {
@@ -144,6 +184,14 @@ public struct DeliveryState: Sendable {
         var queued = 0
         for d in pending where d.notBefore <= now { queued += 1 }
         return queued < maxInFlight
+    }
+
+    /// Whether a batch handed over now would be sent at once without delaying another: not
+    /// held or paused, a slot free under `limit`, and no batch waiting that is due. The batcher
+    /// lets a batch leave at `idleLinger` instead of `linger` then (see `BatchBuilder`).
+    public func isIdle(now: Int64) -> Bool {
+        guard hold == nil, pausedUntil(now: now) == nil, inFlight < limit else { return false }
+        return !pending.contains { $0.notBefore <= now }
     }
 
     public mutating func next(now: Int64) -> Next {
@@ -208,6 +256,7 @@ public struct DeliveryState: Sendable {
     private mutating func failed(now: Int64, asked: Int64?) {
         limit = max(1, limit / 2)
         successesAtLimit = 0
+        retryTenths = max(0, retryTenths - 10)
         failureStreak += 1
         if let asked {
             retryAfterUntil = max(retryAfterUntil ?? .min, now &+ max(0, asked))
@@ -226,6 +275,7 @@ public struct DeliveryState: Sendable {
             limit = min(maxInFlight, limit + 1)
             successesAtLimit = 0
         }
+        retryTenths = min(Self.retryTokenCap * 10, retryTenths + 1)
         failureStreak = 0
         backoffUntil = nil
         let was = hold != nil || retrying != nil

@@ -6,15 +6,19 @@ import Runtime
 /// its fate is settled (delivered, dead-lettered or dropped).
 ///
 /// ```
-///  input queue ──▶ batcher thread ──▶ DeliveryState ──▶ sender threads (maxInFlight) ──▶ TrackTransport
+///  input queue ──▶ Batcher ──────────▶ DeliveryState ──▶ sender threads (maxInFlight) ──▶ TrackTransport
 ///   (MappedBatch)   BatchBuilder        (pending, AIMD     post, ResponsePlan.decide,
-///                   drops → ack          limit, pause,     acks / dead letter
-///                   rejections → DL      hold, retry)
+///                   drops → ack          limit, retry      acks / dead letter
+///                   rejections → DL      budget, pause,
+///                                        hold, retry)
 /// ```
 ///
+/// The `Batcher` runs on the shipper's batcher thread, which takes `input`, or on the
+/// producer's own thread (`start(batcherThread: false)`, `makeBatcher()`: the daemon's mapper).
+///
 /// - Backpressure: the batcher waits while `maxInFlight` closed batches are already waiting
-///   to be sent (`DeliveryState.mayEnqueue`), so the input queue fills and the mapper waits in
-///   turn. A batch waiting out its own backoff does not count while the output is healthy
+///   to be sent (`DeliveryState.mayEnqueue`), so the input queue fills (or the mapper, batching
+///   itself, waits). A batch waiting out its own backoff does not count while the output is healthy
 ///   (other batches keep going; the byte budget bounds how many wait); a paused or held output
 ///   counts every waiting batch, so it stops reading: data waits in the source files, not in
 ///   memory.
@@ -37,7 +41,6 @@ public final class Shipper: @unchecked Sendable {
     public let counters = ShipCounters()
 
     private let configuration: ShipConfiguration
-    private let policy: RetryPolicy
     private let transport: any TrackTransport
     private let deadLetter: DeadLetter
     private let clock: any Clock
@@ -57,6 +60,8 @@ public final class Shipper: @unchecked Sendable {
     private var stopDeadline: Int64 = .max
     private var abandoned = false
     private var batcherDone = false
+    /// The batcher waits in `submit` for admission.
+    private var batcherWaiting = false
     private var running = 0
     /// Sender threads inside `transport.post` now.
     private var posting = 0
@@ -76,7 +81,6 @@ public final class Shipper: @unchecked Sendable {
     ) {
         let c = configuration.clamped()
         self.configuration = c
-        self.policy = RetryPolicy(configuration: c)
         self.transport = transport
         self.deadLetter = deadLetter
         self.clock = clock
@@ -89,25 +93,35 @@ public final class Shipper: @unchecked Sendable {
         self.random = SplitMix64(seed: seed)
     }
 
-    /// Starts the batcher thread and `maxInFlight` sender threads.
-    public func start() {
+    /// Starts `maxInFlight` sender threads, and the batcher thread that takes `input`. With
+    /// `batcherThread: false` the producer batches on its own thread instead, through
+    /// `makeBatcher()` (the daemon's mapper does: one thread hop and wake-up less per mapped
+    /// batch), and `input` is not read.
+    public func start(batcherThread: Bool = true) {
         lock.withLock {
             guard threads.isEmpty else { return }
-            let count = 1 + configuration.maxInFlight
+            let count = (batcherThread ? 1 : 0) + configuration.maxInFlight
             running = count
             exited = Array(repeating: false, count: count)
-            threads.append(Thread(name: "ship-batch") { [self] in
-                Heartbeats.shared.run("ship-batch") { runBatcher($0) }
-                finished(0)
-            })
-            for i in 1..<count {
-                threads.append(Thread(name: "ship-send-\(i)") { [self] in
-                    Heartbeats.shared.run("ship-send-\(i)") { runSender($0) }
-                    finished(i)
+            if batcherThread {
+                threads.append(Thread(name: "ship-batch") { [self] in
+                    Heartbeats.shared.run("ship-batch") { runBatcher($0) }
+                    finished(0)
+                })
+            }
+            for n in 1...configuration.maxInFlight {
+                let index = threads.count
+                threads.append(Thread(name: "ship-send-\(n)") { [self] in
+                    Heartbeats.shared.run("ship-send-\(n)") { runSender($0) }
+                    finished(index)
                 })
             }
         }
     }
+
+    /// The batcher for a producer that batches on its own thread (see `start(batcherThread:)`).
+    /// One per shipper; only that thread may use it.
+    public func makeBatcher() -> Batcher { Batcher(self) }
 
     /// SIGHUP: ends a hold's wait (401/403/404: the reload may have fixed the token or the URL).
     /// Batches waiting out a backoff or a `Retry-After` keep waiting.
@@ -166,38 +180,97 @@ public final class Shipper: @unchecked Sendable {
         lock.withLock {
             exited[index] = true
             running -= 1
-            if index == 0 {
-                batcherDone = true
-                state.closeInput()
-            }
+            lock.broadcast()
+        }
+    }
+
+    /// No batch will be added any more: the senders finish once the queued ones are settled.
+    private func batchingFinished() {
+        lock.withLock {
+            batcherDone = true
+            state.closeInput()
             lock.broadcast()
         }
     }
 
     // MARK: batcher
 
-    private func runBatcher(_ heartbeat: Heartbeat) {
-        var builder = BatchBuilder(configuration: configuration)
-        while true {
-            let result: BlockingQueue<MappedBatch>.PopResult
-            if let due = builder.lingerDeadline {
-                let remaining = due - clock.now()
+    /// Packs mapped batches into requests on one producer thread: the shipper's batcher thread,
+    /// or the producer's own (`makeBatcher()`).
+    ///
+    /// ```
+    ///  next(from: queue) ──▶ element ──▶ add: BatchBuilder, drops → ack, rejections → dead letter
+    ///       │ waits at most until the open batch's linger time, then closes it
+    ///  finish(): the open batch leaves, and no more will come
+    /// ```
+    public final class Batcher {
+        private let shipper: Shipper
+        private var builder: BatchBuilder
+
+        fileprivate init(_ shipper: Shipper) {
+            self.shipper = shipper
+            builder = BatchBuilder(configuration: shipper.configuration)
+        }
+
+        /// The next element of `queue`; meanwhile the open batch leaves when its linger time
+        /// passes. `nil` once the queue is closed and drained.
+        ///
+        /// The wait ends at `idleLinger` when the output is idle then, else at `linger`; a busy
+        /// output that turns idle meanwhile is noticed at the next element.
+        public func next<Element>(from queue: BlockingQueue<Element>, beating heartbeat: Heartbeat) -> Element? {
+            while true {
+                guard builder.openedAt != nil else { return queue.pop(beating: heartbeat) }
+                let idle = shipper.outputIdle()
+                let remaining = builder.lingerDeadline(outputIdle: idle)! - shipper.clock.now()
                 if remaining <= 0 {
-                    if let b = builder.closeIfLingered(now: clock.now()) { submit([b], heartbeat) }
+                    closeIfLingered(heartbeat, outputIdle: idle)
                     continue
                 }
-                result = input.pop(until: SystemClock.monotonicNanoseconds() + remaining, beating: heartbeat)
-            } else {
-                result = input.pop(beating: heartbeat).map { .element($0) } ?? .closed
-            }
-            switch result {
-            case .element(let batch): take(batch, into: &builder, heartbeat)
-            case .timedOut: if let b = builder.closeIfLingered(now: clock.now()) { submit([b], heartbeat) }
-            case .closed:
-                if let b = builder.flush() { submit([b], heartbeat) }
-                return
+                switch queue.pop(until: SystemClock.monotonicNanoseconds() + remaining, beating: heartbeat) {
+                case .element(let e): return e
+                case .timedOut: closeIfLingered(heartbeat, outputIdle: shipper.outputIdle())
+                case .closed: return nil
+                }
             }
         }
+
+        /// One mapped batch: its events into the open batch (full batches are handed to the
+        /// senders, waiting while `maxInFlight` already wait), drops acknowledged, rejections
+        /// dead-lettered and then acknowledged.
+        public func add(_ batch: MappedBatch, beating heartbeat: Heartbeat) {
+            shipper.take(batch, into: &builder, heartbeat)
+        }
+
+        /// The input has caught up (`LineBatch.caughtUp`): the open batch leaves now if the
+        /// output is idle; otherwise it keeps filling (and leaves at `idleLinger` if the
+        /// output is idle by then).
+        public func inputCaughtUp(beating heartbeat: Heartbeat) {
+            guard builder.openedAt != nil, shipper.outputIdle() else { return }
+            if let b = builder.closeIfLingered(now: shipper.clock.now(), outputIdle: true, inputCaughtUp: true) {
+                shipper.submit([b], heartbeat)
+            }
+        }
+
+        /// The open batch leaves now; nothing is added after this.
+        public func finish(beating heartbeat: Heartbeat) {
+            if let b = builder.flush() { shipper.submit([b], heartbeat) }
+            shipper.batchingFinished()
+        }
+
+        private func closeIfLingered(_ heartbeat: Heartbeat, outputIdle: Bool) {
+            if let b = builder.closeIfLingered(now: shipper.clock.now(), outputIdle: outputIdle) { shipper.submit([b], heartbeat) }
+        }
+    }
+
+    /// See `DeliveryState.isIdle`.
+    private func outputIdle() -> Bool {
+        lock.withLock { !stopping && state.isIdle(now: clock.now()) }
+    }
+
+    private func runBatcher(_ heartbeat: Heartbeat) {
+        let batcher = Batcher(self)
+        while let batch = batcher.next(from: input, beating: heartbeat) { batcher.add(batch, beating: heartbeat) }
+        batcher.finish(beating: heartbeat)
     }
 
     /// One mapped batch: events into the builder; drops acknowledged; rejections and oversized
@@ -236,16 +309,45 @@ public final class Shipper: @unchecked Sendable {
     private func submit(_ batches: [OutgoingBatch], _ heartbeat: Heartbeat) {
         guard !batches.isEmpty else { return }
         lock.lock()
-        defer { lock.unlock() }
         for b in batches {
             while !stopping && !state.mayEnqueue(now: clock.now()) {
                 // A pause ending opens admission by itself (batches in their own backoff stop counting).
                 let pause = state.pausedUntil(now: clock.now()).map { $0 - clock.now() } ?? .max
+                batcherWaiting = true
                 heartbeat.waitBeating(lock, atMost: pause)
+                batcherWaiting = false
             }
             state.enqueue(b, now: clock.now())
-            lock.broadcast()
+            // One sender can take it: the other waiters are senders too (any of them will do),
+            // except while stopping, when `stop` waits as well.
+            unlockWaking(stopping ? .all : .one)
+            lock.lock()
         }
+        lock.unlock()
+    }
+
+    private enum Wake { case none, one, all }
+
+    /// Unlocks, then wakes: a thread woken while the lock is still held would only wait for it.
+    private func unlockWaking(_ wake: Wake) {
+        lock.unlock()
+        switch wake {
+        case .none: break
+        case .one: lock.signal()
+        case .all: lock.broadcast()
+        }
+    }
+
+    /// After a sender took a batch or settled one: wakes the threads that may have something
+    /// to do now, not every waiter. A sender that took a batch wakes another only if more are
+    /// due; a settled request wakes the others when batches wait (a slot or a retry came
+    /// free), the input is closed (they may finish), or the output is stopping; the batcher
+    /// whenever it waits for admission.
+    private func wakeAfterSender(took: Bool) -> Wake {
+        let now = clock.now()
+        if batcherWaiting || stopping || (!took && (!state.pending.isEmpty || state.inputClosed)) { return .all }
+        if took && state.pending.contains(where: { $0.notBefore <= now }) { return .one }
+        return .none
     }
 
     // MARK: senders
@@ -271,8 +373,7 @@ public final class Shipper: @unchecked Sendable {
             case .send(let d):
                 inFlightEvents += d.batch.count
                 posting += 1
-                lock.broadcast()  // a queued batch left: the batcher may hand over the next
-                lock.unlock()
+                unlockWaking(wakeAfterSender(took: true))  // a queued batch left: the batcher may hand over the next
                 counters.requests.add(1, ordering: .relaxed)
                 let outcome: DeliveryOutcome
                 let postStarted = clock.now()
@@ -284,11 +385,10 @@ public final class Shipper: @unchecked Sendable {
                 posting -= 1
                 if abandoned { return }
                 let decision = ResponsePlan.decide(
-                    eventCount: d.batch.count, outcome: outcome, attempt: d.attempt, policy: policy,
+                    eventCount: d.batch.count, outcome: outcome, attempt: d.attempt, policy: state.retryPolicy,
                     wallNow: clock.wallNow(), random: &random, destination: transport.destination)
                 let completion = state.complete(d, decision, now: clock.now())
-                lock.broadcast()
-                lock.unlock()
+                unlockWaking(wakeAfterSender(took: false))
                 apply(completion, d, outcome, heartbeat)
                 lock.lock()
             }
@@ -398,7 +498,8 @@ public final class Shipper: @unchecked Sendable {
         body()
         lock.withLock {
             acknowledgingThreads -= 1
-            if acknowledgingThreads == 0 { lock.broadcast() }
+            // Only `stop` waits for this (the senders would wake for nothing on every request).
+            if acknowledgingThreads == 0 && stopping { lock.broadcast() }
         }
     }
 }

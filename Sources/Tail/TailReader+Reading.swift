@@ -40,6 +40,17 @@ extension TailReader {
     }
 
     /// Reads up to `turnsPerFile` chunks. Returns true when more is waiting.
+    ///
+    /// System calls per turn on a growing file: one `fstat` and one `pread` per chunk. The
+    /// first chunk's read starts `recent.count` bytes early, so the bytes just before our
+    /// offset are checked by the same call (a rewrite under our offset); a read shorter than
+    /// asked is the end of the file (no second read to see 0); the first bytes are hashed
+    /// again only on a thorough turn (about once a second: `thoroughCheckInterval`), or when the
+    /// size says the file shrank. A rewrite in place that keeps the bytes before our offset but
+    /// changes the first ones is noticed by the next thorough turn, within a second.
+    /// A file read again and again has its first bytes hashed again once per this interval.
+    static let thoroughCheckInterval: Int64 = 1_000_000_000
+
     func readFile(_ inst: FileInstance) -> Bool {
         // Not ours any more (abandoned while we waited for the budget): never reopen by path.
         if inst.done || instances[inst.id] !== inst { return false }
@@ -50,17 +61,23 @@ extension TailReader {
             if inst.orphanSince == nil { orphan(inst, since: now) }
         }
         let spec = config.inputs[inst.input]
-        let change = FileDecisions.change(known: inst.fingerprint, readOffset: inst.readOffset, size: st.size,
-                                          prefixHash: Self.hashPrefix(fd, length: inst.fingerprint.length),
-                                          recentMatches: Self.recentMatches(fd, inst))
+        // Thorough when the last read with data was in another second (no field of its own:
+        // with 20,000 files the instance's size counts).
+        let thorough = now / Self.thoroughCheckInterval != inst.lastActivity / Self.thoroughCheckInterval
+            || st.size < inst.readOffset
+        // Not grown: the recent bytes are read on their own (a write that did not grow the
+        // file rewrote it); grown: the first chunk's read checks them.
+        let change = FileDecisions.change(
+            known: inst.fingerprint, readOffset: inst.readOffset, size: st.size,
+            prefixHash: thorough ? Self.hashPrefix(fd, length: inst.fingerprint.length) : inst.fingerprint.hash,
+            recentMatches: thorough || st.size == inst.readOffset ? Self.recentMatches(fd, inst) : true)
         switch change {
         case .unchanged:
             inst.atEOF = true
-            if let limit = inst.onceLimit, inst.readOffset >= limit { completeOnce(inst) }
+            if let limit = inst.onceLimit, inst.readOffset >= limit { completeOnce(inst); return false }
             return false
         case .truncated, .replaced:
-            if inst.onceLimit != nil { completeOnce(inst); return false }
-            restart(inst, change, fd: fd, spec: spec)
+            return startOver(inst, change, fd: fd, spec: spec)
         case .grown:
             break
         }
@@ -71,19 +88,33 @@ extension TailReader {
         }
         let limit = inst.onceLimit ?? Int64.max
         var batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
+        batch.reserve(waiting: st.size - inst.readOffset, limit: config.batchBytes, chunk: buffer.count)
         var turns = 0
         var eof = false
+        // The bytes before our offset, read again with the first chunk (not on a thorough turn:
+        // checked already).
+        var overlap = thorough || inst.readOffset < Int64(inst.recent.count) ? 0 : inst.recent.count
         while turns < Self.turnsPerFile {
-            let want = Int(min(Int64(buffer.count), inst.readLimit(limit) - inst.readOffset))
+            let want = Int(min(Int64(buffer.count - overlap), inst.readLimit(limit) - inst.readOffset))
             if want <= 0 { eof = true; break }
+            if overlap > inst.recent.count { overlap = 0 }  // `readLimit` jumped over a done range
             let n: Int
-            do { n = try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<want]), at: inst.readOffset) } catch {
+            do {
+                n = try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(overlap + want)]),
+                                at: inst.readOffset - Int64(overlap)) - overlap
+            } catch {
                 logger.warning("read failed", ["source.path": inst.path, "error": "\(error)"])
                 eof = true
                 break
             }
-            if n == 0 { eof = true; break }
-            let chunk = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+            if overlap > 0 {
+                let before = UnsafeRawBufferPointer(rebasing: buffer[0..<max(0, min(overlap, overlap + n))])
+                // Rewritten under our offset (the first chunk: nothing is batched yet).
+                if n < 0 || !before.elementsEqual(inst.recent.bytes) { return startOver(inst, .replaced, fd: fd, spec: spec) }
+            }
+            if n <= 0 { eof = true; break }
+            let chunk = UnsafeRawBufferPointer(rebasing: buffer[overlap..<(overlap + n)])
+            overlap = 0
             inst.splitter.feed(chunk, into: &batch)
             inst.remember(chunk)
             inst.readOffset += Int64(n)
@@ -92,12 +123,23 @@ extension TailReader {
             if batch.bytes.count >= config.batchBytes || batch.lines.count >= config.batchLines {
                 guard push(&batch, inst.id) else { return unwound(inst) }
                 batch = LineBatch(source: inst.id, readTime: SystemClock.wallNanoseconds())
+                batch.reserve(waiting: st.size - inst.readOffset, limit: config.batchBytes, chunk: buffer.count)
             }
+            // Shorter than asked: the end of the file for now (inotify tells when it grows).
+            if n < want { eof = true; break }
         }
         guard push(&batch, inst.id) else { return unwound(inst) }
         inst.atEOF = eof
         if let l = inst.onceLimit, inst.readOffset >= l { completeOnce(inst); return false }
         return !eof
+    }
+
+    /// Truncated or replaced: `once` mode ends the file, otherwise it is read again from 0.
+    /// Returns true: the restarted file has lines waiting.
+    private func startOver(_ inst: FileInstance, _ change: FileChange, fd: FileDescriptor, spec: TailConfiguration.InputSpec) -> Bool {
+        if inst.onceLimit != nil { completeOnce(inst); return false }
+        restart(inst, change, fd: fd, spec: spec)
+        return true
     }
 
     /// A push failed: stopping, or the file expired while we waited (see `closeExpiredDeleted`).

@@ -65,6 +65,11 @@ final class TailReader: @unchecked Sendable {
     var waitingToDiscover: Bool { deferredDiscovery || !pendingRecovery.isEmpty }
     var onceQueue: [(path: String, identity: FileIdentity, input: Int, size: Int64)] = []
     var failedOpen: Set<String> = []
+    /// Monotonic ns until which inotify is not polled (see `waitForEvents`).
+    var inotifyQuietUntil: Int64?
+    /// Lines were handed on since the reader last waited: it sends `LineBatch.caughtUpMarker`
+    /// before it waits again.
+    var pushedSinceWait = false
     /// The batch being pushed belongs to a deleted file past its grace time.
     var abandonCurrent = false
     /// Keys of instances let go, by identity: a file that reuses the inode with the same first
@@ -153,28 +158,44 @@ final class TailReader: @unchecked Sendable {
             }
             conditions = self.conditions
             if schedule.takeTick(now: now, conditions) { tick() }
-            waitForEvents(timeoutNanoseconds: min(schedule.timeout(now: now, self.conditions), Heartbeats.beatInterval))
+            let timeout = min(schedule.timeout(now: now, self.conditions), Heartbeats.beatInterval)
+            if pushedSinceWait && timeout > 0 {
+                // Everything there was is handed on: the batcher need not wait for more.
+                pushedSinceWait = false
+                _ = tailer.output.push(.caughtUpMarker, beating: heartbeat)
+            }
+            waitForEvents(timeoutNanoseconds: timeout)
         }
         finish()
     }
 
+    /// Waits for inotify, the wake-up event, pipes and journalctl, at most `timeoutNanoseconds`.
+    ///
+    /// Reads are coalesced: inotify is looked at again no sooner than `readCoalesce` after the
+    /// last time it woke the reader. A writer appending line by line at 5,000/s is then read
+    /// in bursts of `readCoalesce` (one read turn and one wake-up of every stage per burst, not
+    /// per line), while the first line after a quiet spell is read at once. During
+    /// the window the reader sleeps in the same `poll` without the inotify descriptor, so one
+    /// blocking call covers both the wait and the stop request; afterwards the events that came
+    /// meanwhile are all read in one go.
     func waitForEvents(timeoutNanoseconds: Int64) {
         var fds = [tailer.wakeup.descriptor]
-        if let inotify { fds.append(inotify.descriptor) }
+        var timeout = timeoutNanoseconds
+        let coalescing = inotifyQuietUntil.map { $0 > now } ?? false
+        if coalescing { timeout = min(timeout, inotifyQuietUntil! - now) }
+        if let inotify, !coalescing { fds.append(inotify.descriptor) }
+        let inotifyReady = inotify != nil && !coalescing
         let pipeStart = fds.count
         let livePipes = pipes.filter { $0.descriptor != nil && !$0.done && !spoolBlocked($0) }
         fds += livePipes.map { $0.descriptor! }
         let journalStart = fds.count
         let liveJournals = journals.filter { $0.process != nil }
         for j in liveJournals { fds += [j.process!.standardOutput, j.process!.standardError] }
-        let ms = Int32(min(Int64(Int32.max), (timeoutNanoseconds + 999_999) / 1_000_000))
+        let ms = Int32(min(Int64(Int32.max), (timeout + 999_999) / 1_000_000))
         guard let ready = try? InotifyPoll.wait(fds, timeoutMilliseconds: ms) else { return }
         if ready[0].readable { tailer.wakeup.drain() }
-        if inotify != nil && ready[1].readable {
-            // Let a burst of appends land before reading: one read of many lines instead of a
-            // wake-up of every stage per line (a writer appending line by line at 5,000/s costs
-            // ~10x less CPU), for at most `readCoalesce` of extra latency.
-            if config.readCoalesce > 0 && policy.follows { SystemClock.sleep(nanoseconds: config.readCoalesce) }
+        if inotifyReady && ready[1].readable {
+            if config.readCoalesce > 0 && policy.follows { inotifyQuietUntil = now + config.readCoalesce }
             handleInotify()
         }
         for (i, p) in livePipes.enumerated() where ready[pipeStart + i].readable || ready[pipeStart + i].hangUp {
@@ -302,6 +323,7 @@ final class TailReader: @unchecked Sendable {
             table.undoPush(id, previousEnd: previousEnd, excess: excess, cursorCount: cursors.count)
             return false
         }
+        pushedSinceWait = true
         return true
     }
 

@@ -191,6 +191,7 @@ extension Configuration {
         c.maxEvents = t.int("batch_max_events", default: c.maxEvents, range: 1...ShipConfiguration.apiMaxEvents)
         c.maxBytes = t.bytes("batch_max_bytes", default: c.maxBytes, range: 1024...ShipConfiguration.apiMaxBytes)
         c.linger = t.duration("linger", default: c.linger, range: 0...60_000_000_000)
+        c.idleLinger = t.duration("idle_linger", default: c.idleLinger, range: 0...60_000_000_000)
         c.maxInFlight = t.int("max_in_flight", default: c.maxInFlight, range: 1...16)
         e.connectTimeout = t.duration("connect_timeout", default: e.connectTimeout, range: 100_000_000...300_000_000_000)
         e.requestTimeout = t.duration("request_timeout", default: e.requestTimeout, range: 100_000_000...600_000_000_000)
@@ -212,7 +213,7 @@ extension Configuration {
         o.endpoint = e
         o.shipping = c
         t.finish(known: ["type", "url", "allow_insecure_http", "token_env", "token_file", "token_credential", "api_key_header", "bearer",
-                             "batch_max_events", "batch_max_bytes", "linger", "max_in_flight", "connect_timeout", "request_timeout",
+                             "batch_max_events", "batch_max_bytes", "linger", "idle_linger", "max_in_flight", "connect_timeout", "request_timeout",
                              "ca_file", "proxy", "retry_initial", "retry_max", "retry_after_max", "hold_retry", "drain_timeout",
                              "dead_letter_max_bytes", "compression"])
         return o

@@ -56,7 +56,7 @@ extension Configuration {
             }
             s += "bearer = \(e.bearer)\n"
             if let h = e.apiKeyHeader { s += "api_key_header = \(q(h))\n" }
-            s += "batch_max_events = \(c.maxEvents)\nbatch_max_bytes = \(c.maxBytes)\nlinger = \(d(c.linger))\nmax_in_flight = \(c.maxInFlight)\n"
+            s += "batch_max_events = \(c.maxEvents)\nbatch_max_bytes = \(c.maxBytes)\nlinger = \(d(c.linger))\nidle_linger = \(d(min(c.idleLinger, c.linger)))\nmax_in_flight = \(c.maxInFlight)\n"
             s += "connect_timeout = \(d(e.connectTimeout))\nrequest_timeout = \(d(e.requestTimeout))\n"
             if let c = e.caFile { s += "ca_file = \(q(c))\n" }
             if let p = e.proxy { s += "proxy = \(q(p))\n" }

@@ -11,9 +11,9 @@ import Tail
 ///     ▲ budget.tryAcquire before push                                    │
 ///     │                                                                  ▼
 ///  ByteBudget ◀─release─ Tailer.acknowledge ◀─┐       MapperStage (thread): Mapper.map (parse, rules, payload bytes)
-///     │                                        │                         │
-///  checkpoint thread (AckTracker watermark)    │                         ▼ MappedBatch
-///     ▼                                        │     Shipper.input (BlockingQueue) ─▶ batcher thread ─▶ sender threads
+///     │                                        │                         │ MappedBatch, same thread
+///  checkpoint thread (AckTracker watermark)    │                         ▼
+///     ▼                                        │     Shipper.Batcher (count, bytes, linger) ─▶ sender threads
 ///  checkpoints.json                            └──── acknowledge(source, start, end) ◀─ delivered / dead-lettered / dropped
 /// ```
 ///
@@ -42,7 +42,9 @@ final class Topology: Sendable {
             throw CommandFailure("cannot create the state directory: \(error)", code: .cannotCreate)
         }
         budget = ByteBudget(limit: config.limits.bufferBytes)
-        lines = BlockingQueue(capacity: 4)
+        // Two line batches (up to 320 KiB each) between reader and mapper: the reader is about
+        // twice as fast as the mapper, so more only hold memory during a backlog.
+        lines = BlockingQueue(capacity: 2)
         let tailConfig = config.tailConfiguration(once: once)
         let tailer: Tailer
         do {
@@ -62,13 +64,13 @@ final class Topology: Sendable {
             sourcePath: { tailer.sourceInfo($0)?.path ?? "source \($0)" },
             acknowledge: { tailer.acknowledge($0, start: $1, end: $2) },
             logger: Logger(label: "ship"))
-        mapper = MapperStage(initialMapper, lines: lines, output: shipper.input, stats: stats, logger: logger)
+        mapper = MapperStage(initialMapper, lines: lines, shipper: shipper, stats: stats, logger: logger)
     }
 
     /// Starts the stages from the end of the data path backwards, so nothing waits on a stage
     /// that does not run yet.
     func start() {
-        shipper.start()
+        shipper.start(batcherThread: false)
         mapper.start()
         tailer.start()
     }

@@ -4,6 +4,7 @@ import Runtime
 /// Entry point: picks the subcommand, runs it, and turns failures into a message and an exit code.
 enum TracktailCommand {
     static func main() {
+        for warning in MemoryTuning.apply() { StandardStreams.err("tracktail: \(warning)\n") }
         let words = ProcessEnvironment.arguments.dropFirst()
         let code: ExitCode
         do {

@@ -82,6 +82,41 @@ func event(_ size: Int, _ tag: Int) -> [UInt8] {
         #expect(b.flush() == nil)
     }
 
+    /// (idle linger, output idle, input caught up, now) for a batch opened at 100 with linger 50: closed?
+    static let idleLingerTable: [(Int64?, Bool, Bool, Int64, Bool)] = [
+        (10, true, false, 109, false),
+        (10, true, false, 110, true),
+        (10, false, false, 110, false),
+        (10, false, false, 149, false),
+        (10, false, false, 150, true),
+        (nil, true, false, 110, false),   // no idle linger: linger alone
+        (nil, true, false, 150, true),
+        (500, true, false, 149, false),   // cut to linger
+        (500, true, false, 150, true),
+        (0, true, false, 100, true),
+        // The input caught up: an idle output takes the batch at once, a busy one does not.
+        (10, true, true, 100, true),
+        (49, true, true, 101, true),
+        (10, false, true, 109, false),
+        (10, false, true, 149, false),
+        (10, false, true, 150, true),
+        // idle linger = linger: no early closing at all.
+        (nil, true, true, 100, false),
+        (50, true, true, 149, false),
+        (50, true, true, 150, true),
+    ]
+
+    @Test(arguments: idleLingerTable.indices)
+    func anIdleOutputTakesTheBatchEarly(_ i: Int) {
+        let (idleLinger, idle, caughtUp, now, closes) = Self.idleLingerTable[i]
+        var b = BatchBuilder(maxEvents: 10, maxBytes: 1_000, linger: 50, idleLinger: idleLinger)
+        #expect(b.closeIfLingered(now: now, outputIdle: idle, inputCaughtUp: caughtUp) == nil, "nothing open")
+        _ = b.add(event(5, 0), source: SourceID(1), start: 0, end: 1, now: 100)
+        #expect(b.lingerDeadline == 150)
+        #expect(b.lingerDeadline(outputIdle: idle) == 100 + (idle ? min(50, idleLinger ?? 50) : 50))
+        #expect((b.closeIfLingered(now: now, outputIdle: idle, inputCaughtUp: caughtUp) != nil) == closes)
+    }
+
     @Test func configurationIsClampedToTheAPILimits() {
         var c = ShipConfiguration()
         c.maxEvents = 5_000
@@ -105,5 +140,33 @@ func event(_ size: Int, _ tag: Int) -> [UInt8] {
         #expect((l.events + r.events).map(\.start) == [0, 1, 2, 3, 4])
         #expect((l.events + r.events).map(\.source) == batch.events.map(\.source))
         #expect(l.body.count + r.body.count == batch.body.count + 1)  // one comma fewer, one bracket pair more
+    }
+
+    @Test(arguments: [
+        (closed: 134_400, maxBytes: 1_000_000, reserved: 139_624),
+        (closed: 990_000, maxBytes: 1_000_000, reserved: 1_000_000),
+        (closed: 1_000_000, maxBytes: 1_000_000, reserved: 1_000_000),
+        (closed: 8, maxBytes: 1_000_000, reserved: 1_032),
+        (closed: 0, maxBytes: 1_000_000, reserved: 1_024),
+        (closed: 500, maxBytes: 600, reserved: 600),
+    ])
+    func nextBodyHasALittleMoreRoom(_ c: (closed: Int, maxBytes: Int, reserved: Int)) {
+        #expect(BatchBuilder.nextBodyReservation(closedBytes: c.closed, maxBytes: c.maxBytes) == c.reserved)
+    }
+
+    /// A batch a little larger than the one before fills its reserved body without growing it:
+    /// the body's capacity stays what was reserved (growing would at least double it).
+    @Test func aSlightlyLargerBatchDoesNotDoubleItsBody() {
+        var b = BatchBuilder(maxEvents: 100, maxBytes: 1_000_000, linger: 0)
+        for i in 0..<100 { _ = b.add(event(300, i), source: SourceID(1), start: Int64(i), end: Int64(i + 1), now: 0) }
+        let reserved = b.open.body.capacity
+        #expect(reserved >= 30_101 + 30_101 / 32 + 1_024)
+        var closed: OutgoingBatch?
+        for i in 0..<100 {
+            if case .closed(let bs) = b.add(event(305, i), source: SourceID(1), start: Int64(i), end: Int64(i + 1), now: 0) { closed = bs.first }
+        }
+        let second = try! #require(closed)
+        #expect(second.body.count > 30_101)
+        #expect(second.body.capacity == reserved)
     }
 }

@@ -316,6 +316,79 @@ func containsEvent(_ events: [String], _ n: Int) -> Bool { events.contains { $0.
         h.stop()
     }
 
+    /// The daemon's mapper batches on its own thread (`start(batcherThread: false)`): full
+    /// batches leave at once, a partial one on linger time while the producer waits for input,
+    /// and `finish` sends the last one and lets the senders end.
+    @Test func aProducerBatchesOnItsOwnThread() {
+        var c = ShipConfiguration()
+        c.maxEvents = 10
+        c.linger = 20_000_000
+        let transport = FakeTransport { _, _ in ok }
+        let acks = AckRecorder()
+        let clock = TestClock()
+        let shipper = Shipper(
+            configuration: c, transport: transport, deadLetter: DeadLetter(directory: temporaryDirectory() + "/dl"), clock: clock,
+            sourcePath: { "/logs/\($0.rawValue).log" }, acknowledge: acks.callback, logger: Logger(label: "ship-test"))
+        shipper.start(batcherThread: false)
+        let queue = BlockingQueue<MappedBatch>(capacity: 4)
+        let finished = Atomic<Bool>(false)
+        let producer = Thread {
+            let heartbeat = Heartbeats.shared.register("test-producer")
+            let batcher = shipper.makeBatcher()
+            while let b = batcher.next(from: queue, beating: heartbeat) { batcher.add(b, beating: heartbeat) }
+            batcher.finish(beating: heartbeat)
+            heartbeat.retire()
+            finished.store(true, ordering: .relaxed)
+        }
+        producer.start()
+        queue.push(mappedBatch(SourceID(1), 0..<23))
+        // Two full batches at once, the 3 left on linger time while the producer waits.
+        #expect(eventually { acks.coversExactly(SourceID(1), lines(0..<23)) })
+        #expect(transport.requests.map(\.count) == [10, 10, 3])
+        queue.push(mappedBatch(SourceID(1), 23..<25))
+        queue.close()
+        #expect(eventually { finished.load(ordering: .relaxed) && acks.coversExactly(SourceID(1), lines(0..<25)) })
+        shipper.stop(deadline: clock.now() + 5_000_000_000)
+        #expect(transport.requests.map(\.count) == [10, 10, 3, 2])
+        #expect(shipper.input.isEmpty)
+    }
+
+    /// The reader's caught-up marker lets an idle output take the open batch at once, long
+    /// before `linger` and `idleLinger` (an hour and 50 minutes here).
+    @Test func aCaughtUpInputSendsTheOpenBatchAtOnce() {
+        var c = ShipConfiguration()
+        c.maxEvents = 10
+        c.linger = 3_600_000_000_000
+        c.idleLinger = 3_000_000_000_000
+        let transport = FakeTransport { _, _ in ok }
+        let acks = AckRecorder()
+        let clock = TestClock()
+        let shipper = Shipper(
+            configuration: c, transport: transport, deadLetter: DeadLetter(directory: temporaryDirectory() + "/dl"), clock: clock,
+            sourcePath: { "/logs/\($0.rawValue).log" }, acknowledge: acks.callback, logger: Logger(label: "ship-test"))
+        shipper.start(batcherThread: false)
+        let queue = BlockingQueue<LineBatch>(capacity: 4)
+        let producer = Thread {
+            let heartbeat = Heartbeats.shared.register("test-mapper")
+            let batcher = shipper.makeBatcher()
+            while let b = batcher.next(from: queue, beating: heartbeat) {
+                if b.caughtUp { batcher.inputCaughtUp(beating: heartbeat); continue }
+                batcher.add(mappedBatch(b.source, Int(b.lines[0].start)..<Int(b.lines[0].end)), beating: heartbeat)
+            }
+            batcher.finish(beating: heartbeat)
+            heartbeat.retire()
+        }
+        producer.start()
+        queue.push(LineBatch(source: SourceID(1), lines: [LineRecord(textStart: 0, textEnd: 0, start: 0, end: 13)]))
+        // The first 10 fill a batch; the other 3 wait (for 50 minutes at least).
+        #expect(eventually { transport.requestCount == 1 })
+        queue.push(.caughtUpMarker)
+        #expect(eventually { acks.coversExactly(SourceID(1), lines(0..<13)) })
+        #expect(transport.requests.map(\.count) == [10, 3])
+        queue.close()
+        shipper.stop(deadline: clock.now() + 5_000_000_000)
+    }
+
     @Test func manySourcesConcurrentRequestsEveryLineOnce() {
         let h = Harness({ $0.maxInFlight = 4; $0.maxEvents = 7 }) { n, events in
             if n % 5 == 0 { return .success(TrackResponse(status: 502)) }

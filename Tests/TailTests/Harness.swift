@@ -30,6 +30,7 @@ final class Harness: @unchecked Sendable {
     private var _delivered: [Delivered] = []
     private var _held: [(SourceID, Int64, Int64)] = []
     private var _holdAcks = false
+    private var _caughtUpAt: [Int] = []
     private var consumerDone = DispatchSemaphore(value: 0)
 
     init(budgetBytes: Int = 4 << 20, tag: String = #function) {
@@ -62,6 +63,7 @@ final class Harness: @unchecked Sendable {
         let t = tailer!
         let thread = Foundation.Thread { [self] in
             while let batch = q.pop() {
+                if batch.caughtUp { lock.withLock { _caughtUpAt.append(_delivered.count) } }
                 for line in batch.lines {
                     let d = Delivered(text: String(decoding: batch.text(of: line), as: UTF8.self), source: batch.source,
                                       start: line.start, end: line.end, truncated: line.truncated, textBytes: line.textCount,
@@ -98,6 +100,8 @@ final class Harness: @unchecked Sendable {
     }
 
     var delivered: [Delivered] { lock.withLock { _delivered } }
+    /// For each `LineBatch.caughtUp` marker received: how many lines had been received before it.
+    var caughtUpAt: [Int] { lock.withLock { _caughtUpAt } }
     var texts: [String] { delivered.map(\.text) }
 
     var holdAcks: Bool {

@@ -140,6 +140,22 @@ func expectExactly(_ h: Harness, _ expected: [String], sourceLocation: SourceLoc
         expectExactly(h, all)
     }
 
+    /// After handing on what there was, and before waiting for more, the reader sends a
+    /// `caughtUp` marker (the batcher lets an open batch leave on it); never one with nothing
+    /// new before it.
+    @Test func theReaderSaysWhenItHasCaughtUp() throws {
+        let h = Harness()
+        h.write("a.log", joined(lines("a", 0..<100)))
+        try h.start(h.configuration())
+        #expect(eventually { h.caughtUpAt.last == 100 })
+        h.append("a.log", joined(lines("b", 0..<50)))
+        #expect(eventually { h.caughtUpAt.last == 150 })
+        h.stop()
+        let marks = h.caughtUpAt
+        #expect(marks == marks.sorted() && Set(marks).count == marks.count, "\(marks)")
+        #expect(h.texts.count == 150)
+    }
+
     @Test func copytruncateStartsAgain() throws {
         let h = Harness()
         try h.start(h.configuration())
