@@ -15,7 +15,9 @@ final class Harness: Sendable {
     let shipper: Shipper
     let configuration: ShipConfiguration
 
-    init(_ tweak: (inout ShipConfiguration) -> Void = { _ in }, _ script: @escaping FakeTransport.Script) {
+    /// `batcherThread: false`: the test batches on a producer thread of its own, as the daemon's mapper does.
+    init(_ tweak: (inout ShipConfiguration) -> Void = { _ in }, batcherThread: Bool = true,
+         _ script: @escaping FakeTransport.Script) {
         var c = ShipConfiguration()
         c.maxEvents = 10
         c.maxBytes = 10_000
@@ -33,7 +35,7 @@ final class Harness: Sendable {
             configuration: c, transport: transport, deadLetter: deadLetter, clock: clock,
             sourcePath: { "/logs/\($0.rawValue).log" }, acknowledge: acks.callback,
             logger: Logger(label: "ship-test"), randomSeed: 7)
-        shipper.start()
+        shipper.start(batcherThread: batcherThread)
     }
 
     func push(_ b: MappedBatch) { shipper.input.push(b) }
@@ -320,16 +322,8 @@ func containsEvent(_ events: [String], _ n: Int) -> Bool { events.contains { $0.
     /// batches leave at once, a partial one on linger time while the producer waits for input,
     /// and `finish` sends the last one and lets the senders end.
     @Test func aProducerBatchesOnItsOwnThread() {
-        var c = ShipConfiguration()
-        c.maxEvents = 10
-        c.linger = 20_000_000
-        let transport = FakeTransport { _, _ in ok }
-        let acks = AckRecorder()
-        let clock = TestClock()
-        let shipper = Shipper(
-            configuration: c, transport: transport, deadLetter: DeadLetter(directory: temporaryDirectory() + "/dl"), clock: clock,
-            sourcePath: { "/logs/\($0.rawValue).log" }, acknowledge: acks.callback, logger: Logger(label: "ship-test"))
-        shipper.start(batcherThread: false)
+        let h = Harness({ $0.linger = 20_000_000 }, batcherThread: false) { _, _ in ok }
+        let (shipper, transport, acks, clock) = (h.shipper, h.transport, h.acks, h.clock)
         let queue = BlockingQueue<MappedBatch>(capacity: 4)
         let finished = Atomic<Bool>(false)
         let producer = Thread {
@@ -356,17 +350,8 @@ func containsEvent(_ events: [String], _ n: Int) -> Bool { events.contains { $0.
     /// The reader's caught-up marker lets an idle output take the open batch at once, long
     /// before `linger` and `idleLinger` (an hour and 50 minutes here).
     @Test func aCaughtUpInputSendsTheOpenBatchAtOnce() {
-        var c = ShipConfiguration()
-        c.maxEvents = 10
-        c.linger = 3_600_000_000_000
-        c.idleLinger = 3_000_000_000_000
-        let transport = FakeTransport { _, _ in ok }
-        let acks = AckRecorder()
-        let clock = TestClock()
-        let shipper = Shipper(
-            configuration: c, transport: transport, deadLetter: DeadLetter(directory: temporaryDirectory() + "/dl"), clock: clock,
-            sourcePath: { "/logs/\($0.rawValue).log" }, acknowledge: acks.callback, logger: Logger(label: "ship-test"))
-        shipper.start(batcherThread: false)
+        let h = Harness({ $0.linger = 3_600_000_000_000; $0.idleLinger = 3_000_000_000_000 }, batcherThread: false) { _, _ in ok }
+        let (shipper, transport, acks, clock) = (h.shipper, h.transport, h.acks, h.clock)
         let queue = BlockingQueue<LineBatch>(capacity: 4)
         let producer = Thread {
             let heartbeat = Heartbeats.shared.register("test-mapper")
