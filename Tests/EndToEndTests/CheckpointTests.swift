@@ -80,9 +80,7 @@ import Testing
         defer { api.stop() }
         let log = dir.appendingPathComponent("app.log")
         let perCycle = 300, cycles = 15, total = perCycle * (cycles + 1)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [log.path], url: api.url)
         var rng = SystemRandomNumberGenerator()
         for cycle in 0..<cycles {
             try Harness.append(Harness.lines(cycle * perCycle..<(cycle + 1) * perCycle), to: log)

@@ -10,9 +10,7 @@ import Testing
                        url: String? = nil) throws -> (Harness.Daemon, URL) {
         let log = dir.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(lines), to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: url ?? api.url, output: output, top: top)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [log.path], url: url ?? api.url, output: output, top: top)
         return (try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env), log)
     }
 

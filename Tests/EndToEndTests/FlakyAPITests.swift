@@ -9,9 +9,7 @@ import Testing
     private func start(_ api: FakeTrackAPI, lines: Range<Int>, dir: URL, output: String = "") throws -> Harness.Daemon {
         let log = dir.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(lines), to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url, output: output)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [log.path], url: api.url, output: output)
         return try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env)
     }
 

@@ -252,6 +252,15 @@ enum Harness {
         """
     }
 
+    /// Writes `httpConfig` to `dir/t.toml`, with its state in `dir/state`, and returns the file.
+    static func writeHTTPConfig(in dir: URL, inputs: [String], url: String, output: String = "", rule: String = "",
+                                top: String = "") throws -> URL {
+        let config = dir.appendingPathComponent("t.toml")
+        try httpConfig(state: dir.appendingPathComponent("state"), inputs: inputs, url: url, output: output, rule: rule, top: top)
+            .write(to: config, atomically: true, encoding: .utf8)
+        return config
+    }
+
     /// A configuration that ships `inputGlob` to the sink with the given extra `[output]` lines.
     static func httpConfig(state: URL, inputs: [String], url: String, output: String = "", rule: String = "", top: String = "") -> String {
         """

@@ -28,9 +28,7 @@ import Testing
         let partial = Harness.lines(30..<31)
         data.append(partial.prefix(40).data(using: .utf8)!)                  // a line without its end yet
         try data.write(to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [log.path], url: api.url)
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env)
         #expect(api.waitForAccepted(30, timeout: 60), "\(api.summary)\n\(daemon.log)")
         Thread.sleep(forTimeInterval: 0.3)
@@ -119,9 +117,7 @@ import Testing
         defer { api.stop() }
         let log = dir.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(0..<1_000), to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [log.path], url: api.url)
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env)
         #expect(api.waitForAccepted(1_000, timeout: 60), "\(api.summary)\n\(daemon.log)")
 

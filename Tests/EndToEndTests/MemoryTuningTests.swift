@@ -15,9 +15,7 @@ import Testing
         defer { api.stop() }
         let log = dir.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(0..<2_000), to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [log.path], url: api.url)
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: token)
         defer { daemon.stop() }
         #expect(Harness.waitUntil(seconds: 60) { api.uniqueCount >= 2_000 }, "\(daemon.log)")

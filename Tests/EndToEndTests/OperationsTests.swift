@@ -20,9 +20,7 @@ import Testing
         text += Harness.lines(100..<105) { _ in #","poison":true"# }
         text += Harness.lines(105..<110).replacingOccurrences(of: #""user":{"id""#, with: #""user":{"uid""#)
         try Harness.append(text, to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [log.path], url: api.url)
         let r = try Harness.run(["run", "--once", "--config", config.path], environment: env)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(api.acceptedCount == 100)

@@ -152,9 +152,7 @@ import Testing
         // One good line the API refuses, echoing the Authorization header, then 507 binary-ish lines.
         api.enqueue(.status(400, body: #"{"error":"rejected","request":{"headers":{"Authorization":"Bearer test-token"}}}"#))
         try Harness.append(Harness.lines(0..<1), to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [log.path], url: api.url)
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: ["TRACKTAIL_TEST_TOKEN": "test-token"])
         defer { daemon.stop() }
         let deadLetter = dir.appendingPathComponent("state/dead-letter/dead-letter.ndjson")

@@ -47,9 +47,7 @@ import Testing
         defer { api.stop() }
         let log = dir.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(0..<20_000), to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [log.path], url: api.url)
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: token)
         #expect(Harness.waitUntil(seconds: 120) { api.uniqueCount >= 20_000 }, "\(daemon.log)")
         try Harness.append(Harness.lines(20_000..<25_000), to: log)
@@ -76,9 +74,7 @@ import Testing
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         let log = logs.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(0..<3_000), to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [logs.path + "/app.log"], url: api.url)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [logs.path + "/app.log"], url: api.url)
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: token)
         #expect(Harness.waitUntil(seconds: 60) { api.uniqueCount >= 3_000 }, "\(daemon.log)")
 
@@ -111,9 +107,7 @@ import Testing
         let log = dir.appendingPathComponent("app.log")
         let total = 100_000
         try Harness.append(Harness.lines(0..<40_000), to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [log.path], url: api.url)
         var rng = SystemRandomNumberGenerator()
         var written = 40_000
         for round in 0..<5 {
@@ -146,9 +140,7 @@ import Testing
         let log = dir.appendingPathComponent("app.log")
         let poisoned: Set<Int> = [17, 1_234, 2_999]
         try Harness.append(Harness.lines(0..<3_000) { poisoned.contains($0) ? #","poison":true"# : "" }, to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [log.path], url: api.url)
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: token)
         let deadLetter = dir.appendingPathComponent("state/dead-letter/dead-letter.ndjson")
         #expect(Harness.waitUntil(seconds: 60) {
@@ -200,9 +192,7 @@ import Testing
         defer { api.stop() }
         let log = dir.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(0..<10), to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [log.path], url: api.url)
         let daemon = try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: token)
         #expect(Harness.waitUntil(seconds: 30) { api.uniqueCount >= 10 })
         let second = try Harness.run(["run", "--config", config.path], environment: token, timeout: 30)

@@ -60,9 +60,7 @@ final class NotifySocket {
                        extraEnv: [String: String] = [:]) throws -> (Harness.Daemon, URL) {
         let log = dir.appendingPathComponent("app.log")
         try Harness.append(Harness.lines(lines), to: log)
-        let config = dir.appendingPathComponent("t.toml")
-        try Harness.httpConfig(state: dir.appendingPathComponent("state"), inputs: [log.path], url: api.url, output: output)
-            .write(to: config, atomically: true, encoding: .utf8)
+        let config = try Harness.writeHTTPConfig(in: dir, inputs: [log.path], url: api.url, output: output)
         var env = Self.env.merging(extraEnv) { $1 }
         env["NOTIFY_SOCKET"] = notify.path
         return (try Harness.Daemon(["run", "--config", config.path], directory: dir, environment: env), log)
